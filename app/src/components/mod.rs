@@ -1,0 +1,5 @@
+//! Reusable components, one public component per file.
+
+mod key_maker;
+
+pub use key_maker::KeyMaker;

@@ -1,0 +1,219 @@
+//! Every JSON body of the HTTP API. Requests refuse unknown fields, so a typo in a field
+//! name is a 400 rather than a silently dropped value.
+
+use crate::dedup::DedupReason;
+use crate::device::DisplayData;
+use crate::ids::{AgencyId, ConversationId, MessageId, UserId};
+use crate::keys::LocalId;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What a conversation is about. Today only an inquiry to an agency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextType {
+    /// `context_id` is an [`AgencyId`].
+    AgencyInquiry,
+}
+
+impl ContextType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AgencyInquiry => "agency_inquiry",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "agency_inquiry" => Some(Self::AgencyInquiry),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /api/messages/conversations` (with an `Idempotency-Key` header).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConversationRequest {
+    pub context_type: ContextType,
+    pub context_id: Uuid,
+    pub initial_message: InitialMessage,
+}
+
+/// The first message of a new conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitialMessage {
+    pub text: String,
+    pub local_id: String,
+    /// The browser's `navigator.userAgent`, for the device icon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// `POST /api/chat`: one message into an existing conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    pub conversation_id: ConversationId,
+    pub text: String,
+    pub local_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// Someone taking part in a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub id: UserId,
+    pub display_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub local_id: LocalId,
+    pub sender: Participant,
+    pub text: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub display_data: DisplayData,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub context_type: ContextType,
+    pub context_id: Uuid,
+    /// What the conversation is called for its reader: the agency's name.
+    pub title: String,
+    pub created_by: Participant,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_message_at: OffsetDateTime,
+}
+
+/// Answer to `POST /api/messages/conversations`: 201 when new, 200 when it existed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateConversationResponse {
+    pub conversation: Conversation,
+    /// The initial message as stored (once, whatever the number of retries).
+    pub message: Message,
+    /// Set when the answer is an existing conversation rather than a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup: Option<DedupReason>,
+    /// Until when a retry with the same `Idempotency-Key` is safe (replayed).
+    #[serde(with = "time::serde::rfc3339")]
+    pub key_expires_at: OffsetDateTime,
+}
+
+/// Answer to `POST /api/chat` (202), the same for every retry of one `local_id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    pub queued: bool,
+    pub message: Message,
+}
+
+/// One page of a list; pass `next_cursor` back as `cursor` for the next page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Query of `GET /api/messages/conversations`; with a context it is the
+/// "does a conversation already exist?" check.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationListQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_type: Option<ContextType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agency {
+    pub id: AgencyId,
+    pub slug: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `POST /api/session`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// Answer to a sign-in: the bearer token for API clients (browsers get a cookie too).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionResponse {
+    pub token: String,
+    pub user: CurrentUser,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_contract_example_body_deserializes() {
+        let body = json!({
+            "context_type": "agency_inquiry",
+            "context_id": "6f1c1b7e-3f0a-4b8e-9a59-0f7f3c1d2e4b",
+            "initial_message": { "text": "Hello!", "local_id": "m-1" }
+        });
+        let request: CreateConversationRequest = serde_json::from_value(body).expect("valid body");
+        assert_eq!(request.context_type, ContextType::AgencyInquiry);
+        assert_eq!(request.initial_message.user_agent, None);
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_are_refused() {
+        let bodies = [
+            json!({ "conversation_id": "6f1c1b7e-3f0a-4b8e-9a59-0f7f3c1d2e4b", "text": "a", "local_id": "m", "extra": 1 }),
+            json!({ "conversation_id": "not-a-uuid", "text": "a", "local_id": "m" }),
+            json!({ "conversation_id": "6f1c1b7e-3f0a-4b8e-9a59-0f7f3c1d2e4b", "text": 5, "local_id": "m" }),
+            json!({ "conversation_id": "6f1c1b7e-3f0a-4b8e-9a59-0f7f3c1d2e4b", "text": "a" }),
+        ];
+        for body in bodies {
+            assert!(
+                serde_json::from_value::<ChatRequest>(body.clone()).is_err(),
+                "{body}"
+            );
+        }
+        let unknown_context = json!({
+            "context_type": "job_offer", "context_id": "6f1c1b7e-3f0a-4b8e-9a59-0f7f3c1d2e4b",
+            "initial_message": { "text": "a", "local_id": "m" }
+        });
+        assert!(serde_json::from_value::<CreateConversationRequest>(unknown_context).is_err());
+    }
+
+    #[test]
+    fn context_type_names_round_trip() {
+        let t = ContextType::AgencyInquiry;
+        assert_eq!(ContextType::parse(t.as_str()), Some(t));
+        assert_eq!(serde_json::to_value(t).ok(), Some(json!(t.as_str())));
+        assert_eq!(ContextType::parse("nope"), None);
+    }
+}
