@@ -1,1 +1,11 @@
-fn main() {}
+use server::config::Config;
+use server::startup::Application;
+use server::telemetry;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let application = Application::build(config).await?;
+    application.run_until_stopped().await
+}

@@ -1,0 +1,50 @@
+// The page is rendered on the server, then hydrates and reacts to clicks.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { startServer } from "../support/server.mjs";
+import { launchBrowser, waitForHydration } from "../support/browser.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("the home page is server-rendered HTML", async () => {
+  const response = await fetch(`${server.baseUrl}/`);
+  assert.equal(response.status, 200);
+  const html = await response.text();
+  assert.match(html, /<h1>Messages<\/h1>/);
+  assert.match(html, /Make a key/);
+  assert.match(html, /\/pkg\/messaging\.js/);
+});
+
+test("after hydration a click makes a key in the browser", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  const started = performance.now();
+  await page.goto(`${server.baseUrl}/`);
+  await waitForHydration(page);
+  console.log(`hydrated ${Math.round(performance.now() - started)} ms after navigation started`);
+
+  const key = page.getByTestId("key");
+  await assert.doesNotReject(key.filter({ hasText: "No key yet" }).waitFor());
+  await page.getByRole("button", { name: "Make a key" }).click();
+  await page.getByTestId("made").filter({ hasText: "1 made" }).waitFor();
+  const first = await key.textContent();
+  assert.match(first, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+  await page.getByRole("button", { name: "Make a key" }).click();
+  await page.getByTestId("made").filter({ hasText: "2 made" }).waitFor();
+  assert.notEqual(await key.textContent(), first);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
