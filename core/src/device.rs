@@ -71,6 +71,21 @@ impl DeviceKind {
         }
     }
 
+    pub const ALL: [Self; 7] = [
+        Self::Iphone,
+        Self::Ipad,
+        Self::Android,
+        Self::Mac,
+        Self::Windows,
+        Self::Linux,
+        Self::Unknown,
+    ];
+
+    /// The kind with this stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Iphone => "iphone",

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use leptos::config::{Env, LeptosOptions};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -10,7 +11,14 @@ pub struct Config {
     pub site_addr: SocketAddr,
     /// `LEPTOS_SITE_ROOT`: where `scripts/build-site` put `pkg/`, default `target/site`.
     pub site_root: String,
-    /// `LEPTOS_ENV=PROD` turns on production mode.
+    /// `DATABASE_URL`: `sqlite:...` or `postgres://...`; default a SQLite file in
+    /// `DATA_DIR` (default `data/`).
+    pub database_url: String,
+    /// `IDEMPOTENCY_KEY_RETENTION_SECS`, default 24 h.
+    pub key_retention: Duration,
+    /// `SEED_DEMO_DATA=false` turns seeding off; it is always off in production.
+    pub seed_demo_data: bool,
+    /// `LEPTOS_ENV=PROD`: production mode (secure cookies, no demo data).
     pub production: bool,
 }
 
@@ -19,10 +27,25 @@ impl Config {
         let site_addr = env_or("LEPTOS_SITE_ADDR", "127.0.0.1:3000")
             .parse()
             .context("LEPTOS_SITE_ADDR must be an address such as 127.0.0.1:3000")?;
+        let production = env_or("LEPTOS_ENV", "DEV").eq_ignore_ascii_case("PROD");
+        let data_dir = env_or("DATA_DIR", "data");
+        let key_retention = match std::env::var("IDEMPOTENCY_KEY_RETENTION_SECS") {
+            Ok(secs) => Duration::from_secs(
+                secs.parse()
+                    .context("IDEMPOTENCY_KEY_RETENTION_SECS must be seconds")?,
+            ),
+            Err(_) => messaging_core::DEFAULT_KEY_RETENTION,
+        };
         Ok(Self {
             site_addr,
             site_root: env_or("LEPTOS_SITE_ROOT", "target/site"),
-            production: env_or("LEPTOS_ENV", "DEV").eq_ignore_ascii_case("PROD"),
+            database_url: env_or(
+                "DATABASE_URL",
+                &format!("sqlite://{data_dir}/messaging.db?mode=rwc"),
+            ),
+            key_retention,
+            seed_demo_data: !production && env_or("SEED_DEMO_DATA", "true") != "false",
+            production,
         })
     }
 

@@ -1,6 +1,15 @@
 //! The axum server: the idempotent messaging API under `/api` and the server-rendered
 //! Leptos pages, from one binary.
 
+pub mod auth;
 pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod idempotency;
+pub mod messages;
+pub mod metrics;
+pub mod routes;
 pub mod startup;
 pub mod telemetry;

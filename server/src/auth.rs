@@ -1,0 +1,234 @@
+//! Who is calling: argon2 passwords, session tokens (cookie for browsers, bearer for API
+//! clients), the sign-in rate limit, and the cross-site request check.
+
+use crate::db::{self, directory, sessions};
+use crate::error::ApiError;
+use crate::startup::AppState;
+use anyhow::Context;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use messaging_core::ProblemCode;
+use messaging_core::wire::CurrentUser;
+use sha2::{Digest, Sha256};
+use std::num::NonZeroU32;
+use std::sync::{Arc, LazyLock};
+use time::Duration;
+
+pub const SESSION_COOKIE: &str = "session";
+const SESSION_LIFETIME: Duration = Duration::days(30);
+
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let mut salt = [0u8; 16];
+        getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+    })
+    .await
+    .context("Password hashing task failed")?
+}
+
+/// Verifies off the async threads; argon2 is deliberately slow.
+async fn verify_password(hash: String, password: String) -> anyhow::Result<bool> {
+    tokio::task::spawn_blocking(move || {
+        let parsed =
+            PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .context("Password verification task failed")?
+}
+
+/// Checked when the username is unknown, so a wrong name takes as long as a wrong password.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let salt = SaltString::encode_b64(b"timing-equaliser").expect("a valid static salt");
+    Argon2::default()
+        .hash_password(b"not a real password", &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+});
+
+/// Sign-in attempts allowed per username: a burst of 5, then one every 12 seconds.
+pub fn sign_in_limiter() -> Arc<DefaultKeyedRateLimiter<String>> {
+    let quota = Quota::per_minute(NonZeroU32::new(5).expect("non-zero"));
+    Arc::new(RateLimiter::keyed(quota))
+}
+
+fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub struct SignedIn {
+    pub token: String,
+    pub user: CurrentUser,
+}
+
+/// Checks the credentials and opens a session.
+pub async fn sign_in(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<SignedIn, ApiError> {
+    let key = username.trim().to_lowercase();
+    if let Err(not_until) = state.sign_in_limiter.check_key(&key) {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        return Err(ApiError::Problem(
+            messaging_core::Problem::new(
+                ProblemCode::RateLimited,
+                "Too many sign-in attempts for this user; wait a little.",
+            )
+            .with_retry_after(wait.as_secs().max(1)),
+        ));
+    }
+    let credentials = directory::credentials(state.db.pool(), username).await?;
+    let (user_id, hash) = match credentials {
+        Some(c) => (Some(c.user_id), c.password_hash),
+        None => (None, DUMMY_HASH.clone()),
+    };
+    let valid = verify_password(hash, password.to_owned()).await?;
+    let Some(user_id) = user_id.filter(|_| valid) else {
+        return Err(ApiError::new(
+            ProblemCode::InvalidCredentials,
+            "The username or password is wrong.",
+        ));
+    };
+
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let now = db::now();
+    sessions::insert(
+        state.db.pool(),
+        &hash_token(&token),
+        user_id,
+        db::to_micros(now),
+        db::to_micros(now + SESSION_LIFETIME),
+    )
+    .await?;
+    let user = directory::user(state.db.pool(), user_id)
+        .await?
+        .context("Signed-in user vanished")?;
+    tracing::info!(user.id = %user.id, "signed in");
+    Ok(SignedIn { token, user })
+}
+
+pub async fn sign_out(state: &AppState, token: &str) -> Result<(), ApiError> {
+    sessions::delete(state.db.pool(), &hash_token(token)).await?;
+    Ok(())
+}
+
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .path("/")
+        .max_age(SESSION_LIFETIME)
+        .build()
+}
+
+pub fn removal_cookie(secure: bool) -> Cookie<'static> {
+    let mut cookie = session_cookie(String::new(), secure);
+    cookie.make_removal();
+    cookie
+}
+
+/// The caller's token, from `Authorization: Bearer` or the session cookie.
+pub fn token_from(parts: &Parts) -> Option<String> {
+    if let Some(value) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return value.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
+    }
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| Cookie::parse(c.trim().to_owned()).ok())
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// The signed-in user; 401 otherwise.
+pub struct Authenticated {
+    pub user: CurrentUser,
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = token_from(parts)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthenticated)?;
+        let user = sessions::user_of(
+            state.db.pool(),
+            &hash_token(&token),
+            db::to_micros(db::now()),
+        )
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+        Ok(Self { user, token })
+    }
+}
+
+/// Refuses unsafe requests that a browser marks as coming from another site, the way
+/// Go 1.25's `http.CrossOriginProtection` does: `Sec-Fetch-Site` first, else `Origin`
+/// against `Host`. Requests with neither header are not from a browser and pass.
+pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    if is_cross_site(&request) {
+        return ApiError::new(
+            ProblemCode::CrossSiteRequest,
+            "Requests from other sites may not change anything here.",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+fn is_cross_site(request: &Request) -> bool {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return false;
+    }
+    let headers = request.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
+}

@@ -1,0 +1,177 @@
+//! Conversations, found by id for a participant or by their natural key.
+
+use super::{from_micros, uuid};
+use messaging_core::wire::{ContextType, Conversation, Participant};
+use messaging_core::{AgencyId, ConversationId, UserId};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+use uuid::Uuid;
+
+/// The columns [`conversation`] reads, with the joins that name the agency and creator.
+const SELECT: &str = "SELECT c.id, c.context_type, c.context_id, c.created_at, c.last_message_at, \
+    a.name AS agency_name, u.id AS creator_id, u.display_name AS creator_name \
+    FROM conversations c JOIN agencies a ON a.id = c.agency_id JOIN users u ON u.id = c.created_by";
+
+/// A participant is the creator or a member of the conversation's agency.
+const IS_PARTICIPANT: &str = "(c.created_by = $1 OR EXISTS \
+    (SELECT 1 FROM agency_members m WHERE m.agency_id = c.agency_id AND m.user_id = $1))";
+
+fn conversation(row: &AnyRow) -> sqlx::Result<Conversation> {
+    let context_type: String = row.try_get("context_type")?;
+    Ok(Conversation {
+        id: uuid(row, "id")?.into(),
+        context_type: ContextType::parse(&context_type).ok_or_else(|| {
+            sqlx::Error::ColumnDecode {
+                index: "context_type".into(),
+                source: format!("unknown context type {context_type:?}").into(),
+            }
+        })?,
+        context_id: uuid(row, "context_id")?,
+        title: row.try_get("agency_name")?,
+        created_by: Participant {
+            id: uuid(row, "creator_id")?.into(),
+            display_name: row.try_get("creator_name")?,
+        },
+        created_at: from_micros(row.try_get("created_at")?),
+        last_message_at: from_micros(row.try_get("last_message_at")?),
+    })
+}
+
+pub struct NewConversationRow {
+    pub id: ConversationId,
+    pub context_type: ContextType,
+    pub context_id: Uuid,
+    pub created_by: UserId,
+    pub agency_id: AgencyId,
+    pub created_at: i64,
+}
+
+/// Inserts unless the natural key exists; `false` when another request got there first.
+#[tracing::instrument(skip_all, fields(conversation.id = %row.id))]
+pub async fn insert<'e>(
+    db: impl Executor<'e, Database = Any>,
+    row: &NewConversationRow,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO conversations (id, context_type, context_id, created_by, agency_id, created_at, last_message_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) \
+         ON CONFLICT (context_type, context_id, created_by) DO NOTHING",
+    )
+    .bind(row.id.to_string())
+    .bind(row.context_type.as_str())
+    .bind(row.context_id.to_string())
+    .bind(row.created_by.to_string())
+    .bind(row.agency_id.to_string())
+    .bind(row.created_at)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn by_natural_key<'e>(
+    db: impl Executor<'e, Database = Any>,
+    context_type: ContextType,
+    context_id: Uuid,
+    created_by: UserId,
+) -> sqlx::Result<Option<Conversation>> {
+    let sql =
+        format!("{SELECT} WHERE c.context_type = $1 AND c.context_id = $2 AND c.created_by = $3");
+    let row = sqlx::query(&sql)
+        .bind(context_type.as_str())
+        .bind(context_id.to_string())
+        .bind(created_by.to_string())
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(conversation).transpose()
+}
+
+/// The conversation, if `user` takes part in it; others get `None`, as for a missing one.
+#[tracing::instrument(skip_all, fields(conversation.id = %id))]
+pub async fn for_participant<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: ConversationId,
+    user: UserId,
+) -> sqlx::Result<Option<Conversation>> {
+    let sql = format!("{SELECT} WHERE c.id = $2 AND {IS_PARTICIPANT}");
+    let row = sqlx::query(&sql)
+        .bind(user.to_string())
+        .bind(id.to_string())
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(conversation).transpose()
+}
+
+#[tracing::instrument(skip_all, fields(conversation.id = %id))]
+pub async fn touch<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: ConversationId,
+    at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET last_message_at = $2 WHERE id = $1 AND last_message_at < $2",
+    )
+    .bind(id.to_string())
+    .bind(at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Where a listing resumes: after the conversation with this activity time and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    pub last_message_at: i64,
+    pub id: Uuid,
+}
+
+pub struct ListFilter {
+    pub context_type: Option<ContextType>,
+    pub context_id: Option<Uuid>,
+    pub after: Option<ListCursor>,
+    pub limit: u32,
+}
+
+/// The user's conversations, newest activity first.
+#[tracing::instrument(skip_all)]
+pub async fn list_for_user<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user: UserId,
+    filter: &ListFilter,
+) -> sqlx::Result<Vec<Conversation>> {
+    let mut sql = format!("{SELECT} WHERE {IS_PARTICIPANT}");
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    if filter.context_type.is_some() {
+        sql += &format!(" AND c.context_type = ${}", next());
+    }
+    if filter.context_id.is_some() {
+        sql += &format!(" AND c.context_id = ${}", next());
+    }
+    if filter.after.is_some() {
+        let (a, b) = (next(), next());
+        sql += &format!(
+            " AND (c.last_message_at < ${a} OR (c.last_message_at = ${a} AND c.id < ${b}))"
+        );
+    }
+    sql += &format!(
+        " ORDER BY c.last_message_at DESC, c.id DESC LIMIT ${}",
+        next()
+    );
+
+    let mut query = sqlx::query(&sql).bind(user.to_string());
+    if let Some(context_type) = filter.context_type {
+        query = query.bind(context_type.as_str());
+    }
+    if let Some(context_id) = filter.context_id {
+        query = query.bind(context_id.to_string());
+    }
+    if let Some(after) = filter.after {
+        query = query.bind(after.last_message_at).bind(after.id.to_string());
+    }
+    let rows = query.bind(i64::from(filter.limit)).fetch_all(db).await?;
+    rows.iter().map(conversation).collect()
+}

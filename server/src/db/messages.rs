@@ -1,0 +1,138 @@
+//! Messages, unique per (conversation, local_id).
+
+use super::{from_micros, uuid};
+use messaging_core::device::DisplayData;
+use messaging_core::wire::{Message, Participant};
+use messaging_core::{ConversationId, DeviceKind, LocalId, MessageId, UserId};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+const SELECT: &str = "SELECT m.id, m.conversation_id, m.local_id, m.sender_id, u.display_name AS sender_name, \
+    m.body, m.user_agent, m.device_kind, m.created_at FROM messages m JOIN users u ON u.id = m.sender_id";
+
+fn message(row: &AnyRow) -> sqlx::Result<Message> {
+    let decode = |index: &str, source: String| sqlx::Error::ColumnDecode {
+        index: index.into(),
+        source: source.into(),
+    };
+    let local_id: String = row.try_get("local_id")?;
+    let device_kind: String = row.try_get("device_kind")?;
+    Ok(Message {
+        id: uuid(row, "id")?.into(),
+        conversation_id: uuid(row, "conversation_id")?.into(),
+        local_id: LocalId::parse(&local_id).map_err(|e| decode("local_id", e.to_string()))?,
+        sender: Participant {
+            id: uuid(row, "sender_id")?.into(),
+            display_name: row.try_get("sender_name")?,
+        },
+        text: row.try_get("body")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        display_data: DisplayData {
+            user_agent: row.try_get("user_agent")?,
+            device_kind: DeviceKind::parse(&device_kind).unwrap_or(DeviceKind::Unknown),
+        },
+    })
+}
+
+pub struct NewMessageRow<'a> {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub local_id: &'a LocalId,
+    pub sender_id: UserId,
+    pub text: &'a str,
+    pub display_data: &'a DisplayData,
+    pub created_at: i64,
+}
+
+/// Inserts unless the `local_id` is taken in this conversation; `false` then.
+#[tracing::instrument(skip_all, fields(conversation.id = %row.conversation_id, message.local_id = %row.local_id))]
+pub async fn insert<'e>(
+    db: impl Executor<'e, Database = Any>,
+    row: &NewMessageRow<'_>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO messages (id, conversation_id, local_id, sender_id, body, user_agent, device_kind, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (conversation_id, local_id) DO NOTHING",
+    )
+    .bind(row.id.to_string())
+    .bind(row.conversation_id.to_string())
+    .bind(row.local_id.as_str())
+    .bind(row.sender_id.to_string())
+    .bind(row.text)
+    .bind(row.display_data.user_agent.as_deref())
+    .bind(row.display_data.device_kind.as_str())
+    .bind(row.created_at)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip_all, fields(conversation.id = %conversation, message.local_id = %local_id))]
+pub async fn by_local_id<'e>(
+    db: impl Executor<'e, Database = Any>,
+    conversation: ConversationId,
+    local_id: &LocalId,
+) -> sqlx::Result<Option<Message>> {
+    let sql = format!("{SELECT} WHERE m.conversation_id = $1 AND m.local_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(conversation.to_string())
+        .bind(local_id.as_str())
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(message).transpose()
+}
+
+/// Where a page of messages resumes: after the message with this time and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageCursor {
+    pub created_at: i64,
+    pub id: MessageId,
+}
+
+/// Messages in the order they were stored, oldest first.
+#[tracing::instrument(skip_all, fields(conversation.id = %conversation))]
+pub async fn page<'e>(
+    db: impl Executor<'e, Database = Any>,
+    conversation: ConversationId,
+    after: Option<PageCursor>,
+    limit: u32,
+) -> sqlx::Result<Vec<Message>> {
+    let rows = match after {
+        None => {
+            let sql = format!(
+                "{SELECT} WHERE m.conversation_id = $1 ORDER BY m.created_at, m.id LIMIT $2"
+            );
+            sqlx::query(&sql)
+                .bind(conversation.to_string())
+                .bind(i64::from(limit))
+                .fetch_all(db)
+                .await?
+        }
+        Some(after) => {
+            let sql = format!(
+                "{SELECT} WHERE m.conversation_id = $1 \
+                 AND (m.created_at > $2 OR (m.created_at = $2 AND m.id > $3)) ORDER BY m.created_at, m.id LIMIT $4"
+            );
+            sqlx::query(&sql)
+                .bind(conversation.to_string())
+                .bind(after.created_at)
+                .bind(after.id.to_string())
+                .bind(i64::from(limit))
+                .fetch_all(db)
+                .await?
+        }
+    };
+    rows.iter().map(message).collect()
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn count_in<'e>(
+    db: impl Executor<'e, Database = Any>,
+    conversation: ConversationId,
+) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = $1")
+        .bind(conversation.to_string())
+        .fetch_one(db)
+        .await?
+        .try_get("n")
+}

@@ -1,0 +1,101 @@
+//! Storing a message exactly once per (conversation, local_id), shared by the first
+//! message of a conversation and every chat message after it.
+
+use crate::db::{self, Tx};
+use crate::error::ApiError;
+use crate::metrics::dedup;
+use messaging_core::dedup::{RetryVerdict, judge_retry};
+use messaging_core::intent::message_identity;
+use messaging_core::wire::{CurrentUser, Message, Participant};
+use messaging_core::{ConversationId, MessageId, NewMessage, Problem, ProblemCode};
+
+pub enum Stored {
+    /// Stored now.
+    New(Message),
+    /// Stored by an earlier attempt with the same `local_id` and the same content.
+    Duplicate(Message),
+}
+
+impl Stored {
+    pub fn message(&self) -> &Message {
+        match self {
+            Self::New(message) | Self::Duplicate(message) => message,
+        }
+    }
+}
+
+/// Inserts the message unless its `local_id` is stored already; then the stored one
+/// must be the same message (same sender and text), or the request is refused.
+pub async fn store_once(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+    sender: &CurrentUser,
+    message: &NewMessage,
+) -> Result<Stored, ApiError> {
+    let created_at = db::now();
+    let row = db::messages::NewMessageRow {
+        id: MessageId::new_random(),
+        conversation_id,
+        local_id: &message.local_id,
+        sender_id: sender.id,
+        text: message.text.as_str(),
+        display_data: &message.display_data,
+        created_at: db::to_micros(created_at),
+    };
+    if db::messages::insert(&mut **tx, &row).await? {
+        db::conversations::touch(&mut **tx, conversation_id, row.created_at).await?;
+        return Ok(Stored::New(Message {
+            id: row.id,
+            conversation_id,
+            local_id: message.local_id.clone(),
+            sender: Participant {
+                id: sender.id,
+                display_name: sender.display_name.clone(),
+            },
+            text: message.text.as_str().to_owned(),
+            created_at,
+            display_data: message.display_data.clone(),
+        }));
+    }
+    let existing = db::messages::by_local_id(&mut **tx, conversation_id, &message.local_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("Conflicting message vanished"))?;
+    judge_duplicate(existing, sender, message).map(Stored::Duplicate)
+}
+
+/// A stored message met again under its `local_id`: the same message, or a refusal.
+pub fn judge_duplicate(
+    existing: Message,
+    sender: &CurrentUser,
+    message: &NewMessage,
+) -> Result<Message, ApiError> {
+    let first = message_identity(existing.sender.id, &existing.text);
+    match judge_retry(&first, &message.identity(sender.id)) {
+        RetryVerdict::Replay => {
+            metrics::counter!(dedup::LOCAL_ID_DUPLICATES).increment(1);
+            tracing::info!(
+                conversation.id = %existing.conversation_id,
+                message.local_id = %existing.local_id,
+                "duplicate message: answered with the stored one"
+            );
+            Ok(existing)
+        }
+        RetryVerdict::Mismatch { differing_fields } => {
+            metrics::counter!(dedup::MISMATCHES, "kind" => "local_id").increment(1);
+            tracing::info!(
+                conversation.id = %existing.conversation_id,
+                message.local_id = %existing.local_id,
+                ?differing_fields,
+                "local_id reused for another message"
+            );
+            let detail = format!(
+                "This local_id names another message in this conversation (differing: {}). Make a new local_id per message.",
+                differing_fields.join(", ")
+            );
+            Err(ApiError::Problem(
+                Problem::new(ProblemCode::LocalIdReused, detail)
+                    .with_differing_fields(differing_fields),
+            ))
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Prometheus metrics: request counts and latencies, and the dedup counters.
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// Names of the dedup counters, one place for all of them.
+pub mod dedup {
+    /// A key repeated with the same payload, answered from its stored response.
+    pub const REPLAYS: &str = "dedup_replays_total";
+    /// A create answered with the conversation that existed for the same natural key.
+    pub const NATURAL_KEY_MERGES: &str = "dedup_natural_key_merges_total";
+    /// A message whose `local_id` was stored already, answered with the stored one.
+    pub const LOCAL_ID_DUPLICATES: &str = "dedup_local_id_duplicates_total";
+    /// A key or local_id repeated with a different payload (refused with 422).
+    pub const MISMATCHES: &str = "dedup_mismatches_total";
+    /// A key repeated while its first request was running (409).
+    pub const IN_FLIGHT: &str = "dedup_in_flight_conflicts_total";
+    /// Keys past their retention, swept or replaced.
+    pub const EXPIRED_KEYS: &str = "idempotency_keys_expired_total";
+}
+
+/// The process-wide recorder; installed once, shared by every router in the process.
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    &[
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    ],
+                )
+                .expect("buckets are non-empty");
+            match builder.install_recorder() {
+                Ok(handle) => handle,
+                // Another recorder is installed (not ours): render an empty registry.
+                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+            }
+        })
+        .clone()
+}
+
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("path", path), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

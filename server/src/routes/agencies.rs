@@ -1,0 +1,23 @@
+use crate::db::directory;
+use crate::error::ApiError;
+use crate::extract::ApiPath;
+use crate::startup::AppState;
+use axum::Json;
+use axum::extract::State;
+use messaging_core::wire::Agency;
+
+/// `GET /api/agencies`: every agency a user can contact.
+pub async fn list_agencies(State(state): State<AppState>) -> Result<Json<Vec<Agency>>, ApiError> {
+    Ok(Json(directory::agencies(state.db.pool()).await?))
+}
+
+/// `GET /api/agencies/{slug}`.
+pub async fn get_agency(
+    State(state): State<AppState>,
+    ApiPath(slug): ApiPath<String>,
+) -> Result<Json<Agency>, ApiError> {
+    directory::agency_by_slug(state.db.pool(), &slug)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("agency"))
+}

@@ -1,0 +1,79 @@
+use crate::auth::Authenticated;
+use crate::db;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::idempotency::json_response;
+use crate::messages::{Stored, judge_duplicate, store_once};
+use crate::startup::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use messaging_core::NewChatMessage;
+use messaging_core::wire::{ChatRequest, ChatResponse};
+
+/// `POST /api/chat`: 202 the first time, the same body (replayed) for a repeated
+/// `local_id`, 422 when that `local_id` names another text or sender.
+pub async fn send_chat_message(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    headers: HeaderMap,
+    ApiJson(mut request): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
+    if request.user_agent.is_none() {
+        request.user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
+    let intent = NewChatMessage::try_from(request).map_err(ApiError::validation)?;
+    let conversation_id = intent.conversation_id;
+    if db::conversations::for_participant(state.db.pool(), conversation_id, caller.user.id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found("conversation"));
+    }
+
+    // A repeat costs one read.
+    if let Some(existing) =
+        db::messages::by_local_id(state.db.pool(), conversation_id, &intent.message.local_id)
+            .await?
+    {
+        let message = judge_duplicate(existing, &caller.user, &intent.message)?;
+        return reply(
+            ChatResponse {
+                queued: true,
+                message,
+            },
+            true,
+        );
+    }
+
+    let mut tx = state.db.begin_write().await?;
+    let stored = store_once(&mut tx, conversation_id, &caller.user, &intent.message).await?;
+    tx.commit().await?;
+    match stored {
+        Stored::New(message) => {
+            state.hub.publish(message.clone());
+            reply(
+                ChatResponse {
+                    queued: true,
+                    message,
+                },
+                false,
+            )
+        }
+        Stored::Duplicate(message) => reply(
+            ChatResponse {
+                queued: true,
+                message,
+            },
+            true,
+        ),
+    }
+}
+
+fn reply(body: ChatResponse, replayed: bool) -> Result<Response, ApiError> {
+    let json = serde_json::to_string(&body).map_err(anyhow::Error::from)?;
+    Ok(json_response(StatusCode::ACCEPTED, json, replayed))
+}

@@ -1,0 +1,48 @@
+use crate::auth::{self, Authenticated};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::startup::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum_extra::extract::CookieJar;
+use messaging_core::wire::{CurrentUser, SessionResponse, SignInRequest};
+
+/// `POST /api/session`: signs in; sets the session cookie and returns a bearer token.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    ApiJson(request): ApiJson<SignInRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let signed_in = auth::sign_in(&state, &request.username, &request.password).await?;
+    let jar = jar.add(auth::session_cookie(
+        signed_in.token.clone(),
+        state.config.production,
+    ));
+    Ok((
+        jar,
+        Json(SessionResponse {
+            token: signed_in.token,
+            user: signed_in.user,
+        }),
+    ))
+}
+
+/// `DELETE /api/session`: signs out this session.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    jar: CookieJar,
+) -> Result<impl IntoResponse, ApiError> {
+    auth::sign_out(&state, &caller.token).await?;
+    Ok((
+        jar.add(auth::removal_cookie(state.config.production)),
+        StatusCode::NO_CONTENT,
+    ))
+}
+
+/// `GET /api/session`: who is signed in.
+pub async fn current_user(caller: Authenticated) -> Json<CurrentUser> {
+    Json(caller.user)
+}

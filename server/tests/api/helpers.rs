@@ -1,0 +1,168 @@
+//! A real server on a free port with a fresh database, SQLite or PostgreSQL.
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use server::config::Config;
+use server::startup::Application;
+use sqlx::Row;
+use sqlx::any::AnyPoolOptions;
+use std::time::Duration;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Store {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    _data_dir: Option<TempDir>,
+}
+
+/// A fresh database URL: a new SQLite file, or a new database on the test PostgreSQL.
+pub async fn fresh_database(store: Store) -> (String, Option<TempDir>) {
+    match store {
+        Store::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
+            (url, Some(dir))
+        }
+        Store::Postgres => {
+            let admin = std::env::var("TEST_POSTGRES_URL").expect(
+                "TEST_POSTGRES_URL is not set: run scripts/test, which starts a PostgreSQL server for the tests",
+            );
+            sqlx::any::install_default_drivers();
+            let pool = AnyPoolOptions::new().max_connections(1).connect(&admin).await.expect("test PostgreSQL");
+            let name = format!("test_{}", Uuid::new_v4().simple());
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create database");
+            pool.close().await;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+pub async fn spawn_app(store: Store) -> TestApp {
+    let (database_url, data_dir) = fresh_database(store).await;
+    spawn_app_on(database_url, data_dir, |_| {}).await
+}
+
+/// Spawns a server on an existing database, with config tweaks.
+pub async fn spawn_app_on(
+    database_url: String,
+    data_dir: Option<TempDir>,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
+    server::telemetry::init();
+    let mut config = Config::from_env().expect("config");
+    config.site_addr = "127.0.0.1:0".parse().expect("addr");
+    config.database_url = database_url.clone();
+    config.seed_demo_data = true;
+    configure(&mut config);
+    let application = Application::build(config).await.expect("application starts");
+    let address = format!("http://{}", application.local_addr());
+    tokio::spawn(application.run_until_stopped());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    TestApp { address, client, database_url, _data_dir: data_dir }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn sign_in(&self, username: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/session"))
+            .json(&json!({ "username": username, "password": "demo-password" }))
+            .send()
+            .await
+            .expect("sign-in request");
+        assert_eq!(response.status(), StatusCode::OK, "sign-in of {username}");
+        let body: Value = response.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn agency_id(&self, slug: &str) -> String {
+        let body: Value = self.client.get(self.url(&format!("/api/agencies/{slug}"))).send().await.expect("agency")
+            .json().await.expect("json");
+        body["id"].as_str().expect("agency id").to_owned()
+    }
+
+    pub async fn create_conversation(&self, token: &str, key: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url("/api/messages/conversations"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("create request")
+    }
+
+    pub async fn chat(&self, token: &str, body: &Value) -> Response {
+        self.client.post(self.url("/api/chat")).bearer_auth(token).json(body).send().await.expect("chat request")
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("get request")
+    }
+
+    /// Counts rows straight from the database: the audits trust no API answer.
+    pub async fn count(&self, sql: &str) -> i64 {
+        count_rows(&self.database_url, sql).await
+    }
+}
+
+pub async fn count_rows(database_url: &str, sql: &str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new().max_connections(1).connect(database_url).await.expect("audit connection");
+    let n: i64 = sqlx::query(sql).fetch_one(&pool).await.expect("audit query").try_get(0).expect("count");
+    pool.close().await;
+    n
+}
+
+/// A create body for the agency inquiry.
+pub fn inquiry(agency_id: &str, text: &str, local_id: &str) -> Value {
+    json!({
+        "context_type": "agency_inquiry",
+        "context_id": agency_id,
+        "initial_message": { "text": text, "local_id": local_id }
+    })
+}
+
+pub async fn problem(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(content_type, "application/problem+json", "status {status}");
+    (status, response.json().await.expect("problem json"))
+}
+
+/// Generates one test per store from `async fn name(app: TestApp)`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::spawn_app($crate::helpers::Store::Sqlite).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::spawn_app($crate::helpers::Store::Postgres).await).await;
+                }
+            )*
+        }
+    };
+}
