@@ -89,7 +89,7 @@ pub async fn sign_in(
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
         ));
-        return Err(ApiError::Problem(
+        return Err(ApiError::from(
             messaging_core::Problem::new(
                 ProblemCode::RateLimited,
                 "Too many sign-in attempts for this user; wait a little.",

@@ -10,19 +10,25 @@ use messaging_core::{FieldErrors, Problem, ProblemCode};
 pub enum ApiError {
     /// A problem the client can act on (4xx, or 503 with Retry-After).
     #[error("{0}")]
-    Problem(Problem),
+    Problem(Box<Problem>),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(Box::new(problem))
+    }
+}
+
 impl ApiError {
     pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
-        Self::Problem(Problem::new(code, detail))
+        Self::from(Problem::new(code, detail))
     }
 
     pub fn validation(errors: FieldErrors) -> Self {
         let detail = format!("The request breaks {} rule(s): {errors}", errors.0.len());
-        Self::Problem(Problem::new(ProblemCode::ValidationFailed, detail).with_errors(errors.0))
+        Self::from(Problem::new(ProblemCode::ValidationFailed, detail).with_errors(errors.0))
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -41,7 +47,7 @@ impl ApiError {
 
     /// Another request holds what this one needs; retrying shortly is safe.
     pub fn in_flight() -> Self {
-        Self::Problem(
+        Self::from(
             Problem::new(
                 ProblemCode::IdempotencyKeyInFlight,
                 "The first request with this Idempotency-Key is still being processed; retry with the same key.",
@@ -51,7 +57,7 @@ impl ApiError {
     }
 
     pub fn unavailable() -> Self {
-        Self::Problem(
+        Self::from(
             Problem::new(
                 ProblemCode::Unavailable,
                 "The store is busy; retry shortly with the same key or local_id.",
@@ -76,7 +82,7 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = match self {
-            Self::Problem(problem) => problem,
+            Self::Problem(problem) => *problem,
             Self::Unexpected(error) => {
                 tracing::error!(error = format!("{error:#}"), "unexpected error");
                 Problem::new(

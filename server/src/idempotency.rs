@@ -150,7 +150,7 @@ fn judge(
                 "This Idempotency-Key was first used for a different request (differing: {}). Make a new key for a new intent.",
                 differing_fields.join(", ")
             );
-            Err(ApiError::Problem(
+            Err(ApiError::from(
                 Problem::new(ProblemCode::IdempotencyKeyReused, detail)
                     .with_differing_fields(differing_fields),
             ))

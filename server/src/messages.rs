@@ -92,7 +92,7 @@ pub fn judge_duplicate(
                 "This local_id names another message in this conversation (differing: {}). Make a new local_id per message.",
                 differing_fields.join(", ")
             );
-            Err(ApiError::Problem(
+            Err(ApiError::from(
                 Problem::new(ProblemCode::LocalIdReused, detail)
                     .with_differing_fields(differing_fields),
             ))

@@ -38,6 +38,8 @@ pub struct AppState {
 impl AppState {
     /// Connects to the store (migrating it, and seeding it when asked).
     pub async fn new(config: Config, bound_addr: SocketAddr) -> anyhow::Result<Self> {
+        // Install the metrics recorder before the first request can record anything.
+        metrics::handle();
         let db = Db::connect(&config.database_url).await?;
         if config.seed_demo_data {
             seed::seed_if_empty(&db)
@@ -139,7 +141,6 @@ impl Application {
             .local_addr()
             .context("Failed to read the bound address")?;
         let state = AppState::new(config, addr).await?;
-        metrics::handle();
         idempotency::spawn_sweeper(state.db.clone(), Duration::from_secs(60));
         Ok(Self {
             listener,

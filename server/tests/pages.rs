@@ -1,4 +1,5 @@
-//! Router tests without a socket: the pages are rendered on the server.
+//! Router tests without a socket: pages are rendered on the server, health and metrics
+//! answer, and unknown API paths get problem bodies.
 
 use axum::body::Body;
 use http::{Request, StatusCode};
@@ -7,15 +8,15 @@ use server::config::Config;
 use server::startup::{AppState, router};
 use tower::ServiceExt;
 
-fn app() -> axum::Router {
-    let config = Config::from_env().expect("default config");
-    router(AppState {
-        leptos_options: config.leptos_options(config.site_addr),
-    })
-}
-
+/// The router on a fresh SQLite file, without a socket.
 async fn get(path: &str) -> (StatusCode, String) {
-    let response = app()
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::from_env().expect("default config");
+    config.database_url = format!("sqlite://{}/pages.db?mode=rwc", dir.path().display());
+    config.seed_demo_data = false;
+    let addr = config.site_addr;
+    let app = router(AppState::new(config, addr).await.expect("state"));
+    let response = app
         .oneshot(Request::get(path).body(Body::empty()).expect("request"))
         .await
         .expect("response");
@@ -30,7 +31,7 @@ async fn get(path: &str) -> (StatusCode, String) {
 }
 
 #[tokio::test]
-async fn health_check_answers_ok() {
+async fn health_check_answers_ok_once_the_store_is_migrated() {
     assert_eq!(get("/healthz").await, (StatusCode::OK, "ok".to_owned()));
 }
 
@@ -54,4 +55,13 @@ async fn unknown_pages_are_404() {
     let (status, html) = get("/no/such/page").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Page not found"), "{html}");
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text() {
+    let (status, _) = get("/api/agencies").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, text) = get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("http_requests_total"), "{text}");
 }

@@ -36,11 +36,20 @@ pub async fn fresh_database(store: Store) -> (String, Option<TempDir>) {
                 "TEST_POSTGRES_URL is not set: run scripts/test, which starts a PostgreSQL server for the tests",
             );
             sqlx::any::install_default_drivers();
-            let pool = AnyPoolOptions::new().max_connections(1).connect(&admin).await.expect("test PostgreSQL");
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&admin)
+                .await
+                .expect("test PostgreSQL");
             let name = format!("test_{}", Uuid::new_v4().simple());
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.expect("create database");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&pool)
+                .await
+                .expect("create database");
             pool.close().await;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(base, _)| base);
             (format!("{base}/{name}"), None)
         }
     }
@@ -57,20 +66,47 @@ pub async fn spawn_app_on(
     data_dir: Option<TempDir>,
     configure: impl FnOnce(&mut Config),
 ) -> TestApp {
-    server::telemetry::init();
+    // Logs only when asked (TEST_LOG=1), so test output stays readable.
+    if std::env::var_os("TEST_LOG").is_some() {
+        server::telemetry::init();
+    }
     let mut config = Config::from_env().expect("config");
     config.site_addr = "127.0.0.1:0".parse().expect("addr");
     config.database_url = database_url.clone();
     config.seed_demo_data = true;
     configure(&mut config);
-    let application = Application::build(config).await.expect("application starts");
+    let application = Application::build(config)
+        .await
+        .expect("application starts");
     let address = format!("http://{}", application.local_addr());
     tokio::spawn(application.run_until_stopped());
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-    TestApp { address, client, database_url, _data_dir: data_dir }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        client,
+        database_url,
+        _data_dir: data_dir,
+    }
 }
 
 impl TestApp {
+    /// A client for a server running elsewhere (another process) on `database_url`.
+    pub fn at(address: String, database_url: String) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self {
+            address,
+            client,
+            database_url,
+            _data_dir: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -89,8 +125,15 @@ impl TestApp {
     }
 
     pub async fn agency_id(&self, slug: &str) -> String {
-        let body: Value = self.client.get(self.url(&format!("/api/agencies/{slug}"))).send().await.expect("agency")
-            .json().await.expect("json");
+        let body: Value = self
+            .client
+            .get(self.url(&format!("/api/agencies/{slug}")))
+            .send()
+            .await
+            .expect("agency")
+            .json()
+            .await
+            .expect("json");
         body["id"].as_str().expect("agency id").to_owned()
     }
 
@@ -106,11 +149,22 @@ impl TestApp {
     }
 
     pub async fn chat(&self, token: &str, body: &Value) -> Response {
-        self.client.post(self.url("/api/chat")).bearer_auth(token).json(body).send().await.expect("chat request")
+        self.client
+            .post(self.url("/api/chat"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("chat request")
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("get request")
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("get request")
     }
 
     /// Counts rows straight from the database: the audits trust no API answer.
@@ -121,8 +175,17 @@ impl TestApp {
 
 pub async fn count_rows(database_url: &str, sql: &str) -> i64 {
     sqlx::any::install_default_drivers();
-    let pool = AnyPoolOptions::new().max_connections(1).connect(database_url).await.expect("audit connection");
-    let n: i64 = sqlx::query(sql).fetch_one(&pool).await.expect("audit query").try_get(0).expect("count");
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(database_url)
+        .await
+        .expect("audit connection");
+    let n: i64 = sqlx::query(sql)
+        .fetch_one(&pool)
+        .await
+        .expect("audit query")
+        .try_get(0)
+        .expect("count");
     pool.close().await;
     n
 }
@@ -138,8 +201,12 @@ pub fn inquiry(agency_id: &str, text: &str, local_id: &str) -> Value {
 
 pub async fn problem(response: Response) -> (StatusCode, Value) {
     let status = response.status();
-    let content_type =
-        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(content_type, "application/problem+json", "status {status}");
     (status, response.json().await.expect("problem json"))
 }

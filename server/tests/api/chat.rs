@@ -1,0 +1,235 @@
+use crate::helpers::{TestApp, inquiry, problem};
+use crate::on_both_stores;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Alice's conversation with Northwind; returns (alice's token, conversation id).
+async fn conversation(app: &TestApp) -> (String, String) {
+    let token = app.sign_in("alice").await;
+    let agency = app.agency_id("northwind").await;
+    let created: Value = app
+        .create_conversation(&token, "key-1", &inquiry(&agency, "Hello!", "m-0"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    (
+        token,
+        created["conversation"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
+    )
+}
+
+fn chat(conversation_id: &str, text: &str, local_id: &str) -> Value {
+    json!({ "conversation_id": conversation_id, "text": text, "local_id": local_id })
+}
+
+async fn rows_with_local_id(app: &TestApp, local_id: &str) -> i64 {
+    app.count(&format!(
+        "SELECT COUNT(*) FROM messages WHERE local_id = '{local_id}'"
+    ))
+    .await
+}
+
+async fn a_message_is_accepted_once_and_its_retries_get_the_same_body(app: TestApp) {
+    let (token, id) = conversation(&app).await;
+    let first = app
+        .chat(&token, &chat(&id, "When can we talk?", "m-1"))
+        .await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.expect("json");
+    assert_eq!(first["queued"], true);
+    assert_eq!(first["message"]["local_id"], "m-1");
+
+    for _ in 0..3 {
+        let again = app
+            .chat(&token, &chat(&id, "When can we talk?", "m-1"))
+            .await;
+        assert_eq!(again.status(), StatusCode::ACCEPTED);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.json::<Value>().await.expect("json"), first);
+    }
+    assert_eq!(rows_with_local_id(&app, "m-1").await, 1);
+}
+
+async fn the_same_local_id_with_other_text_or_sender_is_422_and_stores_nothing(app: TestApp) {
+    let (alice, id) = conversation(&app).await;
+    assert_eq!(
+        app.chat(&alice, &chat(&id, "First", "m-1")).await.status(),
+        StatusCode::ACCEPTED
+    );
+
+    let (status, body) = problem(app.chat(&alice, &chat(&id, "Edited", "m-1")).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("local_id_reused"))
+    );
+    assert_eq!(body["differing_fields"], json!(["text"]));
+
+    let carol = app.sign_in("carol").await;
+    let (status, body) = problem(app.chat(&carol, &chat(&id, "First", "m-1")).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("local_id_reused"))
+    );
+    assert_eq!(body["differing_fields"], json!(["sender"]));
+
+    let stored: Value = app
+        .get(
+            &alice,
+            &format!("/api/messages/conversations/{id}/messages"),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let texts: Vec<&str> = stored["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["Hello!", "First"]);
+}
+
+async fn only_participants_may_post(app: TestApp) {
+    let (_, id) = conversation(&app).await;
+    let bob = app.sign_in("bob").await;
+    let (status, body) = problem(app.chat(&bob, &chat(&id, "Let me in", "b-1")).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let (status, _) = problem(app.chat(&bob, &chat(&unknown, "Anyone?", "b-2")).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(rows_with_local_id(&app, "b-1").await, 0);
+
+    let carol = app.sign_in("carol").await;
+    assert_eq!(
+        app.chat(&carol, &chat(&id, "Happy to help!", "c-1"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+}
+
+async fn the_user_agent_becomes_the_device_kind(app: TestApp) {
+    let (token, id) = conversation(&app).await;
+    let mut body = chat(&id, "From my phone", "m-1");
+    body["user_agent"] =
+        json!("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15");
+    let sent: Value = app.chat(&token, &body).await.json().await.expect("json");
+    assert_eq!(sent["message"]["display_data"]["device_kind"], "iphone");
+
+    // Without one in the body, the request's own User-Agent header is used.
+    let sent: Value = app
+        .client
+        .post(app.url("/api/chat"))
+        .bearer_auth(&token)
+        .header("user-agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)")
+        .json(&chat(&id, "From my desk", "m-2"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(sent["message"]["display_data"]["device_kind"], "windows");
+}
+
+async fn messages_page_by_cursor_oldest_first(app: TestApp) {
+    let (token, id) = conversation(&app).await;
+    for n in 1..=4 {
+        assert_eq!(
+            app.chat(&token, &chat(&id, &format!("n{n}"), &format!("m-{n}")))
+                .await
+                .status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let mut texts = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/messages/conversations/{id}/messages?limit=2&cursor={c}"),
+            None => format!("/api/messages/conversations/{id}/messages?limit=2"),
+        };
+        let page: Value = app.get(&token, &path).await.json().await.expect("json");
+        texts.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|m| m["text"].as_str().unwrap_or("").to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(texts, ["Hello!", "n1", "n2", "n3", "n4"]);
+}
+
+async fn the_live_stream_carries_new_messages_with_their_local_id(app: TestApp) {
+    let (alice, id) = conversation(&app).await;
+    let carol = app.sign_in("carol").await;
+    let stream = app
+        .get(&carol, &format!("/api/messages/conversations/{id}/stream"))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut body = stream.bytes_stream();
+
+    assert_eq!(
+        app.chat(&alice, &chat(&id, "Live!", "live-1"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    // A replay is not a new message and is not streamed again.
+    assert_eq!(
+        app.chat(&alice, &chat(&id, "Live!", "live-1"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        app.chat(&alice, &chat(&id, "Second", "live-2"))
+            .await
+            .status(),
+        StatusCode::ACCEPTED
+    );
+
+    let mut received = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while received.matches("event: message").count() < 2 {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("events in time")
+            .expect("open")
+            .expect("chunk");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let local_ids: Vec<String> = received
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .map(|m| m["local_id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(local_ids, ["live-1", "live-2"]);
+}
+
+on_both_stores!(
+    a_message_is_accepted_once_and_its_retries_get_the_same_body,
+    the_same_local_id_with_other_text_or_sender_is_422_and_stores_nothing,
+    only_participants_may_post,
+    the_user_agent_becomes_the_device_kind,
+    messages_page_by_cursor_oldest_first,
+    the_live_stream_carries_new_messages_with_their_local_id,
+);

@@ -1,0 +1,249 @@
+//! Really racing requests: dozens at once, in one server and across two server processes.
+
+use crate::helpers::{Store, TestApp, count_rows, fresh_database, inquiry};
+use crate::on_both_stores;
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const RACERS: usize = 40;
+
+async fn sign_in_and_agency(app: &TestApp) -> (String, String) {
+    (app.sign_in("alice").await, app.agency_id("northwind").await)
+}
+
+/// A double (and 40-fold) click: the same key at once. One row; every success carries
+/// the same body; the rest are told the first is in flight.
+async fn racing_identical_creates_store_one_conversation_and_one_message(app: TestApp) {
+    let (token, agency) = sign_in_and_agency(&app).await;
+    let body = inquiry(&agency, "Hello!", "m-1");
+    let responses =
+        join_all((0..RACERS).map(|_| app.create_conversation(&token, "same-key", &body))).await;
+    let mut bodies = HashSet::new();
+    for response in responses {
+        match response.status() {
+            StatusCode::CREATED => {
+                bodies.insert(response.text().await.expect("body"));
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(response.headers()["retry-after"], "1");
+                let problem: Value = response.json().await.expect("json");
+                assert_eq!(problem["code"], "idempotency_key_in_flight");
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(bodies.len(), 1, "all successes carry one body");
+    assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 1);
+    // Once the dust settles the key replays.
+    let replay = app.create_conversation(&token, "same-key", &body).await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert!(bodies.contains(&replay.text().await.expect("body")));
+}
+
+/// Many tabs, each with its own key, racing to contact the same agency.
+async fn racing_creates_with_different_keys_merge_into_one_conversation(app: TestApp) {
+    let (token, agency) = sign_in_and_agency(&app).await;
+    let responses = join_all((0..RACERS).map(|n| {
+        let body = inquiry(&agency, &format!("Tab {n}"), &format!("tab-{n}"));
+        let token = token.clone();
+        let app = &app;
+        async move {
+            app.create_conversation(&token, &format!("key-{n}"), &body)
+                .await
+        }
+    }))
+    .await;
+    let mut ids = HashSet::new();
+    let mut created = 0;
+    for response in responses {
+        let status = response.status();
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::OK,
+            "{status}"
+        );
+        created += usize::from(status == StatusCode::CREATED);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(
+            body["dedup"].as_str(),
+            (status == StatusCode::OK).then_some("natural_key")
+        );
+        ids.insert(body["conversation"]["id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 1);
+    let expected = i64::try_from(RACERS).expect("small");
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, expected);
+}
+
+async fn racing_sends_of_one_local_id_store_one_message(app: TestApp) {
+    let (token, agency) = sign_in_and_agency(&app).await;
+    let created: Value = app
+        .create_conversation(&token, "key", &inquiry(&agency, "Hello!", "m-0"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = created["conversation"]["id"].as_str().expect("id");
+    let body = json!({ "conversation_id": id, "text": "Once only", "local_id": "m-1" });
+    let responses = join_all((0..RACERS).map(|_| app.chat(&token, &body))).await;
+    let mut message_ids = HashSet::new();
+    for response in responses {
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let body: Value = response.json().await.expect("json");
+        message_ids.insert(body["message"]["id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(message_ids.len(), 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM messages WHERE local_id = 'm-1'")
+            .await,
+        1
+    );
+}
+
+/// The client gives up before the answer (a lost response), then retries: the intent
+/// is completed exactly once, whether the first attempt committed or not.
+async fn a_response_lost_in_flight_then_retried_completes_the_intent_once(app: TestApp) {
+    let (token, agency) = sign_in_and_agency(&app).await;
+    let body = inquiry(&agency, "Hello!", "m-1");
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(5))
+        .build()
+        .expect("client");
+    for attempt in 0..5 {
+        let key = format!("lost-{attempt}");
+        let _lost = impatient
+            .post(app.url("/api/messages/conversations"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", &key)
+            .json(&body)
+            .send()
+            .await;
+        let retry = loop {
+            let response = app.create_conversation(&token, &key, &body).await;
+            if response.status() != StatusCode::CONFLICT {
+                break response;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(retry.status().is_success(), "{}", retry.status());
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 1);
+    let first: Value = app
+        .create_conversation(&token, "lost-0", &body)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["message"]["local_id"], "m-1");
+}
+
+on_both_stores!(
+    racing_identical_creates_store_one_conversation_and_one_message,
+    racing_creates_with_different_keys_merge_into_one_conversation,
+    racing_sends_of_one_local_id_store_one_message,
+    a_response_lost_in_flight_then_retried_completes_the_intent_once,
+);
+
+/// A server process of our own binary, killed when dropped.
+struct ServerProcess {
+    child: Child,
+    address: String,
+}
+
+impl ServerProcess {
+    async fn start(database_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .env("DATABASE_URL", database_url)
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("server process starts");
+        let process = Self {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..300 {
+            if reqwest::get(format!("{}/healthz", process.address))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return process;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("server process did not become healthy");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two processes share one database; requests for the same intents alternate between
+/// them. The unique constraints, not any process's memory, keep one row.
+async fn two_server_processes_racing_the_same_intents_leave_one_row(store: Store) {
+    let (database_url, _dir) = fresh_database(store).await;
+    let first = ServerProcess::start(&database_url).await;
+    let second = ServerProcess::start(&database_url).await;
+    let apps = [
+        TestApp::at(first.address.clone(), database_url.clone()),
+        TestApp::at(second.address.clone(), database_url.clone()),
+    ];
+    let (token, agency) = sign_in_and_agency(&apps[0]).await;
+
+    let body = inquiry(&agency, "Hello from two processes", "m-1");
+    let responses = join_all((0..RACERS).map(|n| {
+        // Half share one key (a retried click), half bring their own (other tabs).
+        let key = if n % 4 < 2 {
+            "shared".to_owned()
+        } else {
+            format!("key-{n}")
+        };
+        let (app, token, body) = (&apps[n % 2], &token, &body);
+        async move { app.create_conversation(token, &key, body).await }
+    }))
+    .await;
+    for response in responses {
+        let status = response.status();
+        assert!(
+            matches!(
+                status,
+                StatusCode::CREATED | StatusCode::OK | StatusCode::CONFLICT
+            ),
+            "{status}"
+        );
+    }
+    assert_eq!(
+        count_rows(&database_url, "SELECT COUNT(*) FROM conversations").await,
+        1
+    );
+    assert_eq!(
+        count_rows(&database_url, "SELECT COUNT(*) FROM messages").await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_postgresql_leave_one_row() {
+    two_server_processes_racing_the_same_intents_leave_one_row(Store::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_sqlite_file_leave_one_row() {
+    two_server_processes_racing_the_same_intents_leave_one_row(Store::Sqlite).await;
+}

@@ -1,0 +1,9 @@
+//! Black-box tests against a spawned server, each on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod chat;
+mod concurrency;
+mod conversations;
