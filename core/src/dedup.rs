@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Why a create answered with something that already existed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DedupReason {
     /// A conversation for the same (context, creator) existed already, made with another
     /// key or in another tab. The UI says "You already contacted this agency".

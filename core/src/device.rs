@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a message's `display_data` keeps about the device that sent it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DisplayData {
     /// The user agent as sent, cut to [`DisplayData::MAX_USER_AGENT_CHARS`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +41,7 @@ impl DisplayData {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeviceKind {
     Iphone,
     Ipad,

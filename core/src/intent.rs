@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 /// One field that broke a rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// The field's path in the request body, such as `initial_message.text`.
     pub field: String,

@@ -14,6 +14,7 @@ use uuid::Uuid;
 /// `"` is read as the quoted form, so a key that itself starts with `"` must be quoted.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct IdempotencyKey(String);
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -141,6 +142,7 @@ impl fmt::Display for IdempotencyKey {
 /// first composed: 1 to 64 characters of `[A-Za-z0-9._:-]` (a UUID fits).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 pub struct LocalId(String);
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]

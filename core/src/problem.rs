@@ -8,6 +8,7 @@ use std::fmt;
 /// `detail`, which are for people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ProblemCode {
     /// The body is not JSON, or not the JSON this endpoint takes.
     MalformedBody,
@@ -132,6 +133,7 @@ impl fmt::Display for ProblemCode {
 
 /// An `application/problem+json` body (RFC 9457) with our extension members.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_uri: String,

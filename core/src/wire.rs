@@ -12,6 +12,7 @@ use uuid::Uuid;
 /// What a conversation is about. Today only an inquiry to an agency.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ContextType {
     /// `context_id` is an [`AgencyId`].
     AgencyInquiry,
@@ -35,6 +36,7 @@ impl ContextType {
 /// `POST /api/messages/conversations` (with an `Idempotency-Key` header).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateConversationRequest {
     pub context_type: ContextType,
     pub context_id: Uuid,
@@ -44,6 +46,7 @@ pub struct CreateConversationRequest {
 /// The first message of a new conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InitialMessage {
     pub text: String,
     pub local_id: String,
@@ -55,6 +58,7 @@ pub struct InitialMessage {
 /// `POST /api/chat`: one message into an existing conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatRequest {
     pub conversation_id: ConversationId,
     pub text: String,
@@ -65,12 +69,14 @@ pub struct ChatRequest {
 
 /// Someone taking part in a conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Participant {
     pub id: UserId,
     pub display_name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -83,6 +89,7 @@ pub struct Message {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Conversation {
     pub id: ConversationId,
     pub context_type: ContextType,
@@ -98,6 +105,7 @@ pub struct Conversation {
 
 /// Answer to `POST /api/messages/conversations`: 201 when new, 200 when it existed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateConversationResponse {
     pub conversation: Conversation,
     /// The initial message as stored (once, whatever the number of retries).
@@ -112,6 +120,7 @@ pub struct CreateConversationResponse {
 
 /// Answer to `POST /api/chat` (202), the same for every retry of one `local_id`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatResponse {
     pub queued: bool,
     pub message: Message,
@@ -119,6 +128,7 @@ pub struct ChatResponse {
 
 /// One page of a list; pass `next_cursor` back as `cursor` for the next page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +139,7 @@ pub struct Page<T> {
 /// "does a conversation already exist?" check.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct ConversationListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_type: Option<ContextType>,
@@ -143,6 +154,7 @@ pub struct ConversationListQuery {
 /// Query of a conversation's messages: oldest first, resuming after `cursor`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct PageQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
@@ -151,6 +163,7 @@ pub struct PageQuery {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agency {
     pub id: AgencyId,
     pub slug: String,
@@ -162,6 +175,7 @@ pub struct Agency {
 /// `POST /api/session`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInRequest {
     pub username: String,
     pub password: String,
@@ -169,12 +183,14 @@ pub struct SignInRequest {
 
 /// Answer to a sign-in: the bearer token for API clients (browsers get a cookie too).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionResponse {
     pub token: String,
     pub user: CurrentUser,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CurrentUser {
     pub id: UserId,
     pub username: String,

@@ -12,7 +12,8 @@ use app::{App, shell};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath};
 use axum::http::Request;
-use axum::routing::{get, post};
+use axum::http::header;
+use axum::routing::{any, get};
 use governor::DefaultKeyedRateLimiter;
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
@@ -23,6 +24,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Everything a handler may need, cloned per request (all fields are cheap handles).
 #[derive(Clone)]
@@ -63,43 +68,74 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
-fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/session",
-            post(session::sign_in)
-                .delete(session::sign_out)
-                .get(session::current_user),
-        )
-        .route("/agencies", get(agencies::list_agencies))
-        .route("/agencies/{slug}", get(agencies::get_agency))
-        .route(
-            "/messages/conversations",
-            get(conversations::list_conversations).post(conversations::create_conversation),
-        )
-        .route(
-            "/messages/conversations/{id}",
-            get(conversations::get_conversation),
-        )
-        .route(
-            "/messages/conversations/{id}/messages",
-            get(conversations::list_messages),
-        )
-        .route(
-            "/messages/conversations/{id}/stream",
-            get(conversations::stream_messages),
-        )
-        .route("/chat", post(chat::send_chat_message))
-        .fallback(system::api_not_found)
-        .method_not_allowed_fallback(system::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+/// The API's routes, each registered with its OpenAPI description so the two cannot drift.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(
+            session::sign_in,
+            session::sign_out,
+            session::current_user
+        ))
+        .routes(routes!(agencies::list_agencies))
+        .routes(routes!(agencies::get_agency))
+        .routes(routes!(
+            conversations::list_conversations,
+            conversations::create_conversation
+        ))
+        .routes(routes!(conversations::get_conversation))
+        .routes(routes!(conversations::list_messages))
+        .routes(routes!(conversations::stream_messages))
+        .routes(routes!(chat::send_chat_message))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Idempotent messaging API",
+        description = "Conversations and chat messages that are never created twice. Errors are RFC 9457 problem+json bodies with a stable `code`."
+    ),
+    modifiers(&SecuritySchemes)
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(auth::SESSION_COOKIE))),
+        );
+    }
 }
 
 /// The whole HTTP surface: API, health, metrics, static bundle and server-rendered pages.
 pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api", api_routes())
+        .split_for_parts();
+    let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
+    let api = api
+        .route(
+            "/api/openapi.json",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    (*openapi).clone(),
+                )
+            }),
+        )
+        .route("/api/{*rest}", any(system::api_not_found))
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
     let routes = generate_route_list(App);
     Router::new()
-        .nest("/api", api_routes())
+        .merge(api)
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
         .leptos_routes(&state, routes, {

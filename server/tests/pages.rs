@@ -65,3 +65,45 @@ async fn metrics_are_prometheus_text() {
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains("http_requests_total"), "{text}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_route() {
+    let (status, text) = get("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    let paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for path in [
+        "/api/session",
+        "/api/agencies",
+        "/api/agencies/{slug}",
+        "/api/messages/conversations",
+        "/api/messages/conversations/{id}",
+        "/api/messages/conversations/{id}/messages",
+        "/api/messages/conversations/{id}/stream",
+        "/api/chat",
+    ] {
+        assert!(paths.contains(&path), "{path} missing from {paths:?}");
+    }
+    let create = &doc["paths"]["/api/messages/conversations"]["post"];
+    for status in ["200", "201", "400", "409", "422"] {
+        assert!(
+            create["responses"][status].is_object(),
+            "create lacks {status}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_problem_json_404s() {
+    let (status, text) = get("/api/no/such/thing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let problem: serde_json::Value = serde_json::from_str(&text).expect("problem JSON");
+    assert_eq!(problem["code"], "not_found");
+}

@@ -9,10 +9,20 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use messaging_core::NewChatMessage;
+use messaging_core::Problem;
 use messaging_core::wire::{ChatRequest, ChatResponse};
 
 /// `POST /api/chat`: 202 the first time, the same body (replayed) for a repeated
 /// `local_id`, 422 when that `local_id` names another text or sender.
+#[utoipa::path(
+    post, path = "/chat", tag = "chat",
+    request_body = ChatRequest,
+    responses(
+        (status = 202, description = "Stored; a repeat of the same local_id gets the same body with `Idempotent-Replayed: true`", body = ChatResponse),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Unknown conversation, or not a participant", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, or the local_id names another message", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn send_chat_message(
     State(state): State<AppState>,
     caller: Authenticated,

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
+use messaging_core::Problem;
 use messaging_core::fingerprint::Fingerprinted;
 use messaging_core::wire::{
     Conversation, ConversationListQuery, CreateConversationRequest, CreateConversationResponse,
@@ -28,6 +29,17 @@ const CREATE_ENDPOINT: &str = "POST /api/messages/conversations";
 
 /// `POST /api/messages/conversations`: 201 with a new conversation, 200 with the one
 /// that existed for this (context, user); replays and refusals as the contract says.
+#[utoipa::path(
+    post, path = "/messages/conversations", tag = "conversations",
+    params(("Idempotency-Key" = String, Header, description = "Made once per intent by the client, reused on every retry; bare or RFC 8941 quoted")),
+    request_body = CreateConversationRequest,
+    responses(
+        (status = 201, description = "A new conversation with its first message", body = CreateConversationResponse),
+        (status = 200, description = "The conversation that existed for this context and user (`dedup: natural_key`), or a replay (`Idempotent-Replayed: true`)", body = CreateConversationResponse),
+        (status = 400, description = "Missing or malformed Idempotency-Key or body", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Unknown agency", body = Problem, content_type = "application/problem+json"), (status = 409, description = "The same key is in flight; see Retry-After", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Invalid fields, or the key was used for another payload", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn create_conversation(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -107,6 +119,15 @@ pub async fn create_conversation(
 
 /// `GET /api/messages/conversations`: the caller's conversations, newest activity
 /// first; with `context_type` and `context_id`, the "does one exist?" check.
+#[utoipa::path(
+    get, path = "/messages/conversations", tag = "conversations",
+    params(ConversationListQuery),
+    responses(
+        (status = 200, description = "The caller's conversations, newest activity first", body = Page<Conversation>),
+        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list_conversations(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -144,6 +165,15 @@ fn next_page<T>(items: &mut Vec<T>, limit: u32) -> Option<&T> {
 }
 
 /// `GET /api/messages/conversations/{id}`.
+#[utoipa::path(
+    get, path = "/messages/conversations/{id}", tag = "conversations",
+    params(("id" = ConversationId, Path)),
+    responses(
+        (status = 200, body = Conversation),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Unknown, or not a participant", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn get_conversation(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -156,6 +186,15 @@ pub async fn get_conversation(
 }
 
 /// `GET /api/messages/conversations/{id}/messages`: oldest first, by cursor.
+#[utoipa::path(
+    get, path = "/messages/conversations/{id}/messages", tag = "conversations",
+    params(("id" = ConversationId, Path), PageQuery),
+    responses(
+        (status = 200, description = "Messages, oldest first", body = Page<Message>),
+        (status = 400, description = "Bad query or cursor", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Unknown, or not a participant", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn list_messages(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -186,6 +225,15 @@ pub async fn list_messages(
 
 /// `GET /api/messages/conversations/{id}/stream`: Server-Sent Events, one `message`
 /// event per new message (with its `local_id`, so the sender's other tabs reconcile).
+#[utoipa::path(
+    get, path = "/messages/conversations/{id}/stream", tag = "conversations",
+    params(("id" = ConversationId, Path)),
+    responses(
+        (status = 200, description = "Server-Sent Events: `message` events whose data is a Message (with its local_id); `lagged` when the client should reload", content_type = "text/event-stream", body = Message),
+        (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json"), (status = 404, description = "Unknown, or not a participant", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn stream_messages(
     State(state): State<AppState>,
     caller: Authenticated,

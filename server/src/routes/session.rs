@@ -7,9 +7,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
+use messaging_core::Problem;
 use messaging_core::wire::{CurrentUser, SessionResponse, SignInRequest};
 
 /// `POST /api/session`: signs in; sets the session cookie and returns a bearer token.
+#[utoipa::path(
+    post, path = "/session", tag = "session",
+    request_body = SignInRequest,
+    responses(
+        (status = 200, description = "Signed in; also sets the `session` cookie (HttpOnly, SameSite=Lax)", body = SessionResponse),
+        (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Malformed body", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json")
+    )
+)]
 pub async fn sign_in(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -30,6 +39,11 @@ pub async fn sign_in(
 }
 
 /// `DELETE /api/session`: signs out this session.
+#[utoipa::path(
+    delete, path = "/session", tag = "session",
+    responses((status = 204, description = "Signed out"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn sign_out(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -43,6 +57,11 @@ pub async fn sign_out(
 }
 
 /// `GET /api/session`: who is signed in.
+#[utoipa::path(
+    get, path = "/session", tag = "session",
+    responses((status = 200, body = CurrentUser), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []), ("cookie" = []))
+)]
 pub async fn current_user(caller: Authenticated) -> Json<CurrentUser> {
     Json(caller.user)
 }

@@ -318,3 +318,61 @@ on_both_stores!(
     the_agency_member_sees_the_conversation_and_others_do_not,
     conversations_page_by_cursor_newest_first,
 );
+
+/// With a retention of zero a key expires at once: reusing it starts a new intent,
+/// and the natural key still prevents a second conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_starts_afresh_and_the_natural_key_still_holds() {
+    use crate::helpers::{Store, fresh_database, spawn_app_on};
+    let (url, dir) = fresh_database(Store::Sqlite).await;
+    let app = spawn_app_on(url, dir, |config| {
+        config.key_retention = std::time::Duration::ZERO
+    })
+    .await;
+    let token = app.sign_in("alice").await;
+    let agency = app.agency_id("northwind").await;
+    let first = app
+        .create_conversation(&token, "key-1", &inquiry(&agency, "Hello!", "m-1"))
+        .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    // Another payload under the expired key is not a 422 any more.
+    let again = app
+        .create_conversation(&token, "key-1", &inquiry(&agency, "Still there?", "m-2"))
+        .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(again.headers().get("idempotent-replayed").is_none());
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again["dedup"], "natural_key");
+    assert_eq!(app.count(CONVERSATIONS).await, 1);
+    assert_eq!(app.count(MESSAGES).await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM idempotency_keys").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_replays_and_natural_key_merges() {
+    use crate::helpers::{Store, spawn_app};
+    let app = spawn_app(Store::Sqlite).await;
+    let token = app.sign_in("alice").await;
+    let agency = app.agency_id("northwind").await;
+    let body = inquiry(&agency, "Hello!", "m-1");
+    app.create_conversation(&token, "key-1", &body).await;
+    app.create_conversation(&token, "key-1", &body).await;
+    app.create_conversation(&token, "key-2", &body).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for name in [
+        "dedup_replays_total",
+        "dedup_natural_key_merges_total",
+        "dedup_local_id_duplicates_total",
+        "http_requests_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
+}
