@@ -4,10 +4,13 @@ use messaging_core::ConversationId;
 use messaging_core::wire::Message;
 use std::sync::Arc;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct Hub {
     sender: broadcast::Sender<Arc<Message>>,
+    /// Cancelled at shutdown so open streams end and graceful shutdown can finish.
+    closing: CancellationToken,
 }
 
 impl Default for Hub {
@@ -16,6 +19,7 @@ impl Default for Hub {
         // than holding memory for ever.
         Self {
             sender: broadcast::channel(1024).0,
+            closing: CancellationToken::new(),
         }
     }
 }
@@ -28,6 +32,16 @@ impl Hub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Message>> {
         self.sender.subscribe()
+    }
+
+    /// Resolves when the server starts shutting down.
+    pub fn closing(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.closing.clone().cancelled_owned()
+    }
+
+    /// Ends every open stream.
+    pub fn close(&self) {
+        self.closing.cancel();
     }
 }
 

@@ -166,6 +166,7 @@ pub fn router(state: AppState) -> Router {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    hub: Hub,
 }
 
 impl Application {
@@ -178,9 +179,11 @@ impl Application {
             .context("Failed to read the bound address")?;
         let state = AppState::new(config, addr).await?;
         idempotency::spawn_sweeper(state.db.clone(), Duration::from_secs(60));
+        let hub = state.hub.clone();
         Ok(Self {
             listener,
             router: router(state),
+            hub,
         })
     }
 
@@ -194,7 +197,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening");
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                // Live streams never end on their own; end them so shutdown can finish.
+                self.hub.close();
+            })
             .await
             .context("Server error")
     }

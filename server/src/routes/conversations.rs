@@ -259,5 +259,6 @@ pub async fn stream_messages(
             // Fell behind: tell the client to reload the page of messages.
             Err(_lagged) => Some(Ok(Event::default().event("lagged").data("reload"))),
         });
+    let stream = futures_util::StreamExt::take_until(stream, state.hub.closing());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -1,12 +1,11 @@
 //! Really racing requests: dozens at once, in one server and across two server processes.
 
-use crate::helpers::{Store, TestApp, count_rows, fresh_database, inquiry};
+use crate::helpers::{ServerProcess, Store, TestApp, count_rows, fresh_database, inquiry};
 use crate::on_both_stores;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const RACERS: usize = 40;
@@ -149,50 +148,6 @@ on_both_stores!(
     racing_sends_of_one_local_id_store_one_message,
     a_response_lost_in_flight_then_retried_completes_the_intent_once,
 );
-
-/// A server process of our own binary, killed when dropped.
-struct ServerProcess {
-    child: Child,
-    address: String,
-}
-
-impl ServerProcess {
-    async fn start(database_url: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("port")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .env("DATABASE_URL", database_url)
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("server process starts");
-        let process = Self {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..300 {
-            if reqwest::get(format!("{}/healthz", process.address))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return process;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("server process did not become healthy");
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Two processes share one database; requests for the same intents alternate between
 /// them. The unique constraints, not any process's memory, keep one row.

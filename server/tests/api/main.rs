@@ -7,3 +7,4 @@ mod bad_input;
 mod chat;
 mod concurrency;
 mod conversations;
+mod lifecycle;

@@ -1,0 +1,60 @@
+use crate::helpers::{ServerProcess, Store, TestApp, fresh_database, inquiry};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// SIGTERM ends the process even while a live stream is open (streams are closed at
+/// shutdown), and what was acknowledged before is still there on restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_gracefully_with_open_streams_and_keeps_acknowledged_data() {
+    let (database_url, _dir) = fresh_database(Store::Sqlite).await;
+    let mut process = ServerProcess::start(&database_url).await;
+    let app = TestApp::at(process.address.clone(), database_url.clone());
+    let token = app.sign_in("alice").await;
+    let agency = app.agency_id("northwind").await;
+    let created: Value = app
+        .create_conversation(&token, "key-1", &inquiry(&agency, "Hello!", "m-1"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = created["conversation"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let stream = app
+        .get(&token, &format!("/api/messages/conversations/{id}/stream"))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(process.child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = process.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "server did not stop with a stream open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "{exit}");
+    drop(stream);
+
+    let restarted = ServerProcess::start(&database_url).await;
+    let app = TestApp::at(restarted.address.clone(), database_url);
+    let token = app.sign_in("alice").await;
+    let replay = app
+        .create_conversation(&token, "key-1", &inquiry(&agency, "Hello!", "m-1"))
+        .await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let replay: Value = replay.json().await.expect("json");
+    assert_eq!(replay["conversation"]["id"], id.as_str());
+}
