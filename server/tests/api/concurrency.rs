@@ -202,3 +202,98 @@ async fn two_server_processes_on_one_postgresql_leave_one_row() {
 async fn two_server_processes_on_one_sqlite_file_leave_one_row() {
     two_server_processes_racing_the_same_intents_leave_one_row(Store::Sqlite).await;
 }
+
+async fn hold(database_url: &str) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(database_url)
+        .await
+        .expect("side connection")
+}
+
+/// While the first request with a key is running, the same key gets 409 with
+/// Retry-After at once; afterwards it replays. The first request is held inside its
+/// transaction by a side connection that owns SQLite's write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_key_while_the_first_is_in_flight_is_409_with_retry_after() {
+    use sqlx::Executor;
+    let app = crate::helpers::spawn_app(Store::Sqlite).await;
+    let (token, agency) = sign_in_and_agency(&app).await;
+    let body = inquiry(&agency, "Hello!", "m-1");
+
+    let mut side = hold(&app.database_url).await;
+    side.execute("BEGIN IMMEDIATE").await.expect("write lock");
+    let first = tokio::spawn({
+        let (client, url, token, body) = (
+            app.client.clone(),
+            app.url("/api/messages/conversations"),
+            token.clone(),
+            body.clone(),
+        );
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", "k")
+                .json(&body)
+                .send()
+                .await
+        }
+    });
+    // The first request has claimed the key in this process once a repeat is refused.
+    let second = loop {
+        let response = app.create_conversation(&token, "k", &body).await;
+        if response.status() == StatusCode::CONFLICT {
+            break response;
+        }
+        assert!(!first.is_finished(), "the first request was not held");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(second.headers()["retry-after"], "1");
+    let problem: Value = second.json().await.expect("json");
+    assert_eq!(problem["code"], "idempotency_key_in_flight");
+    assert_eq!(problem["retry_after_secs"], 1);
+
+    side.execute("ROLLBACK").await.expect("release");
+    let first = first.await.expect("task").expect("response");
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let replay = app.create_conversation(&token, "k", &body).await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 1);
+}
+
+/// Another process (here a side transaction) holds the key's row on PostgreSQL: the
+/// request waits for the lock timeout, then answers 409; once released, it succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_in_flight_in_another_process_is_409_on_postgresql() {
+    use sqlx::{Executor, Row};
+    let app = crate::helpers::spawn_app(Store::Postgres).await;
+    let (token, agency) = sign_in_and_agency(&app).await;
+    let body = inquiry(&agency, "Hello!", "m-1");
+
+    let mut side = hold(&app.database_url).await;
+    let alice: String = sqlx::query("SELECT id FROM users WHERE username = 'alice'")
+        .fetch_one(&mut side)
+        .await
+        .expect("alice")
+        .try_get("id")
+        .expect("id");
+    side.execute("BEGIN").await.expect("begin");
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, idempotency_key, endpoint, fingerprint, response_status, \
+         response_body, created_at, expires_at) VALUES ($1, 'k', 'elsewhere', '{}', 0, '', 0, 9223372036854775807)",
+    )
+    .bind(alice)
+    .execute(&mut side)
+    .await
+    .expect("hold the key");
+
+    let held = app.create_conversation(&token, "k", &body).await;
+    assert_eq!(held.status(), StatusCode::CONFLICT);
+    assert_eq!(held.headers()["retry-after"], "1");
+
+    side.execute("ROLLBACK").await.expect("release");
+    let retry = app.create_conversation(&token, "k", &body).await;
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 1);
+}
