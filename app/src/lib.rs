@@ -1,6 +1,7 @@
 //! The Leptos UI of the messaging component: reusable components under [`components`],
 //! the demo pages under [`pages`], and the HTML shell the server renders them into.
 
+pub mod api;
 pub mod components;
 pub mod pages;
 

@@ -1,5 +1,9 @@
 //! Reusable components, one public component per file.
 
+mod compose_modal;
 mod key_maker;
+mod send_message_button;
 
+pub use compose_modal::ComposeModal;
 pub use key_maker::KeyMaker;
+pub use send_message_button::{DEFAULT_CHECK_TIMEOUT, SendMessageButton};

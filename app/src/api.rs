@@ -1,0 +1,154 @@
+//! The typed API client the components use in the browser. Every call goes through
+//! `fetch` (gloo-net) with a timeout; failures come back as a [`Failure`] that `core`'s
+//! retry policy understands, plus the problem body when the server sent one.
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use messaging_core::retry::{Failure, parse_retry_after};
+use messaging_core::wire::{
+    ContextType, Conversation, CreateConversationRequest, CreateConversationResponse, Page,
+};
+use messaging_core::{IDEMPOTENCY_KEY_HEADER, IdempotencyKey, Problem};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How long a call waits unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why a call failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallError {
+    pub failure: Failure,
+    /// The server's problem body, when it answered with one.
+    pub problem: Option<Problem>,
+    /// The server's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl CallError {
+    fn network(failure: Failure) -> Self {
+        Self {
+            failure,
+            problem: None,
+            retry_after: None,
+        }
+    }
+
+    /// What to tell the person.
+    pub fn message(&self) -> String {
+        match (&self.problem, self.failure) {
+            (Some(problem), _) => problem.detail.clone(),
+            (None, Failure::Timeout) => "The server took too long to answer.".into(),
+            (None, Failure::Network) => "Could not reach the server. Check your connection.".into(),
+            (None, Failure::Status { status, .. }) => {
+                format!("The server answered with an error ({status}).")
+            }
+        }
+    }
+}
+
+/// A client for the API at `base` ("" for the same origin).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiClient {
+    base: String,
+}
+
+impl ApiClient {
+    pub fn new(base: impl Into<String>) -> Self {
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The "does a conversation already exist?" check.
+    pub async fn find_conversation(
+        &self,
+        context_type: ContextType,
+        context_id: Uuid,
+        timeout: Duration,
+    ) -> Result<Option<Conversation>, CallError> {
+        let url = self.url(&format!(
+            "/api/messages/conversations?context_type={}&context_id={context_id}&limit=1",
+            context_type.as_str()
+        ));
+        let page: Page<Conversation> = call(Request::get(&url), None::<&()>, timeout).await?;
+        Ok(page.items.into_iter().next())
+    }
+
+    /// Creates (or finds, or replays) the conversation; the key makes retries safe.
+    pub async fn create_conversation(
+        &self,
+        key: &IdempotencyKey,
+        request: &CreateConversationRequest,
+        timeout: Duration,
+    ) -> Result<CreateConversationResponse, CallError> {
+        let builder = Request::post(&self.url("/api/messages/conversations"))
+            .header(IDEMPOTENCY_KEY_HEADER, key.as_str());
+        call(builder, Some(request), timeout).await
+    }
+}
+
+/// Sends one request with a timeout and decodes the JSON answer or the problem.
+async fn call<B: serde::Serialize, T: DeserializeOwned>(
+    builder: RequestBuilder,
+    body: Option<&B>,
+    timeout: Duration,
+) -> Result<T, CallError> {
+    let controller =
+        web_sys::AbortController::new().map_err(|_| CallError::network(Failure::Network))?;
+    let builder = builder.abort_signal(Some(&controller.signal()));
+    let request = match body {
+        Some(body) => builder.json(body),
+        None => builder.build(),
+    }
+    .map_err(|_| CallError::network(Failure::Network))?;
+
+    let timer = leptos::prelude::set_timeout_with_handle(
+        {
+            let controller = controller.clone();
+            move || controller.abort()
+        },
+        timeout,
+    )
+    .ok();
+    let sent = request.send().await;
+    if let Some(timer) = timer {
+        timer.clear();
+    }
+    let response = match sent {
+        Ok(response) => response,
+        Err(_) if controller.signal().aborted() => {
+            return Err(CallError::network(Failure::Timeout));
+        }
+        Err(_) => return Err(CallError::network(Failure::Network)),
+    };
+    if response.ok() {
+        return response
+            .json()
+            .await
+            .map_err(|_| CallError::network(Failure::Network));
+    }
+    Err(problem_of(response).await)
+}
+
+async fn problem_of(response: Response) -> CallError {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .as_deref()
+        .and_then(parse_retry_after);
+    let problem = response.json::<Problem>().await.ok();
+    CallError {
+        failure: Failure::Status {
+            status,
+            code: problem.as_ref().map(|p| p.code),
+        },
+        problem,
+        retry_after,
+    }
+}

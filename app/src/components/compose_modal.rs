@@ -1,0 +1,229 @@
+use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT};
+use leptos::html;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use messaging_core::retry::Backoff;
+use messaging_core::wire::{ContextType, CreateConversationRequest, InitialMessage};
+use messaging_core::{AgencyId, ConversationId, DedupReason, IdempotencyKey, LocalId, MessageText};
+
+/// What the modal is doing.
+#[derive(Clone, Debug, PartialEq)]
+enum SendState {
+    Editing,
+    Sending,
+    Failed(String),
+    /// The conversation existed already; the person is told before going there.
+    AlreadyContacted(ConversationId),
+}
+
+/// The compose dialog: a real `<dialog>` opened with `showModal()` (focus moves in, the
+/// page behind is inert, Escape closes), labelled by its title; focus returns to
+/// `return_focus` when it closes. The message's `local_id` is made once and, with the
+/// button's key, reused by every retry, so a retry can never store a second copy.
+#[component]
+pub fn ComposeModal(
+    open: RwSignal<bool>,
+    idempotency_key: StoredValue<IdempotencyKey>,
+    context_type: ContextType,
+    context_id: AgencyId,
+    recipient: String,
+    client: ApiClient,
+    return_focus: NodeRef<html::Button>,
+    on_sent: Callback<ConversationId>,
+) -> impl IntoView {
+    let dialog = NodeRef::<html::Dialog>::new();
+    let text = RwSignal::new(String::new());
+    let touched = RwSignal::new(false);
+    let state = RwSignal::new(SendState::Editing);
+    let local_id = StoredValue::new(LocalId::generate());
+    let title_id = format!("compose-title-{}", local_id.with_value(|id| id.to_string()));
+    let labelled_by = title_id.clone();
+
+    // Open and close the native dialog with the signal.
+    Effect::new(move |_| {
+        let Some(dialog) = dialog.get() else { return };
+        if open.get() && !dialog.open() {
+            let _ = dialog.show_modal();
+        } else if !open.get() && dialog.open() {
+            dialog.close();
+        }
+    });
+    let on_close = move |_| {
+        open.set(false);
+        if let Some(button) = return_focus.get_untracked() {
+            let _ = button.focus();
+        }
+    };
+
+    let validation = move || MessageText::parse(&text.get()).err().map(|e| e.to_string());
+    let sending = move || state.get() == SendState::Sending;
+
+    let send = move || {
+        if state.get_untracked() == SendState::Sending {
+            return;
+        }
+        touched.set(true);
+        let Ok(message) = MessageText::parse(&text.get_untracked()) else {
+            return;
+        };
+        state.set(SendState::Sending);
+        let request = CreateConversationRequest {
+            context_type,
+            context_id: *context_id.as_uuid(),
+            initial_message: InitialMessage {
+                text: message.to_string(),
+                local_id: local_id.get_value().to_string(),
+                user_agent: window().navigator().user_agent().ok(),
+            },
+        };
+        let client = client.clone();
+        let key = idempotency_key.get_value();
+        spawn_local(async move {
+            match send_with_retries(&client, &key, &request).await {
+                Ok(response) if response.dedup == Some(DedupReason::NaturalKey) => {
+                    state.set(SendState::AlreadyContacted(response.conversation.id));
+                }
+                Ok(response) => {
+                    state.set(SendState::Editing);
+                    open.set(false);
+                    on_sent.run(response.conversation.id);
+                }
+                Err(error) => state.set(SendState::Failed(error.message())),
+            }
+        });
+    };
+
+    view! {
+        <dialog node_ref=dialog class="modal" aria-labelledby=labelled_by on:close=on_close>
+            <form
+                method="dialog"
+                class="modal__body"
+                on:submit=move |event| {
+                    event.prevent_default();
+                    send();
+                }
+            >
+                <header class="modal__header">
+                    <h2 id=title_id>{format!("Message {recipient}")}</h2>
+                    <button
+                        type="button"
+                        class="button ghost"
+                        aria-label="Close"
+                        on:click=move |_| open.set(false)
+                    >
+                        "×"
+                    </button>
+                </header>
+                <label class="field">
+                    <span>"Your message"</span>
+                    <textarea
+                        name="text"
+                        rows="5"
+                        required
+                        aria-invalid=move || (touched.get() && validation().is_some()).to_string()
+                        aria-describedby="compose-error"
+                        prop:value=move || text.get()
+                        on:input=move |event| {
+                            text.set(event_target_value(&event));
+                            touched.set(true);
+                        }
+                    ></textarea>
+                </label>
+                <p id="compose-error" class="field__error" role="alert">
+                    {move || touched.get().then(validation).flatten()}
+                </p>
+                {move || match state.get() {
+                    SendState::Failed(message) => {
+                        view! {
+                            <p class="notice error" role="alert" data-testid="send-error">
+                                {message}
+                                " Your message is kept; sending again is safe."
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    SendState::AlreadyContacted(id) => {
+                        view! {
+                            <p class="notice info" role="status" data-testid="already-contacted">
+                                "You already contacted this agency. Your message was added to that conversation. "
+                                <button
+                                    type="button"
+                                    class="button link"
+                                    on:click=move |_| {
+                                        open.set(false);
+                                        on_sent.run(id);
+                                    }
+                                >
+                                    "Open the conversation"
+                                </button>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    _ => ().into_any(),
+                }}
+                <footer class="modal__footer">
+                    <button
+                        type="submit"
+                        class="button primary"
+                        disabled=move || sending() || (touched.get() && validation().is_some())
+                        aria-busy=move || sending().to_string()
+                    >
+                        {move || match state.get() {
+                            SendState::Sending => "Sending…",
+                            SendState::Failed(_) => "Retry",
+                            _ => "Send",
+                        }}
+                    </button>
+                </footer>
+            </form>
+        </dialog>
+    }
+}
+
+/// Sends, retrying by itself only what `core` calls retryable and only while the server
+/// asks for patience (409 in flight, 429, 503); other failures go back to the person,
+/// whose retry reuses the same key and local_id.
+async fn send_with_retries(
+    client: &ApiClient,
+    key: &IdempotencyKey,
+    request: &CreateConversationRequest,
+) -> Result<messaging_core::wire::CreateConversationResponse, CallError> {
+    let backoff = Backoff::default();
+    let mut retry = 0;
+    loop {
+        match client
+            .create_conversation(key, request, DEFAULT_TIMEOUT)
+            .await
+        {
+            Ok(response) => return Ok(response),
+            Err(error) => {
+                let asked_to_wait = error.retry_after.is_some();
+                let delay = backoff.delay(
+                    retry,
+                    error.failure,
+                    js_sys::Math::random(),
+                    error.retry_after,
+                );
+                match delay.filter(|_| asked_to_wait) {
+                    Some(delay) => {
+                        sleep(delay).await;
+                        retry += 1;
+                    }
+                    None => return Err(error),
+                }
+            }
+        }
+    }
+}
+
+async fn sleep(duration: std::time::Duration) {
+    let (sender, receiver) = futures_channel::oneshot::channel::<()>();
+    set_timeout(
+        move || {
+            let _ = sender.send(());
+        },
+        duration,
+    );
+    let _ = receiver.await;
+}

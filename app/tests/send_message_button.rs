@@ -1,0 +1,244 @@
+//! SendMessageButton and the compose modal in headless Chromium, with `window.fetch`
+//! replaced by a scripted stub (the network boundary); the real server is covered by
+//! the end-to-end suite.
+#![cfg(target_arch = "wasm32")]
+
+use app::components::SendMessageButton;
+use leptos::prelude::*;
+use messaging_core::{AgencyId, ConversationId};
+use std::time::Duration;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::HtmlElement;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// Replaces `fetch`. `script` is the body of an async JS function that sees `req` (the
+/// Request), `method`, `calls` (every call's url, method, Idempotency-Key and body, also
+/// in `window.calls`), `json(status, value)` and `never()`, and returns a Response.
+fn stub_fetch(script: &str) {
+    let body = format!(
+        "return (async () => {{
+         const req = url instanceof Request ? url : new Request(url, init);
+         const method = req.method;
+         const body = method === 'GET' ? null : await req.clone().text();
+         window.calls.push({{ url: req.url, method, key: req.headers.get('Idempotency-Key'), body }});
+         const calls = window.calls;
+         const json = (status, value, extra) => new Response(JSON.stringify(value),
+             {{ status, headers: Object.assign({{ 'content-type': 'application/json' }}, extra || {{}}) }});
+         const never = () => new Promise((_, reject) => req.signal.addEventListener('abort',
+             () => reject(new DOMException('aborted', 'AbortError'))));
+         {script}
+         }})();"
+    );
+    let fetch = js_sys::Function::new_with_args("url, init", &body);
+    let window = web_sys::window().expect("window");
+    js_sys::Reflect::set(&window, &"fetch".into(), &fetch).expect("stub fetch");
+    js_sys::Reflect::set(&window, &"calls".into(), &js_sys::Array::new()).expect("reset calls");
+}
+
+fn calls() -> Vec<serde_json::Value> {
+    let window = web_sys::window().expect("window");
+    let calls = js_sys::Reflect::get(&window, &"calls".into()).expect("calls");
+    let json = js_sys::JSON::stringify(&calls)
+        .expect("json")
+        .as_string()
+        .expect("string");
+    serde_json::from_str(&json).expect("calls json")
+}
+
+fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> HtmlElement {
+    let document = document();
+    let host: HtmlElement = document
+        .create_element("div")
+        .expect("div")
+        .unchecked_into();
+    document
+        .body()
+        .expect("body")
+        .append_child(&host)
+        .expect("append");
+    std::mem::forget(leptos::mount::mount_to(host.clone(), view));
+    host
+}
+
+fn element(root: &HtmlElement, selector: &str) -> HtmlElement {
+    root.query_selector(selector)
+        .ok()
+        .flatten()
+        .expect(selector)
+        .unchecked_into()
+}
+
+async fn sleep(ms: u64) {
+    let (sender, receiver) = futures_channel::oneshot::channel::<()>();
+    set_timeout(
+        move || {
+            let _ = sender.send(());
+        },
+        Duration::from_millis(ms),
+    );
+    let _ = receiver.await;
+}
+
+/// Waits (bounded) until `condition` holds.
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if condition() {
+            return;
+        }
+        sleep(10).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn dialog_open(root: &HtmlElement) -> bool {
+    root.query_selector("dialog[open]").ok().flatten().is_some()
+}
+
+fn button(opened: RwSignal<Option<ConversationId>>, timeout_ms: u64) -> impl IntoView {
+    view! {
+        <SendMessageButton
+            context_id=AgencyId::new_random()
+            recipient="Northwind Travel"
+            check_timeout=Duration::from_millis(timeout_ms)
+            on_open=Callback::new(move |id| opened.set(Some(id)))
+        />
+    }
+}
+
+fn type_text(root: &HtmlElement, text: &str) {
+    let area: web_sys::HtmlTextAreaElement = element(root, "textarea").unchecked_into();
+    area.set_value(text);
+    let event = web_sys::Event::new("input").expect("event");
+    area.dispatch_event(&event).expect("dispatch");
+}
+
+const CONVERSATION: &str = r#"{"id":"11111111-1111-4111-8111-111111111111","context_type":"agency_inquiry",
+  "context_id":"22222222-2222-4222-8222-222222222222","title":"Northwind Travel",
+  "created_by":{"id":"33333333-3333-4333-8333-333333333333","display_name":"Alice"},
+  "created_at":"2026-11-22T10:00:00Z","last_message_at":"2026-11-22T10:00:00Z"}"#;
+
+fn created_response(dedup: Option<&str>) -> String {
+    let dedup = dedup
+        .map(|d| format!(r#","dedup":"{d}""#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"conversation":{CONVERSATION},"message":{{"id":"44444444-4444-4444-8444-444444444444",
+        "conversation_id":"11111111-1111-4111-8111-111111111111","local_id":"m","sender":
+        {{"id":"33333333-3333-4333-8333-333333333333","display_name":"Alice"}},"text":"Hi",
+        "created_at":"2026-11-22T10:00:00Z","display_data":{{"device_kind":"linux"}}}}{dedup},
+        "key_expires_at":"2026-11-23T10:00:00Z"}}"#
+    )
+}
+
+#[wasm_bindgen_test]
+async fn an_existing_conversation_is_opened_without_the_modal() {
+    stub_fetch(&format!("return json(200, {{ items: [{CONVERSATION}] }});"));
+    let opened = RwSignal::new(None);
+    let root = mount(move || button(opened, 1000));
+    element(&root, ".send-message-button").click();
+    until("navigation", || opened.get_untracked().is_some()).await;
+    assert!(!dialog_open(&root));
+    assert!(
+        calls()[0]["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("context_type=agency_inquiry"))
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_check_slower_than_the_timeout_opens_the_modal_anyway() {
+    stub_fetch("return never();");
+    let opened = RwSignal::new(None);
+    let root = mount(move || button(opened, 100));
+    element(&root, ".send-message-button").click();
+    // A second click while the check runs does nothing.
+    element(&root, ".send-message-button").click();
+    until("the modal opens after the timeout", || dialog_open(&root)).await;
+    assert_eq!(calls().len(), 1);
+    assert!(opened.get_untracked().is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_send_is_retried_with_the_same_key_and_local_id() {
+    stub_fetch(&format!(
+        "if (method !== 'POST') return json(200, {{ items: [] }});
+         const posts = calls.filter(c => c.method === 'POST').length;
+         if (posts === 1) throw new TypeError('Failed to fetch');
+         return json(201, {});",
+        created_response(None)
+    ));
+    let opened = RwSignal::new(None);
+    let root = mount(move || button(opened, 1000));
+    let key = element(&root, ".send-message-button")
+        .get_attribute("data-key")
+        .expect("key made on mount");
+    element(&root, ".send-message-button").click();
+    until("modal", || dialog_open(&root)).await;
+    type_text(&root, "Hello there");
+    element(&root, "button[type=submit]").click();
+    // A double click on send while in flight sends once.
+    element(&root, "button[type=submit]").click();
+    until("the error", || {
+        root.query_selector("[data-testid=send-error]")
+            .ok()
+            .flatten()
+            .is_some()
+    })
+    .await;
+    element(&root, "button[type=submit]").click();
+    until("success", || opened.get_untracked().is_some()).await;
+
+    let posts: Vec<serde_json::Value> = calls()
+        .into_iter()
+        .filter(|c| c["method"] == "POST")
+        .collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_eq!(posts[0]["key"], key.as_str());
+    assert_eq!(posts[1]["key"], key.as_str());
+    let local_id = |call: &serde_json::Value| -> String {
+        let body: serde_json::Value =
+            serde_json::from_str(call["body"].as_str().expect("body")).expect("json");
+        body["initial_message"]["local_id"]
+            .as_str()
+            .expect("local_id")
+            .to_owned()
+    };
+    assert_eq!(local_id(&posts[0]), local_id(&posts[1]));
+    // The key stays the one made on mount.
+    assert_eq!(
+        element(&root, ".send-message-button")
+            .get_attribute("data-key")
+            .as_deref(),
+        Some(key.as_str())
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_existing_conversation_found_by_the_send_is_announced_not_an_error() {
+    stub_fetch(&format!(
+        "if (method !== 'POST') return never();
+         return json(200, {});",
+        created_response(Some("natural_key"))
+    ));
+    let opened = RwSignal::new(None);
+    let root = mount(move || button(opened, 50));
+    element(&root, ".send-message-button").click();
+    until("modal", || dialog_open(&root)).await;
+    type_text(&root, "Hello again");
+    element(&root, "button[type=submit]").click();
+    until("notice", || {
+        root.query_selector("[data-testid=already-contacted]")
+            .ok()
+            .flatten()
+            .is_some()
+    })
+    .await;
+    assert!(
+        root.query_selector("[data-testid=send-error]")
+            .ok()
+            .flatten()
+            .is_none()
+    );
+}
