@@ -1,17 +1,14 @@
 //! SendMessageButton and the compose modal in headless Chromium, with `window.fetch`
 //! replaced by a scripted stub (the network boundary); the real server is covered by
 //! the end-to-end suite.
-#![cfg(target_arch = "wasm32")]
-
+use crate::support::{element, exists, mount, until};
 use app::components::SendMessageButton;
 use leptos::prelude::*;
 use messaging_core::{AgencyId, ConversationId};
 use std::time::Duration;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use wasm_bindgen_test::wasm_bindgen_test;
 use web_sys::HtmlElement;
-
-wasm_bindgen_test_configure!(run_in_browser);
 
 /// Replaces `fetch`. `script` is the body of an async JS function that sees `req` (the
 /// Request), `method`, `calls` (every call's url, method, Idempotency-Key and body, also
@@ -47,53 +44,8 @@ fn calls() -> Vec<serde_json::Value> {
     serde_json::from_str(&json).expect("calls json")
 }
 
-fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> HtmlElement {
-    let document = document();
-    let host: HtmlElement = document
-        .create_element("div")
-        .expect("div")
-        .unchecked_into();
-    document
-        .body()
-        .expect("body")
-        .append_child(&host)
-        .expect("append");
-    std::mem::forget(leptos::mount::mount_to(host.clone(), view));
-    host
-}
-
-fn element(root: &HtmlElement, selector: &str) -> HtmlElement {
-    root.query_selector(selector)
-        .ok()
-        .flatten()
-        .expect(selector)
-        .unchecked_into()
-}
-
-async fn sleep(ms: u64) {
-    let (sender, receiver) = futures_channel::oneshot::channel::<()>();
-    set_timeout(
-        move || {
-            let _ = sender.send(());
-        },
-        Duration::from_millis(ms),
-    );
-    let _ = receiver.await;
-}
-
-/// Waits (bounded) until `condition` holds.
-async fn until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..200 {
-        if condition() {
-            return;
-        }
-        sleep(10).await;
-    }
-    panic!("timed out waiting for: {what}");
-}
-
 fn dialog_open(root: &HtmlElement) -> bool {
-    root.query_selector("dialog[open]").ok().flatten().is_some()
+    exists(root, "dialog[open]")
 }
 
 fn button(opened: RwSignal<Option<ConversationId>>, timeout_ms: u64) -> impl IntoView {

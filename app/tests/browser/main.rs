@@ -1,0 +1,9 @@
+//! Component tests in headless Chromium (wasm-bindgen-test with `run_in_browser`).
+//! Run by `scripts/test` as `cargo test -p app --target wasm32-unknown-unknown --features csr`.
+#![cfg(target_arch = "wasm32")]
+
+mod key_maker;
+mod send_message_button;
+mod support;
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
