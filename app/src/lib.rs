@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod components;
+pub mod data;
 pub mod pages;
 
 use leptos::prelude::*;
@@ -49,6 +50,9 @@ pub fn App() -> impl IntoView {
             <main class="page">
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Home />
+                    <Route path=path!("/sign-in") view=pages::SignInPage />
+                    <Route path=path!("/agencies") view=pages::AgenciesPage />
+                    <Route path=path!("/agencies/:slug") view=pages::AgencyPage />
                 </Routes>
             </main>
         </Router>

@@ -1,5 +1,6 @@
 // Starts the real server binary on a free loopback port, for one test file.
 import { spawn } from "node:child_process";
+import { after, before } from "node:test";
 import { createServer } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -60,4 +61,21 @@ async function waitForHealth(baseUrl, child) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error("server did not become healthy within 60 s");
+}
+
+/**
+ * Registers before/after hooks that start a fresh server and a browser for the calling
+ * test file; returns an object whose `server` and `browser` are set once they run.
+ */
+export function withServerAndBrowser(launchBrowser) {
+  const env = {};
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }

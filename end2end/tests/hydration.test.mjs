@@ -1,24 +1,13 @@
 // The page is rendered on the server, then hydrates and reacts to clicks.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startServer } from "../support/server.mjs";
+import { withServerAndBrowser } from "../support/server.mjs";
 import { launchBrowser, waitForHydration } from "../support/browser.mjs";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = withServerAndBrowser(launchBrowser);
 
 test("the home page is server-rendered HTML", async () => {
-  const response = await fetch(`${server.baseUrl}/`);
+  const response = await fetch(`${env.server.baseUrl}/`);
   assert.equal(response.status, 200);
   const html = await response.text();
   assert.match(html, /<h1>Messages<\/h1>/);
@@ -27,11 +16,11 @@ test("the home page is server-rendered HTML", async () => {
 });
 
 test("after hydration a click makes a key in the browser", async () => {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
   const started = performance.now();
-  await page.goto(`${server.baseUrl}/`);
+  await page.goto(`${env.server.baseUrl}/`);
   await waitForHydration(page);
   console.log(`hydrated ${Math.round(performance.now() - started)} ms after navigation started`);
 

@@ -9,7 +9,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -151,16 +151,14 @@ pub fn removal_cookie(secure: bool) -> Cookie<'static> {
 }
 
 /// The caller's token, from `Authorization: Bearer` or the session cookie.
-pub fn token_from(parts: &Parts) -> Option<String> {
-    if let Some(value) = parts
-        .headers
+pub fn token_from(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         return value.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
     }
-    parts
-        .headers
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -183,7 +181,7 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = token_from(parts)
+        let token = token_from(&parts.headers)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthenticated)?;
         let user = sessions::user_of(
@@ -195,6 +193,16 @@ impl FromRequestParts<AppState> for Authenticated {
         .ok_or_else(ApiError::unauthenticated)?;
         Ok(Self { user, token })
     }
+}
+
+/// The user a session token belongs to, if it is live.
+pub async fn user_of_token(state: &AppState, token: &str) -> Result<Option<CurrentUser>, ApiError> {
+    Ok(sessions::user_of(
+        state.db.pool(),
+        &hash_token(token),
+        db::to_micros(db::now()),
+    )
+    .await?)
 }
 
 /// Refuses unsafe requests that a browser marks as coming from another site, the way

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod messages;
 pub mod metrics;
+pub mod pages;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -5,18 +5,24 @@ use crate::config::Config;
 use crate::db::{Db, seed};
 use crate::events::Hub;
 use crate::idempotency::{self, Idempotency};
+use crate::pages::ServerPageData;
 use crate::routes::{agencies, chat, conversations, session, system};
 use crate::{auth, metrics};
 use anyhow::Context;
+use app::data::{PageData, SERVER_FN_PREFIX};
 use app::{App, shell};
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath};
 use axum::http::Request;
 use axum::http::header;
 use axum::routing::{any, get};
 use governor::DefaultKeyedRateLimiter;
 use leptos::config::LeptosOptions;
-use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use leptos::prelude::provide_context;
+use leptos_axum::{
+    LeptosRoutes, file_and_error_handler, generate_route_list, handle_server_fns_with_context,
+};
 use messaging_core::MAX_REQUEST_BODY_BYTES;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -134,11 +140,23 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
     let routes = generate_route_list(App);
+    let page_data: Arc<dyn PageData> = Arc::new(ServerPageData {
+        state: state.clone(),
+    });
+    let provide_page_data = move || provide_context(Arc::clone(&page_data));
+    let server_fns = {
+        let provide = provide_page_data.clone();
+        move |request: Request<Body>| handle_server_fns_with_context(provide.clone(), request)
+    };
     Router::new()
         .merge(api)
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
-        .leptos_routes(&state, routes, {
+        .route(
+            &format!("{SERVER_FN_PREFIX}/{{*name}}"),
+            get(server_fns.clone()).post(server_fns),
+        )
+        .leptos_routes_with_context(&state, routes, provide_page_data, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })

@@ -10,6 +10,11 @@ pub fn Home() -> impl IntoView {
                 "Contact an agency once, however often the network fails you."
             </p>
         </header>
+        <p>
+            <a class="button primary" href="/agencies">
+                "Browse agencies"
+            </a>
+        </p>
         <KeyMaker />
     }
 }

@@ -223,14 +223,14 @@ async fn the_same_key_while_the_first_is_in_flight_is_409_with_retry_after() {
 
     let mut side = hold(&app.database_url).await;
     side.execute("BEGIN IMMEDIATE").await.expect("write lock");
-    let first = tokio::spawn({
+    let send = || {
         let (client, url, token, body) = (
             app.client.clone(),
             app.url("/api/messages/conversations"),
             token.clone(),
             body.clone(),
         );
-        async move {
+        tokio::spawn(async move {
             client
                 .post(url)
                 .bearer_auth(token)
@@ -238,25 +238,25 @@ async fn the_same_key_while_the_first_is_in_flight_is_409_with_retry_after() {
                 .json(&body)
                 .send()
                 .await
-        }
-    });
-    // The first request has claimed the key in this process once a repeat is refused.
-    let second = loop {
-        let response = app.create_conversation(&token, "k", &body).await;
-        if response.status() == StatusCode::CONFLICT {
-            break response;
-        }
-        assert!(!first.is_finished(), "the first request was not held");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        })
     };
-    assert_eq!(second.headers()["retry-after"], "1");
-    let problem: Value = second.json().await.expect("json");
+    // Whichever request claims the key first is held by the lock; the other is refused.
+    let (mut a, mut b) = (send(), send());
+    let (refused, held) = tokio::select! {
+        done = &mut a => (done, b),
+        done = &mut b => (done, a),
+    };
+    let refused = refused.expect("task").expect("response");
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let problem: Value = refused.json().await.expect("json");
     assert_eq!(problem["code"], "idempotency_key_in_flight");
     assert_eq!(problem["retry_after_secs"], 1);
+    assert!(!held.is_finished(), "the other request waits for the lock");
 
     side.execute("ROLLBACK").await.expect("release");
-    let first = first.await.expect("task").expect("response");
-    assert_eq!(first.status(), StatusCode::CREATED);
+    let held = held.await.expect("task").expect("response");
+    assert_eq!(held.status(), StatusCode::CREATED);
     let replay = app.create_conversation(&token, "k", &body).await;
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 1);
