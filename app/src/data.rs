@@ -4,7 +4,19 @@
 //! sign-in form works without JavaScript.
 
 use leptos::prelude::*;
-use messaging_core::wire::{Agency, CurrentUser};
+use messaging_core::ConversationId;
+use messaging_core::wire::{Agency, Conversation, CurrentUser, Message};
+use serde::{Deserialize, Serialize};
+
+/// A conversation as its page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationPage {
+    pub conversation: Conversation,
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Who is reading, to tell their own messages apart.
+    pub reader: CurrentUser,
+}
 
 /// Where the server functions live; `/api` belongs to the REST API.
 pub const SERVER_FN_PREFIX: &str = "/_fn";
@@ -14,6 +26,8 @@ pub use provider::{PageData, PageDataError};
 
 #[cfg(feature = "ssr")]
 mod provider {
+    use super::ConversationPage;
+    use messaging_core::ConversationId;
     use messaging_core::wire::{Agency, CurrentUser};
     use std::future::Future;
     use std::pin::Pin;
@@ -33,6 +47,13 @@ mod provider {
         fn agency(&self, slug: String) -> Boxed<'_, Option<Agency>>;
         /// The user of the request's session cookie, if any.
         fn current_user(&self, headers: http::HeaderMap) -> Boxed<'_, Option<CurrentUser>>;
+        /// The conversation with its first page of messages, if the request's user takes
+        /// part in it.
+        fn conversation(
+            &self,
+            headers: http::HeaderMap,
+            id: ConversationId,
+        ) -> Boxed<'_, Option<ConversationPage>>;
         /// Checks the credentials; returns the `Set-Cookie` value of the new session.
         fn sign_in(&self, username: String, password: String) -> Boxed<'_, String>;
     }
@@ -79,6 +100,24 @@ pub async fn signed_in_user() -> Result<Option<CurrentUser>, ServerFnError> {
         .map(|parts| parts.headers)
         .unwrap_or_default();
     page_data()?.current_user(headers).await.map_err(failed)
+}
+
+#[cfg(feature = "ssr")]
+fn request_headers() -> http::HeaderMap {
+    use_context::<http::request::Parts>()
+        .map(|parts| parts.headers)
+        .unwrap_or_default()
+}
+
+/// The conversation and its messages, or `None` when it is not the reader's to see.
+#[server(prefix = "/_fn")]
+pub async fn get_conversation(
+    id: ConversationId,
+) -> Result<Option<ConversationPage>, ServerFnError> {
+    page_data()?
+        .conversation(request_headers(), id)
+        .await
+        .map_err(failed)
 }
 
 /// Signs in and goes to `next` (a local path), or back to the form with the error.

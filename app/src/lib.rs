@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sign-in") view=pages::SignInPage />
                     <Route path=path!("/agencies") view=pages::AgenciesPage />
                     <Route path=path!("/agencies/:slug") view=pages::AgencyPage />
+                    <Route path=path!("/conversations/:id") view=pages::ConversationPageView />
                 </Routes>
             </main>
         </Router>

@@ -32,6 +32,10 @@ test("contacting an agency creates one conversation, and the button then opens i
   await dialog.getByRole("button", { name: "Send" }).click();
   await page.waitForURL(/\/conversations\/[0-9a-f-]{36}$/);
   const conversationId = page.url().split("/").pop();
+  await page.getByRole("heading", { name: "Northwind Travel" }).waitFor();
+  const shown = page.getByRole("list", { name: "Messages" }).getByRole("listitem");
+  await shown.filter({ hasText: "Hello! Do you plan ski trips?" }).waitFor();
+  assert.equal(await shown.count(), 1);
 
   const list = await (await context.request.get(`${env.server.baseUrl}/api/messages/conversations`)).json();
   assert.equal(list.items.length, 1);

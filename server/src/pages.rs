@@ -2,10 +2,11 @@
 //! [`PageData`] so that SQL stays in this crate.
 
 use crate::auth;
-use crate::db::directory;
+use crate::db::{conversations, directory, messages};
 use crate::error::ApiError;
 use crate::startup::AppState;
-use app::data::{PageData, PageDataError};
+use app::data::{ConversationPage, PageData, PageDataError};
+use messaging_core::ConversationId;
 use messaging_core::wire::{Agency, CurrentUser};
 use std::future::Future;
 use std::pin::Pin;
@@ -58,6 +59,33 @@ impl PageData for ServerPageData {
                     .map_err(shown),
                 None => Ok(None),
             }
+        })
+    }
+
+    fn conversation(
+        &self,
+        headers: http::HeaderMap,
+        id: ConversationId,
+    ) -> Boxed<'_, Option<ConversationPage>> {
+        Box::pin(async move {
+            let Some(reader) = self.current_user(headers).await? else {
+                return Ok(None);
+            };
+            let pool = self.state.db.pool();
+            let Some(conversation) = conversations::for_participant(pool, id, reader.id)
+                .await
+                .map_err(|e| shown(e.into()))?
+            else {
+                return Ok(None);
+            };
+            let messages = messages::page(pool, id, None, 200)
+                .await
+                .map_err(|e| shown(e.into()))?;
+            Ok(Some(ConversationPage {
+                conversation,
+                messages,
+                reader,
+            }))
         })
     }
 
