@@ -142,7 +142,14 @@ pub async fn sign_in(
 /// Only same-site paths are followed after sign-in (no open redirect).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        // Browsers drop tabs and line breaks from URLs: "/\t/evil" would become "//evil".
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path
+                    .chars()
+                    .any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
+        {
             path.to_owned()
         }
         _ => "/agencies".to_owned(),
@@ -164,6 +171,8 @@ mod tests {
             Some("https://evil.example"),
             Some("//evil.example"),
             Some("/\\evil"),
+            Some("/\t/evil.example"),
+            Some("/ /evil.example"),
             Some(""),
         ] {
             assert_eq!(safe_next(unsafe_next), "/agencies");

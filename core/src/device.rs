@@ -66,7 +66,7 @@ impl DeviceKind {
             Self::Windows
         } else if ua.contains("macintosh") || ua.contains("mac os x") {
             Self::Mac
-        } else if ua.contains("linux") || ua.contains("x11") || ua.contains("cros") {
+        } else if ua.contains("linux") || ua.contains("x11") || ua.contains("cros ") {
             Self::Linux
         } else {
             Self::Unknown
@@ -151,6 +151,10 @@ mod tests {
                 DeviceKind::Linux,
             ),
             ("curl/8.5.0", DeviceKind::Unknown),
+            (
+                "Microsoft Office/16.0 (Microsoft Outlook 16.0.17328; Pro)",
+                DeviceKind::Unknown,
+            ),
             ("", DeviceKind::Unknown),
         ];
         for (ua, kind) in cases {

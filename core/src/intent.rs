@@ -37,14 +37,6 @@ impl FieldErrors {
             })
             .ok()
     }
-
-    /// The message for one field, for showing it next to that field.
-    pub fn for_field(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
-    }
 }
 
 impl fmt::Display for FieldErrors {
@@ -206,10 +198,7 @@ mod tests {
         let errors = NewConversation::try_from(request("  ", "bad id")).expect_err("invalid");
         let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["initial_message.text", "initial_message.local_id"]);
-        assert_eq!(
-            errors.for_field("initial_message.text"),
-            Some("the message is empty")
-        );
+        assert_eq!(errors.0[0].message, "the message is empty");
 
         let chat = ChatRequest {
             conversation_id: ConversationId::new_random(),

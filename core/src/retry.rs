@@ -79,7 +79,13 @@ impl Backoff {
             .base
             .saturating_mul(2u32.saturating_pow(retry.min(31)))
             .min(self.max);
-        let jittered = ceiling.mul_f64(jitter.clamp(0.0, 1.0));
+        // NaN would make mul_f64 panic; treat it (and infinities) as no jitter.
+        let jitter = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let jittered = ceiling.mul_f64(jitter);
         Some(jittered.max(retry_after.unwrap_or_default()).min(self.max))
     }
 }
@@ -177,7 +183,9 @@ mod tests {
     proptest! {
         #[test]
         fn a_wait_is_never_negative_nor_above_the_maximum(
-            retry in 0u32..100, jitter in -1.0f64..2.0, after in proptest::option::of(0u64..100_000)
+            retry in 0u32..100,
+            jitter in prop_oneof![-1.0f64..2.0, Just(f64::NAN), Just(f64::INFINITY)],
+            after in proptest::option::of(0u64..100_000),
         ) {
             let backoff = Backoff { max_retries: None, ..Backoff::default() };
             let after = after.map(Duration::from_millis);

@@ -1,5 +1,5 @@
 //! Every JSON body of the HTTP API. Requests refuse unknown fields, so a typo in a field
-//! name is a 400 rather than a silently dropped value.
+//! name is a 422 `validation_failed` rather than a silently dropped value.
 
 use crate::dedup::DedupReason;
 use crate::device::DisplayData;

@@ -5,6 +5,9 @@ use leptos::config::{Env, LeptosOptions};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// A year: long enough for any retry, short enough that expiry times never overflow.
+const MAX_KEY_RETENTION_SECS: u64 = 365 * 24 * 60 * 60;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// `LEPTOS_SITE_ADDR`, default `127.0.0.1:3000`; port 0 picks a free port.
@@ -30,10 +33,16 @@ impl Config {
         let production = env_or("LEPTOS_ENV", "DEV").eq_ignore_ascii_case("PROD");
         let data_dir = env_or("DATA_DIR", "data");
         let key_retention = match std::env::var("IDEMPOTENCY_KEY_RETENTION_SECS") {
-            Ok(secs) => Duration::from_secs(
-                secs.parse()
-                    .context("IDEMPOTENCY_KEY_RETENTION_SECS must be seconds")?,
-            ),
+            Ok(secs) => {
+                let secs: u64 = secs
+                    .parse()
+                    .context("IDEMPOTENCY_KEY_RETENTION_SECS must be seconds")?;
+                anyhow::ensure!(
+                    (1..=MAX_KEY_RETENTION_SECS).contains(&secs),
+                    "IDEMPOTENCY_KEY_RETENTION_SECS must be between 1 and {MAX_KEY_RETENTION_SECS} (a year)"
+                );
+                Duration::from_secs(secs)
+            }
             Err(_) => messaging_core::DEFAULT_KEY_RETENTION,
         };
         Ok(Self {

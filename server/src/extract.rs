@@ -4,8 +4,9 @@
 use crate::error::ApiError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use messaging_core::{IDEMPOTENCY_KEY_HEADER, IdempotencyKey, ProblemCode};
 use serde::de::DeserializeOwned;
 
@@ -90,4 +91,12 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
             .map(Self)
             .map_err(|e| ApiError::new(ProblemCode::IdempotencyKeyInvalid, e.to_string()))
     }
+}
+
+/// The request's own `User-Agent`, for when the body names none (the device icon).
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }

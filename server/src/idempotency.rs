@@ -57,10 +57,6 @@ impl Idempotency {
         }
     }
 
-    pub fn retention(&self) -> Duration {
-        self.retention
-    }
-
     pub async fn begin(&self, db: &Db, intent: IntentKey<'_>) -> Result<Begun, ApiError> {
         let now = db::now();
         // Fast path: a completed key is answered with one read and no write.
@@ -104,7 +100,11 @@ impl Idempotency {
             .await?
             {
                 metrics::counter!(dedup::EXPIRED_KEYS).increment(1);
-                db::idempotency::claim(&mut *tx, &claim).await?;
+                if !db::idempotency::claim(&mut *tx, &claim).await? {
+                    return Err(
+                        anyhow::anyhow!("Could not re-claim an expired idempotency key").into(),
+                    );
+                }
             } else {
                 // Completed by another request since our first read.
                 let stored = db::idempotency::find(&mut *tx, intent.user, intent.key).await?;

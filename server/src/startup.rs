@@ -28,6 +28,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
@@ -154,7 +155,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .route(
             &format!("{SERVER_FN_PREFIX}/{{*name}}"),
-            get(server_fns.clone()).post(server_fns),
+            get(server_fns.clone())
+                .post(server_fns)
+                .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY_BYTES)),
         )
         .leptos_routes_with_context(&state, routes, provide_page_data, {
             let options = state.leptos_options.clone();

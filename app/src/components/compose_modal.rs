@@ -36,6 +36,15 @@ pub fn ComposeModal(
     let touched = RwSignal::new(false);
     let state = RwSignal::new(SendState::Editing);
     let local_id = StoredValue::new(LocalId::generate());
+    // Set once a send was tried: from then on the same key and local_id name this text.
+    let attempted = StoredValue::new(false);
+    // Editing after a try, or sending again after a success, is a new intent: it gets a
+    // new key and local_id (reusing them with other text would be refused with 422).
+    let start_new_intent = move || {
+        idempotency_key.set_value(IdempotencyKey::generate());
+        local_id.set_value(LocalId::generate());
+        attempted.set_value(false);
+    };
     let title_id = format!("compose-title-{}", local_id.with_value(|id| id.to_string()));
     let labelled_by = title_id.clone();
 
@@ -66,6 +75,7 @@ pub fn ComposeModal(
         let Ok(message) = MessageText::parse(&text.get_untracked()) else {
             return;
         };
+        attempted.set_value(true);
         state.set(SendState::Sending);
         let request = CreateConversationRequest {
             context_type,
@@ -84,6 +94,9 @@ pub fn ComposeModal(
                     state.set(SendState::AlreadyContacted(response.conversation.id));
                 }
                 Ok(response) => {
+                    start_new_intent();
+                    text.set(String::new());
+                    touched.set(false);
                     state.set(SendState::Editing);
                     open.set(false);
                     on_sent.run(response.conversation.id);
@@ -120,12 +133,17 @@ pub fn ComposeModal(
                         name="text"
                         rows="5"
                         required
+                        readonly=sending
                         aria-invalid=move || (touched.get() && validation().is_some()).to_string()
                         aria-describedby="compose-error"
                         prop:value=move || text.get()
                         on:input=move |event| {
                             text.set(event_target_value(&event));
                             touched.set(true);
+                            if attempted.get_value() {
+                                start_new_intent();
+                                state.set(SendState::Editing);
+                            }
                         }
                     ></textarea>
                 </label>

@@ -72,7 +72,6 @@ pub fn SendMessageButton(
             node_ref=button
             aria-haspopup="dialog"
             aria-busy=move || checking.get().to_string()
-            data-key=move || key.with_value(|k| k.to_string())
             on:click=on_click
         >
             {move || if checking.get() { "Checking…" } else { "Send message" }}

@@ -75,7 +75,7 @@ fn message_view(message: Message, reader: messaging_core::UserId) -> impl IntoVi
             <p class="message__meta">
                 <span class="message__sender">{message.sender.display_name}</span>
                 <span class=format!("device device--{}", device.as_str()) title=device.label() aria-label=device.label()></span>
-                <time datetime=message.created_at.to_string()>{time}</time>
+                <time datetime=message.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()>{time}</time>
             </p>
             <p class="message__text">{message.text}</p>
         </li>

@@ -123,9 +123,6 @@ async fn a_failed_send_is_retried_with_the_same_key_and_local_id() {
     ));
     let opened = RwSignal::new(None);
     let root = mount(move || button(opened, 1000));
-    let key = element(&root, ".send-message-button")
-        .get_attribute("data-key")
-        .expect("key made on mount");
     element(&root, ".send-message-button").click();
     until("modal", || dialog_open(&root)).await;
     type_text(&root, "Hello there");
@@ -147,8 +144,8 @@ async fn a_failed_send_is_retried_with_the_same_key_and_local_id() {
         .filter(|c| c["method"] == "POST")
         .collect();
     assert_eq!(posts.len(), 2, "{posts:?}");
-    assert_eq!(posts[0]["key"], key.as_str());
-    assert_eq!(posts[1]["key"], key.as_str());
+    assert!(posts[0]["key"].as_str().is_some_and(|k| !k.is_empty()));
+    assert_eq!(posts[1]["key"], posts[0]["key"]);
     let local_id = |call: &serde_json::Value| -> String {
         let body: serde_json::Value =
             serde_json::from_str(call["body"].as_str().expect("body")).expect("json");
@@ -158,13 +155,42 @@ async fn a_failed_send_is_retried_with_the_same_key_and_local_id() {
             .to_owned()
     };
     assert_eq!(local_id(&posts[0]), local_id(&posts[1]));
-    // The key stays the one made on mount.
-    assert_eq!(
-        element(&root, ".send-message-button")
-            .get_attribute("data-key")
-            .as_deref(),
-        Some(key.as_str())
+}
+
+#[wasm_bindgen_test]
+async fn editing_after_a_failed_send_starts_a_new_intent() {
+    stub_fetch(
+        "if (method !== 'POST') return json(200, { items: [] });
+         throw new TypeError('Failed to fetch');",
     );
+    let opened = RwSignal::new(None);
+    let root = mount(move || button(opened, 1000));
+    element(&root, ".send-message-button").click();
+    until("modal", || dialog_open(&root)).await;
+    type_text(&root, "First words");
+    element(&root, "button[type=submit]").click();
+    until("the error", || exists(&root, "[data-testid=send-error]")).await;
+    // Reusing the key and local_id for other text would be refused; new ones are made.
+    type_text(&root, "Second thoughts");
+    element(&root, "button[type=submit]").click();
+    until("two posts", || {
+        calls().iter().filter(|c| c["method"] == "POST").count() == 2
+    })
+    .await;
+    let posts: Vec<serde_json::Value> = calls()
+        .into_iter()
+        .filter(|c| c["method"] == "POST")
+        .collect();
+    assert_ne!(posts[0]["key"], posts[1]["key"]);
+    let local_id = |call: &serde_json::Value| -> String {
+        let body: serde_json::Value =
+            serde_json::from_str(call["body"].as_str().expect("body")).expect("json");
+        body["initial_message"]["local_id"]
+            .as_str()
+            .expect("local_id")
+            .to_owned()
+    };
+    assert_ne!(local_id(&posts[0]), local_id(&posts[1]));
 }
 
 #[wasm_bindgen_test]

@@ -148,6 +148,11 @@ pub async fn list_for_user<'e>(
     if filter.context_type.is_some() {
         sql += &format!(" AND c.context_type = ${}", next());
     }
+    // With a context this is the "does one exist?" check: it asks about the caller's own
+    // conversation (the natural key), not ones the caller sees as an agency member.
+    if filter.context_type.is_some() || filter.context_id.is_some() {
+        sql += " AND c.created_by = $1";
+    }
     if filter.context_id.is_some() {
         sql += &format!(" AND c.context_id = ${}", next());
     }

@@ -16,6 +16,10 @@ pub async fn credentials<'e>(
     db: impl Executor<'e, Database = Any>,
     username: &str,
 ) -> sqlx::Result<Option<Credentials>> {
+    // No stored name holds a control character; PostgreSQL would reject a NUL outright.
+    if username.chars().any(char::is_control) {
+        return Ok(None);
+    }
     let row = sqlx::query("SELECT id, password_hash FROM users WHERE username = $1")
         .bind(username)
         .fetch_optional(db)
@@ -70,6 +74,9 @@ pub async fn agency_by_slug<'e>(
     db: impl Executor<'e, Database = Any>,
     slug: &str,
 ) -> sqlx::Result<Option<Agency>> {
+    if slug.chars().any(char::is_control) {
+        return Ok(None);
+    }
     let row = sqlx::query("SELECT id, slug, name, description FROM agencies WHERE slug = $1")
         .bind(slug)
         .fetch_optional(db)

@@ -124,15 +124,3 @@ pub async fn page<'e>(
     };
     rows.iter().map(message).collect()
 }
-
-#[tracing::instrument(skip_all)]
-pub async fn count_in<'e>(
-    db: impl Executor<'e, Database = Any>,
-    conversation: ConversationId,
-) -> sqlx::Result<i64> {
-    sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE conversation_id = $1")
-        .bind(conversation.to_string())
-        .fetch_one(db)
-        .await?
-        .try_get("n")
-}

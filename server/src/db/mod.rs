@@ -31,8 +31,9 @@ pub struct Db {
     backend: Backend,
 }
 
-/// How long a PostgreSQL write waits for a row another transaction holds (the same
-/// idempotency key in flight in another process) before answering 409.
+/// How long a PostgreSQL write waits for a row lock another transaction holds. On the
+/// idempotency key's row (the same key in flight in another process) the wait ends in 409;
+/// on any other row it is contention and ends in 503 with Retry-After.
 const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '2s'";
 
 impl Db {
@@ -83,10 +84,6 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock at once

@@ -1,12 +1,12 @@
 use crate::auth::Authenticated;
 use crate::db;
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, user_agent};
 use crate::idempotency::json_response;
 use crate::messages::{Stored, judge_duplicate, store_once};
 use crate::startup::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use messaging_core::NewChatMessage;
 use messaging_core::Problem;
@@ -30,10 +30,7 @@ pub async fn send_chat_message(
     ApiJson(mut request): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     if request.user_agent.is_none() {
-        request.user_agent = headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        request.user_agent = user_agent(&headers);
     }
     let intent = NewChatMessage::try_from(request).map_err(ApiError::validation)?;
     let conversation_id = intent.conversation_id;

@@ -3,14 +3,14 @@ use crate::auth::Authenticated;
 use crate::db::{self, conversations, directory};
 use crate::error::ApiError;
 use crate::events;
-use crate::extract::{ApiJson, ApiPath, ApiQuery, IdempotencyKeyHeader};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, IdempotencyKeyHeader, user_agent};
 use crate::idempotency::{Begun, IntentKey};
 use crate::messages::{Stored, store_once};
 use crate::metrics::dedup;
 use crate::startup::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -48,10 +48,7 @@ pub async fn create_conversation(
     ApiJson(mut request): ApiJson<CreateConversationRequest>,
 ) -> Result<Response, ApiError> {
     if request.initial_message.user_agent.is_none() {
-        request.initial_message.user_agent = headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        request.initial_message.user_agent = user_agent(&headers);
     }
     let intent = NewConversation::try_from(request).map_err(ApiError::validation)?;
     let user = caller.user;

@@ -145,7 +145,19 @@ async fn cross_site_cookie_posts_are_refused(app: TestApp) {
     assert_eq!(same_site.status(), StatusCode::CREATED);
 }
 
+async fn control_characters_in_names_are_a_4xx_on_every_store(app: TestApp) {
+    let (status, body) = problem(sign_in(&app, "ali\u{0}ce", "demo-password").await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
+    );
+    let token = app.sign_in("alice").await;
+    let (status, _) = problem(app.get(&token, "/api/agencies/north%00wind").await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 on_both_stores!(
+    control_characters_in_names_are_a_4xx_on_every_store,
     sign_in_sets_an_http_only_same_site_cookie_and_returns_a_token,
     wrong_credentials_are_401_alike_for_unknown_users,
     sign_in_is_rate_limited_per_user,

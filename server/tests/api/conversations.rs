@@ -131,6 +131,10 @@ async fn the_existence_check_finds_the_conversation_by_its_context(app: TestApp)
         .await
         .expect("json");
     assert_eq!(elsewhere["items"], serde_json::json!([]));
+    // An agency member sees the conversation, but the check asks about one's own.
+    let carol = app.sign_in("carol").await;
+    let hers: Value = app.get(&carol, &check).await.json().await.expect("json");
+    assert_eq!(hers["items"], serde_json::json!([]));
 }
 
 async fn keys_are_per_user_and_never_replay_for_another(app: TestApp) {
