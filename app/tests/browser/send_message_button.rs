@@ -34,6 +34,24 @@ fn stub_fetch(script: &str) {
     js_sys::Reflect::set(&window, &"calls".into(), &js_sys::Array::new()).expect("reset calls");
 }
 
+/// The recorded POSTs (the sends).
+fn posts() -> Vec<serde_json::Value> {
+    calls()
+        .into_iter()
+        .filter(|c| c["method"] == "POST")
+        .collect()
+}
+
+/// The `local_id` a recorded send carried.
+fn local_id(call: &serde_json::Value) -> String {
+    let body: serde_json::Value =
+        serde_json::from_str(call["body"].as_str().expect("body")).expect("json");
+    body["initial_message"]["local_id"]
+        .as_str()
+        .expect("local_id")
+        .to_owned()
+}
+
 fn calls() -> Vec<serde_json::Value> {
     let window = web_sys::window().expect("window");
     let calls = js_sys::Reflect::get(&window, &"calls".into()).expect("calls");
@@ -139,21 +157,10 @@ async fn a_failed_send_is_retried_with_the_same_key_and_local_id() {
     element(&root, "button[type=submit]").click();
     until("success", || opened.get_untracked().is_some()).await;
 
-    let posts: Vec<serde_json::Value> = calls()
-        .into_iter()
-        .filter(|c| c["method"] == "POST")
-        .collect();
+    let posts = posts();
     assert_eq!(posts.len(), 2, "{posts:?}");
     assert!(posts[0]["key"].as_str().is_some_and(|k| !k.is_empty()));
     assert_eq!(posts[1]["key"], posts[0]["key"]);
-    let local_id = |call: &serde_json::Value| -> String {
-        let body: serde_json::Value =
-            serde_json::from_str(call["body"].as_str().expect("body")).expect("json");
-        body["initial_message"]["local_id"]
-            .as_str()
-            .expect("local_id")
-            .to_owned()
-    };
     assert_eq!(local_id(&posts[0]), local_id(&posts[1]));
 }
 
@@ -177,19 +184,8 @@ async fn editing_after_a_failed_send_starts_a_new_intent() {
         calls().iter().filter(|c| c["method"] == "POST").count() == 2
     })
     .await;
-    let posts: Vec<serde_json::Value> = calls()
-        .into_iter()
-        .filter(|c| c["method"] == "POST")
-        .collect();
+    let posts = posts();
     assert_ne!(posts[0]["key"], posts[1]["key"]);
-    let local_id = |call: &serde_json::Value| -> String {
-        let body: serde_json::Value =
-            serde_json::from_str(call["body"].as_str().expect("body")).expect("json");
-        body["initial_message"]["local_id"]
-            .as_str()
-            .expect("local_id")
-            .to_owned()
-    };
     assert_ne!(local_id(&posts[0]), local_id(&posts[1]));
 }
 
