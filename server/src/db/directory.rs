@@ -42,14 +42,16 @@ pub async fn user<'e>(
         .bind(id.to_string())
         .fetch_optional(db)
         .await?;
-    row.map(|row| {
-        Ok(CurrentUser {
-            id: uuid(&row, "id")?.into(),
-            username: row.try_get("username")?,
-            display_name: row.try_get("display_name")?,
-        })
+    row.as_ref().map(current_user).transpose()
+}
+
+/// Reads `id`, `username` and `display_name` of a users row.
+pub(super) fn current_user(row: &AnyRow) -> sqlx::Result<CurrentUser> {
+    Ok(CurrentUser {
+        id: uuid(row, "id")?.into(),
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
     })
-    .transpose()
 }
 
 fn agency(row: &AnyRow) -> sqlx::Result<Agency> {

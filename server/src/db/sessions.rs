@@ -1,9 +1,8 @@
 //! Sign-in sessions, stored by the SHA-256 of their token.
 
-use super::uuid;
 use messaging_core::UserId;
 use messaging_core::wire::CurrentUser;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 #[tracing::instrument(skip_all)]
 pub async fn insert<'e>(
@@ -38,14 +37,7 @@ pub async fn user_of<'e>(
     .bind(now)
     .fetch_optional(db)
     .await?;
-    row.map(|row| {
-        Ok(CurrentUser {
-            id: uuid(&row, "id")?.into(),
-            username: row.try_get("username")?,
-            display_name: row.try_get("display_name")?,
-        })
-    })
-    .transpose()
+    row.as_ref().map(super::directory::current_user).transpose()
 }
 
 #[tracing::instrument(skip_all)]
