@@ -5,9 +5,10 @@
 use gloo_net::http::{Request, RequestBuilder, Response};
 use messaging_core::retry::{Failure, parse_retry_after};
 use messaging_core::wire::{
-    ContextType, Conversation, CreateConversationRequest, CreateConversationResponse, Page,
+    ChatRequest, ChatResponse, ContextType, Conversation, CreateConversationRequest,
+    CreateConversationResponse, Message, Page,
 };
-use messaging_core::{IDEMPOTENCY_KEY_HEADER, IdempotencyKey, Problem};
+use messaging_core::{ConversationId, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, Problem};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use uuid::Uuid;
@@ -90,7 +91,48 @@ impl ApiClient {
             .header(IDEMPOTENCY_KEY_HEADER, key.as_str());
         call(builder, Some(request), timeout).await
     }
+
+    /// Sends a chat message; its `local_id` makes retries safe.
+    pub async fn send_chat(
+        &self,
+        request: &ChatRequest,
+        timeout: Duration,
+    ) -> Result<ChatResponse, CallError> {
+        call(
+            Request::post(&self.url("/api/chat")),
+            Some(request),
+            timeout,
+        )
+        .await
+    }
+
+    /// One page of a conversation's messages, oldest first.
+    pub async fn messages(
+        &self,
+        conversation: ConversationId,
+        cursor: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Page<Message>, CallError> {
+        let mut url = self.url(&format!(
+            "/api/messages/conversations/{conversation}/messages?limit={MESSAGES_PAGE}"
+        ));
+        if let Some(cursor) = cursor {
+            url.push_str("&cursor=");
+            url.push_str(&String::from(js_sys::encode_uri_component(cursor)));
+        }
+        call(Request::get(&url), None::<&()>, timeout).await
+    }
+
+    /// Where a conversation's live stream (Server-Sent Events) is.
+    pub fn stream_url(&self, conversation: ConversationId) -> String {
+        self.url(&format!(
+            "/api/messages/conversations/{conversation}/stream"
+        ))
+    }
 }
+
+/// The largest page the API gives out.
+pub const MESSAGES_PAGE: u32 = 200;
 
 /// Sends one request with a timeout and decodes the JSON answer or the problem.
 async fn call<B: serde::Serialize, T: DeserializeOwned>(

@@ -4,8 +4,10 @@
 //! sign-in form works without JavaScript.
 
 use leptos::prelude::*;
-use messaging_core::ConversationId;
 use messaging_core::wire::{Agency, Conversation, CurrentUser, Message};
+#[cfg(feature = "ssr")]
+use messaging_core::wire::{ChatRequest, ContextType, CreateConversationRequest, InitialMessage};
+use messaging_core::{AgencyId, ConversationId, IdempotencyKey, LocalId};
 use serde::{Deserialize, Serialize};
 
 /// A conversation as its page shows it.
@@ -28,7 +30,9 @@ pub use provider::{PageData, PageDataError};
 mod provider {
     use super::ConversationPage;
     use messaging_core::ConversationId;
-    use messaging_core::wire::{Agency, CurrentUser};
+    use messaging_core::wire::{
+        Agency, ChatRequest, Conversation, CreateConversationRequest, CurrentUser,
+    };
     use std::future::Future;
     use std::pin::Pin;
 
@@ -54,8 +58,25 @@ mod provider {
             headers: http::HeaderMap,
             id: ConversationId,
         ) -> Boxed<'_, Option<ConversationPage>>;
+        /// The request's user's conversations, newest activity first; `None` when signed out.
+        fn conversations(&self, headers: http::HeaderMap) -> Boxed<'_, Option<Vec<Conversation>>>;
+        /// Creates, merges or replays a conversation exactly as the API does.
+        fn start_conversation(
+            &self,
+            headers: http::HeaderMap,
+            idempotency_key: String,
+            request: CreateConversationRequest,
+        ) -> Boxed<'_, ConversationId>;
+        /// Stores a chat message once per `local_id`, exactly as the API does.
+        fn post_chat_message(
+            &self,
+            headers: http::HeaderMap,
+            request: ChatRequest,
+        ) -> Boxed<'_, ()>;
         /// Checks the credentials; returns the `Set-Cookie` value of the new session.
         fn sign_in(&self, username: String, password: String) -> Boxed<'_, String>;
+        /// Ends the request's session; returns the `Set-Cookie` value that removes it.
+        fn sign_out(&self, headers: http::HeaderMap) -> Boxed<'_, String>;
     }
 }
 
@@ -120,8 +141,166 @@ pub async fn get_conversation(
         .map_err(failed)
 }
 
-/// Signs in and goes to `next` (a local path), or back to the form with the error.
+/// The signed-in user's conversations, newest activity first; `None` when signed out.
 #[server(prefix = "/_fn")]
+pub async fn list_conversations() -> Result<Option<Vec<Conversation>>, ServerFnError> {
+    page_data()?
+        .conversations(request_headers())
+        .await
+        .map_err(failed)
+}
+
+/// The ids a form rendered by the server posts back (the no-JavaScript path): made once
+/// per page render, so submitting the same form twice is a retry of one intent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormIntent {
+    pub idempotency_key: IdempotencyKey,
+    pub local_id: LocalId,
+}
+
+impl FormIntent {
+    pub fn generate() -> Self {
+        Self {
+            idempotency_key: IdempotencyKey::generate(),
+            local_id: LocalId::generate(),
+        }
+    }
+}
+
+/// The compose form's post without JavaScript: creates (or merges, or replays) the
+/// conversation through the same idempotent path as the API, then opens it. On failure
+/// it goes `back` to the form with the text and the same key and local_id.
+#[server(prefix = "/_fn", endpoint = "start_conversation")]
+pub async fn start_conversation(
+    agency_id: AgencyId,
+    idempotency_key: String,
+    local_id: String,
+    text: String,
+    back: String,
+) -> Result<(), ServerFnError> {
+    let request = CreateConversationRequest {
+        context_type: ContextType::AgencyInquiry,
+        context_id: *agency_id.as_uuid(),
+        initial_message: InitialMessage {
+            text: text.clone(),
+            local_id: local_id.clone(),
+            user_agent: None,
+        },
+    };
+    let started = page_data()?
+        .start_conversation(request_headers(), idempotency_key.clone(), request)
+        .await;
+    match started {
+        Ok(id) => leptos_axum::redirect(&format!("/conversations/{id}")),
+        Err(error) => back_to_form(
+            &safe_next(Some(&back)),
+            &[
+                ("idempotency_key", &idempotency_key),
+                ("local_id", &local_id),
+                ("text", &text),
+            ],
+            &error,
+        ),
+    }
+    Ok(())
+}
+
+/// The chat form's post without JavaScript (with JavaScript the outbox sends through
+/// the API instead); stored once per `local_id`, then back to the conversation, with
+/// the text and the same local_id when it failed.
+#[server(prefix = "/_fn", endpoint = "post_chat_message")]
+pub async fn post_chat_message(
+    conversation_id: ConversationId,
+    local_id: String,
+    text: String,
+) -> Result<(), ServerFnError> {
+    let request = ChatRequest {
+        conversation_id,
+        text: text.clone(),
+        local_id: local_id.clone(),
+        user_agent: None,
+    };
+    let page = format!("/conversations/{conversation_id}");
+    match page_data()?
+        .post_chat_message(request_headers(), request)
+        .await
+    {
+        Ok(()) => leptos_axum::redirect(&page),
+        Err(error) => back_to_form(&page, &[("local_id", &local_id), ("text", &text)], &error),
+    }
+    Ok(())
+}
+
+/// A form post that failed goes back to its page with what was written, the same ids
+/// (so sending again is a retry of the same intent) and the error to show.
+#[cfg(feature = "ssr")]
+fn back_to_form(page: &str, fields: &[(&str, &str)], error: &PageDataError) {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields.iter().copied())
+        .append_pair("error", &error.message)
+        .finish();
+    leptos_axum::redirect(&format!("{page}?{query}"));
+}
+
+/// What a form page was sent back with after a failed post (see `back_to_form`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReturnedForm {
+    pub idempotency_key: Option<IdempotencyKey>,
+    pub local_id: Option<LocalId>,
+    pub text: String,
+    pub error: Option<String>,
+}
+
+impl ReturnedForm {
+    /// Read from the page's query; ids that do not parse are ignored (fresh ones are used).
+    pub fn from_query() -> Self {
+        leptos_router::hooks::use_query_map().with_untracked(|query| Self {
+            idempotency_key: query
+                .get("idempotency_key")
+                .and_then(|key| IdempotencyKey::parse(&key).ok()),
+            local_id: query
+                .get("local_id")
+                .and_then(|id| LocalId::parse(&id).ok()),
+            text: query.get("text").unwrap_or_default(),
+            error: query.get("error"),
+        })
+    }
+}
+
+/// Ends the session and goes to the sign-in page.
+#[server(prefix = "/_fn", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), ServerFnError> {
+    let cookie = page_data()?
+        .sign_out(request_headers())
+        .await
+        .map_err(failed)?;
+    let response = expect_context::<leptos_axum::ResponseOptions>();
+    if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+        response.insert_header(http::header::SET_COOKIE, value);
+    }
+    leptos_axum::redirect("/sign-in");
+    Ok(())
+}
+
+/// The error a form post came back with when JavaScript is off: the server function
+/// redirects to the form's page with it encoded in the query (`__err`).
+pub fn form_error() -> Option<String> {
+    use leptos::server_fn::error::ServerFnUrlError;
+    let encoded = leptos_router::hooks::use_query_map().with(|q| q.get("__err"))?;
+    let error = ServerFnUrlError::<ServerFnError>::decode_err(&encoded);
+    Some(error_text(&error))
+}
+
+/// A server function's error as the person reads it.
+pub fn error_text(error: &ServerFnError) -> String {
+    match error {
+        ServerFnError::ServerError(message) => message.clone(),
+        _ => "Could not reach the server. Check your connection and try again.".into(),
+    }
+}
+
+/// Signs in and goes to `next` (a local path), or back to the form with the error.
+#[server(prefix = "/_fn", endpoint = "sign_in")]
 pub async fn sign_in(
     username: String,
     password: String,

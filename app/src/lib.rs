@@ -4,15 +4,23 @@
 pub mod api;
 pub mod components;
 pub mod data;
+mod live;
+pub mod outbox;
 pub mod pages;
+pub mod timeline;
 
+use data::{SignOut, signed_in_user};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::hooks::use_location;
+use leptos_router::{SsrMode, path};
 
 /// The bundle's name: `/pkg/messaging.js`, `/pkg/messaging_bg.wasm`, `/pkg/messaging.css`.
 pub const OUTPUT_NAME: &str = "messaging";
+
+const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect x='1' y='2' width='14' height='10' rx='3' fill='%232454d6'/%3E%3Cpath d='M4 12v3l4-3' fill='%232454d6'/%3E%3C/svg%3E";
 
 /// The whole HTML document, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -22,6 +30,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                // An inline icon: no extra request, no 404 in the console.
+                <link rel="icon" href=FAVICON />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -47,16 +57,52 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="app-style" href=format!("/pkg/{OUTPUT_NAME}.css") />
         <Title text="Messages" />
         <Router>
+            <SiteHeader />
             <main class="page">
+                // Pages that may redirect to sign-in render fully before answering
+                // (SsrMode::Async), so the redirect is a real HTTP one without JavaScript.
                 <Routes fallback=pages::NotFound>
                     <Route path=path!("/") view=pages::Home />
                     <Route path=path!("/sign-in") view=pages::SignInPage />
                     <Route path=path!("/agencies") view=pages::AgenciesPage />
                     <Route path=path!("/agencies/:slug") view=pages::AgencyPage />
-                    <Route path=path!("/conversations/:id") view=pages::ConversationPageView />
+                    <Route path=path!("/agencies/:slug/message") view=pages::ComposePage ssr=SsrMode::Async />
+                    <Route path=path!("/conversations") view=pages::ConversationsPage ssr=SsrMode::Async />
+                    <Route path=path!("/conversations/:id") view=pages::ConversationPageView ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The top bar: where to go, and who is signed in.
+#[component]
+fn SiteHeader() -> impl IntoView {
+    let location = use_location();
+    // Asked again on each navigation, so signing in or out shows at once.
+    let user = Resource::new(move || location.pathname.get(), |_| signed_in_user());
+    view! {
+        <header class="site-header">
+            <nav class="site-header__nav" aria-label="Main">
+                <a class="site-header__brand" href="/">"Messages"</a>
+                <a href="/agencies">"Agencies"</a>
+                <a href="/conversations">"Your conversations"</a>
+            </nav>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(user)) => view! {
+                            <form class="site-header__account" method="post" action=SignOut::PATH>
+                                <span class="muted">{user.display_name}</span>
+                                <button type="submit" class="button ghost">"Sign out"</button>
+                            </form>
+                        }
+                        .into_any(),
+                        _ => view! { <a class="site-header__account" href="/sign-in">"Sign in"</a> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
     }
 }
 

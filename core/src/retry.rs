@@ -61,6 +61,15 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// For the chat outbox: a message someone wrote is never given up on while the
+    /// failure is one a retry can fix (offline for an hour is still "not sent yet").
+    pub fn for_outbox() -> Self {
+        Self {
+            max_retries: None,
+            ..Self::default()
+        }
+    }
+
     /// The wait before retry number `retry` (0 for the first retry), or `None` when the
     /// failure is not retryable or the retries are used up.
     ///
@@ -150,11 +159,19 @@ mod tests {
     }
 
     #[test]
+    fn the_outbox_never_gives_up_on_what_a_retry_can_fix() {
+        let outbox = Backoff::for_outbox();
+        assert_eq!(
+            outbox.delay(10_000, Failure::Network, 1.0, None),
+            Some(outbox.max)
+        );
+        let refused = status(422, Some(ProblemCode::ValidationFailed));
+        assert_eq!(outbox.delay(0, refused, 1.0, None), None);
+    }
+
+    #[test]
     fn retry_after_is_a_floor_capped_by_the_maximum() {
-        let backoff = Backoff {
-            max_retries: None,
-            ..Backoff::default()
-        };
+        let backoff = Backoff::for_outbox();
         let in_flight = status(409, Some(ProblemCode::IdempotencyKeyInFlight));
         assert_eq!(
             backoff.delay(0, in_flight, 0.0, Some(Duration::from_secs(2))),

@@ -135,6 +135,36 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// Where a page ended, written `<unix micros>_<uuid>`: the last item's time and id. A
+/// client may also make one to ask only for the messages after one it already has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub micros: i64,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// Resumes after the item stored at `at` with this id.
+    pub fn after(at: OffsetDateTime, id: Uuid) -> Self {
+        let micros = i64::try_from(at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
+        Self { micros, id }
+    }
+
+    pub fn parse(cursor: &str) -> Option<Self> {
+        let (micros, id) = cursor.split_once('_')?;
+        Some(Self {
+            micros: micros.parse().ok()?,
+            id: Uuid::parse_str(id).ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.micros, self.id)
+    }
+}
+
 /// Query of `GET /api/messages/conversations`; with a context it is the
 /// "does a conversation already exist?" check.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +231,23 @@ pub struct CurrentUser {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_cursor_made_by_a_client_reads_back_and_junk_does_not() {
+        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
+        let cursor = Cursor::after(at, Uuid::nil());
+        assert_eq!(cursor.micros, 1_700_000_000_000_000);
+        assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
+        for junk in [
+            "",
+            "_",
+            "12",
+            "x_00000000-0000-0000-0000-000000000000",
+            "1_not-a-uuid",
+        ] {
+            assert_eq!(Cursor::parse(junk), None, "{junk:?}");
+        }
+    }
 
     #[test]
     fn the_contract_example_body_deserializes() {

@@ -4,10 +4,15 @@
 use crate::auth;
 use crate::db::{conversations, directory, messages};
 use crate::error::ApiError;
+use crate::extract::user_agent;
+use crate::routes::{chat, conversations as conversation_routes};
 use crate::startup::AppState;
 use app::data::{ConversationPage, PageData, PageDataError};
-use messaging_core::ConversationId;
-use messaging_core::wire::{Agency, CurrentUser};
+use messaging_core::wire::{
+    Agency, ChatRequest, Conversation, CreateConversationRequest, CreateConversationResponse,
+    CurrentUser,
+};
+use messaging_core::{ConversationId, IdempotencyKey, ProblemCode};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -31,6 +36,18 @@ fn shown(error: ApiError) -> PageDataError {
                 message: "Something went wrong on our side.".into(),
             }
         }
+    }
+}
+
+/// How many conversations the list page shows.
+const LISTED_CONVERSATIONS: u32 = 100;
+
+impl ServerPageData {
+    /// The request's user, or the 401 a form post without a session gets.
+    async fn signed_in(&self, headers: &http::HeaderMap) -> Result<CurrentUser, PageDataError> {
+        self.current_user(headers.clone())
+            .await?
+            .ok_or_else(|| shown(ApiError::unauthenticated()))
     }
 }
 
@@ -86,6 +103,77 @@ impl PageData for ServerPageData {
                 messages,
                 reader,
             }))
+        })
+    }
+
+    fn conversations(&self, headers: http::HeaderMap) -> Boxed<'_, Option<Vec<Conversation>>> {
+        Box::pin(async move {
+            let Some(reader) = self.current_user(headers).await? else {
+                return Ok(None);
+            };
+            let filter = conversations::ListFilter {
+                context_type: None,
+                context_id: None,
+                after: None,
+                limit: LISTED_CONVERSATIONS,
+            };
+            conversations::list_for_user(self.state.db.pool(), reader.id, &filter)
+                .await
+                .map(Some)
+                .map_err(|e| shown(e.into()))
+        })
+    }
+
+    fn start_conversation(
+        &self,
+        headers: http::HeaderMap,
+        idempotency_key: String,
+        mut request: CreateConversationRequest,
+    ) -> Boxed<'_, ConversationId> {
+        Box::pin(async move {
+            let user = self.signed_in(&headers).await?;
+            let key = IdempotencyKey::parse(&idempotency_key).map_err(|e| {
+                shown(ApiError::new(
+                    ProblemCode::IdempotencyKeyInvalid,
+                    e.to_string(),
+                ))
+            })?;
+            request.initial_message.user_agent = user_agent(&headers);
+            let response =
+                conversation_routes::start_conversation(&self.state, &user, &key, request)
+                    .await
+                    .map_err(shown)?;
+            // The stored (maybe replayed) response is the one source of the answer.
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .map_err(|e| shown(ApiError::Unexpected(e.into())))?;
+            let created: CreateConversationResponse =
+                serde_json::from_slice(&body).map_err(|e| shown(ApiError::Unexpected(e.into())))?;
+            Ok(created.conversation.id)
+        })
+    }
+
+    fn post_chat_message(
+        &self,
+        headers: http::HeaderMap,
+        mut request: ChatRequest,
+    ) -> Boxed<'_, ()> {
+        Box::pin(async move {
+            let user = self.signed_in(&headers).await?;
+            request.user_agent = user_agent(&headers);
+            chat::post_chat_message(&self.state, &user, request)
+                .await
+                .map(drop)
+                .map_err(shown)
+        })
+    }
+
+    fn sign_out(&self, headers: http::HeaderMap) -> Boxed<'_, String> {
+        Box::pin(async move {
+            if let Some(token) = auth::token_from(&headers) {
+                auth::sign_out(&self.state, &token).await.map_err(shown)?;
+            }
+            Ok(auth::removal_cookie(self.state.config.production).to_string())
         })
     }
 

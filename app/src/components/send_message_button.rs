@@ -32,6 +32,10 @@ pub fn SendMessageButton(
     /// Opens a conversation; by default the browser goes to `/conversations/{id}`.
     #[prop(optional, into)]
     on_open: Option<Callback<ConversationId>>,
+    /// A page with a plain compose form (a server-rendered key), where the button leads
+    /// while JavaScript is off or not loaded yet.
+    #[prop(optional, into)]
+    fallback_href: Option<String>,
 ) -> impl IntoView {
     let context_type = context_type.unwrap_or(ContextType::AgencyInquiry);
     let check_timeout = check_timeout.unwrap_or(DEFAULT_CHECK_TIMEOUT);
@@ -39,12 +43,14 @@ pub fn SendMessageButton(
     let key = StoredValue::new(IdempotencyKey::generate());
     let checking = RwSignal::new(false);
     let modal_open = RwSignal::new(false);
-    let button = NodeRef::<html::Button>::new();
+    let button_ref = NodeRef::<html::Button>::new();
     let open = on_open.unwrap_or_else(|| Callback::new(go_to_conversation));
 
     let on_click = {
         let client = client.clone();
-        move |_| {
+        move |event: leptos::ev::MouseEvent| {
+            // The script handles it: the fallback form is not followed.
+            event.prevent_default();
             // A second click while the check runs (or the modal is open) does nothing.
             if checking.get_untracked() || modal_open.get_untracked() {
                 return;
@@ -65,17 +71,35 @@ pub fn SendMessageButton(
         }
     };
 
-    view! {
+    // Inside the fallback form it submits (without script); otherwise it is a plain button.
+    let button_type = if fallback_href.is_some() {
+        "submit"
+    } else {
+        "button"
+    };
+    let button = view! {
         <button
-            type="button"
+            type=button_type
             class="button primary send-message-button"
-            node_ref=button
+            node_ref=button_ref
             aria-haspopup="dialog"
             aria-busy=move || checking.get().to_string()
             on:click=on_click
         >
             {move || if checking.get() { "Checking…" } else { "Send message" }}
         </button>
+    };
+    let button = match fallback_href {
+        Some(href) => view! {
+            <form class="send-message-form" method="get" action=href>
+                {button}
+            </form>
+        }
+        .into_any(),
+        None => button.into_any(),
+    };
+    view! {
+        {button}
         <ComposeModal
             open=modal_open
             idempotency_key=key
@@ -83,7 +107,7 @@ pub fn SendMessageButton(
             context_id
             recipient
             client
-            return_focus=button
+            return_focus=button_ref
             on_sent=open
         />
     }

@@ -19,7 +19,11 @@ pub fn AgencyPage() -> impl IntoView {
                     Ok(Some(agency)) => {
                         let action = if signed_in {
                             view! {
-                                <SendMessageButton context_id=agency.id recipient=agency.name.clone() />
+                                <SendMessageButton
+                                    context_id=agency.id
+                                    recipient=agency.name.clone()
+                                    fallback_href=format!("/agencies/{}/message", agency.slug)
+                                />
                             }
                                 .into_any()
                         } else {

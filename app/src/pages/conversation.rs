@@ -1,83 +1,72 @@
-use crate::data::{ConversationPage, get_conversation};
+use super::SignInFirst;
+use crate::components::ConversationView;
+use crate::data::{FormIntent, ReturnedForm, get_conversation, signed_in_user};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use messaging_core::ConversationId;
-use messaging_core::wire::Message;
 
-/// One conversation: its messages in order, each with sender, time and device.
+/// One conversation, for its participants.
 #[component]
 pub fn ConversationPageView() -> impl IntoView {
-    let id = move || {
-        use_params_map()
-            .with(|p| p.get("id"))
-            .and_then(|id| id.parse::<ConversationId>().ok())
-    };
-    let page = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_conversation(id).await,
-            None => Ok(None),
+    let raw_id = move || use_params_map().with(|p| p.get("id")).unwrap_or_default();
+    let page = Resource::new(raw_id, |id| async move {
+        match id.parse::<ConversationId>() {
+            Ok(id) => get_conversation(id).await,
+            Err(_) => Ok(None),
         }
     });
+    let user = Resource::new(|| (), |()| signed_in_user());
+    let intent = Resource::new(|| (), |()| async { FormIntent::generate() });
+    let returned = ReturnedForm::from_query();
 
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(Some(page)) => conversation_view(page).into_any(),
-                    Ok(None) => {
-                        view! {
-                            <h1>"Conversation not found"</h1>
-                            <p>
-                                "It does not exist, or you are not signed in as one of its participants. "
-                                <a href="/sign-in">"Sign in"</a>
-                            </p>
-                        }
-                            .into_any()
+            {move || {
+                let returned = returned.clone();
+                Suspend::new(async move {
+                    if !matches!(user.await, Ok(Some(_))) {
+                        return view! { <SignInFirst next=format!("/conversations/{}", raw_id()) /> }
+                            .into_any();
                     }
-                    Err(_) => view! { <p class="notice error">"Could not load this conversation."</p> }.into_any(),
-                }
-            })}
+                    match page.await {
+                        Ok(Some(page)) => {
+                            let local_id = returned.local_id.unwrap_or(intent.await.local_id);
+                            view! {
+                                <header class="page__header">
+                                    <p class="muted">
+                                        <a href="/conversations">"Your conversations"</a>
+                                    </p>
+                                    <h1>{page.conversation.title.clone()}</h1>
+                                    <p class="muted">
+                                        {format!("Started by {}", page.conversation.created_by.display_name)}
+                                    </p>
+                                </header>
+                                {returned.error.map(|error| view! {
+                                    <p class="notice error" role="alert">
+                                        {error} " Your message is kept; sending again is safe."
+                                    </p>
+                                })}
+                                <ConversationView
+                                    conversation=page.conversation
+                                    messages=page.messages
+                                    reader=page.reader
+                                    form_local_id=local_id
+                                    form_text=returned.text
+                                />
+                            }
+                                .into_any()
+                        }
+                        Ok(None) => {
+                            view! {
+                                <h1>"Conversation not found"</h1>
+                                <p>"It does not exist, or you are not one of its participants."</p>
+                            }
+                                .into_any()
+                        }
+                        Err(_) => view! { <p class="notice error">"Could not load this conversation."</p> }.into_any(),
+                    }
+                })
+            }}
         </Suspense>
-    }
-}
-
-fn conversation_view(page: ConversationPage) -> impl IntoView {
-    let ConversationPage {
-        conversation,
-        messages,
-        reader,
-    } = page;
-    view! {
-        <header class="page__header">
-            <p class="muted">
-                <a href="/agencies">"Agencies"</a>
-            </p>
-            <h1>{conversation.title}</h1>
-            <p class="muted">{format!("Started by {}", conversation.created_by.display_name)}</p>
-        </header>
-        <ol class="messages" aria-label="Messages">
-            {messages.into_iter().map(|message| message_view(message, reader.id)).collect_view()}
-        </ol>
-    }
-}
-
-fn message_view(message: Message, reader: messaging_core::UserId) -> impl IntoView {
-    let own = message.sender.id == reader;
-    let device = message.display_data.device_kind;
-    let time = message
-        .created_at
-        .format(&time::macros::format_description!(
-            "[year]-[month]-[day] [hour]:[minute] UTC"
-        ))
-        .unwrap_or_default();
-    view! {
-        <li class="message" class:own=own data-local-id=message.local_id.to_string()>
-            <p class="message__meta">
-                <span class="message__sender">{message.sender.display_name}</span>
-                <span class=format!("device device--{}", device.as_str()) title=device.label() aria-label=device.label()></span>
-                <time datetime=message.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()>{time}</time>
-            </p>
-            <p class="message__text">{message.text}</p>
-        </li>
     }
 }

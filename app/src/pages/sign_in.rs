@@ -1,4 +1,4 @@
-use crate::data::SignIn;
+use crate::data::{SignIn, error_text, form_error};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -12,13 +12,12 @@ pub fn SignInPage() -> impl IntoView {
             .with(|q| q.get("next"))
             .unwrap_or_else(|| "/agencies".into())
     };
+    // With JavaScript the action holds the error; without, the redirect's query does.
+    let returned_error = form_error();
     let error = move || match action.value().get() {
-        Some(Err(error)) => Some(
-            error
-                .to_string()
-                .replace("error running server function: ", ""),
-        ),
-        _ => None,
+        Some(Err(error)) => Some(error_text(&error)),
+        Some(Ok(())) => None,
+        None => returned_error.clone(),
     };
 
     view! {

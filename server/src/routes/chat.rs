@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use messaging_core::NewChatMessage;
 use messaging_core::Problem;
-use messaging_core::wire::{ChatRequest, ChatResponse};
+use messaging_core::wire::{ChatRequest, ChatResponse, CurrentUser};
 
 /// `POST /api/chat`: 202 the first time, the same body (replayed) for a repeated
 /// `local_id`, 422 when that `local_id` names another text or sender.
@@ -32,9 +32,19 @@ pub async fn send_chat_message(
     if request.user_agent.is_none() {
         request.user_agent = user_agent(&headers);
     }
+    post_chat_message(&state, &caller.user, request).await
+}
+
+/// Stores a chat message once per `local_id`: the one path behind the API and the chat
+/// form that works without JavaScript.
+pub async fn post_chat_message(
+    state: &AppState,
+    sender: &CurrentUser,
+    request: ChatRequest,
+) -> Result<Response, ApiError> {
     let intent = NewChatMessage::try_from(request).map_err(ApiError::validation)?;
     let conversation_id = intent.conversation_id;
-    if db::conversations::for_participant(state.db.pool(), conversation_id, caller.user.id)
+    if db::conversations::for_participant(state.db.pool(), conversation_id, sender.id)
         .await?
         .is_none()
     {
@@ -46,7 +56,7 @@ pub async fn send_chat_message(
         db::messages::by_local_id(state.db.pool(), conversation_id, &intent.message.local_id)
             .await?
     {
-        let message = judge_duplicate(existing, &caller.user, &intent.message)?;
+        let message = judge_duplicate(existing, sender, &intent.message)?;
         return reply(
             ChatResponse {
                 queued: true,
@@ -57,7 +67,7 @@ pub async fn send_chat_message(
     }
 
     let mut tx = state.db.begin_write().await?;
-    let stored = store_once(&mut tx, conversation_id, &caller.user, &intent.message).await?;
+    let stored = store_once(&mut tx, conversation_id, sender, &intent.message).await?;
     tx.commit().await?;
     match stored {
         Stored::New(message) => {

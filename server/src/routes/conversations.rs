@@ -16,11 +16,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use messaging_core::Problem;
 use messaging_core::fingerprint::Fingerprinted;
+use messaging_core::wire::CurrentUser;
 use messaging_core::wire::{
     Conversation, ConversationListQuery, CreateConversationRequest, CreateConversationResponse,
     Message, Page, PageQuery,
 };
-use messaging_core::{AgencyId, ConversationId, DedupReason, NewConversation};
+use messaging_core::{AgencyId, ConversationId, DedupReason, IdempotencyKey, NewConversation};
 use std::convert::Infallible;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
@@ -50,15 +51,25 @@ pub async fn create_conversation(
     if request.initial_message.user_agent.is_none() {
         request.initial_message.user_agent = user_agent(&headers);
     }
+    start_conversation(&state, &caller.user, &key, request).await
+}
+
+/// Creates, merges or replays a conversation: the one path behind the API and the
+/// compose form that works without JavaScript.
+pub async fn start_conversation(
+    state: &AppState,
+    user: &CurrentUser,
+    key: &IdempotencyKey,
+    request: CreateConversationRequest,
+) -> Result<Response, ApiError> {
     let intent = NewConversation::try_from(request).map_err(ApiError::validation)?;
-    let user = caller.user;
     let agency = directory::agency_by_id(state.db.pool(), AgencyId::from(intent.context_id))
         .await?
         .ok_or_else(|| ApiError::not_found("agency"))?;
 
     let intent_key = IntentKey {
         user: user.id,
-        key: &key,
+        key,
         endpoint: CREATE_ENDPOINT,
         fingerprint: intent.fingerprint(),
     };
@@ -86,7 +97,7 @@ pub async fn create_conversation(
     .await?
     .ok_or_else(|| anyhow::anyhow!("Conversation missing after insert"))?
     .id;
-    let stored = store_once(fresh.tx(), conversation_id, &user, &intent.initial_message).await?;
+    let stored = store_once(fresh.tx(), conversation_id, user, &intent.initial_message).await?;
     let conversation = conversations::for_participant(&mut **fresh.tx(), conversation_id, user.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("Conversation not readable by its creator"))?;

@@ -8,6 +8,7 @@ pub mod system;
 
 use crate::error::ApiError;
 use messaging_core::ProblemCode;
+use messaging_core::wire::Cursor;
 use uuid::Uuid;
 
 const DEFAULT_PAGE: u32 = 50;
@@ -18,15 +19,14 @@ fn page_limit(requested: Option<u32>) -> u32 {
     requested.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
 
-/// Cursors are `<unix micros>_<uuid>`: where the previous page ended. Opaque to clients.
+/// Where the previous page ended (the format is `core`'s [`Cursor`]).
 fn encode_cursor(micros: i64, id: Uuid) -> String {
-    format!("{micros}_{id}")
+    Cursor { micros, id }.to_string()
 }
 
 fn decode_cursor(cursor: &str) -> Result<(i64, Uuid), ApiError> {
-    cursor
-        .split_once('_')
-        .and_then(|(micros, id)| Some((micros.parse().ok()?, Uuid::parse_str(id).ok()?)))
+    Cursor::parse(cursor)
+        .map(|cursor| (cursor.micros, cursor.id))
         .ok_or_else(|| {
             ApiError::new(
                 ProblemCode::MalformedBody,

@@ -1,0 +1,56 @@
+use super::SignInFirst;
+use crate::data::list_conversations;
+use leptos::prelude::*;
+use messaging_core::wire::Conversation;
+
+/// The signed-in user's conversations, newest activity first.
+#[component]
+pub fn ConversationsPage() -> impl IntoView {
+    let conversations = Resource::new(|| (), |()| list_conversations());
+    view! {
+        <header class="page__header">
+            <h1>"Your conversations"</h1>
+        </header>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match conversations.await {
+                    Ok(None) => view! { <SignInFirst next="/conversations" /> }.into_any(),
+                    Ok(Some(list)) if list.is_empty() => {
+                        view! {
+                            <p class="card">
+                                "No conversations yet. " <a href="/agencies">"Contact an agency"</a>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Ok(Some(list)) => {
+                        view! {
+                            <ul class="card-list">{list.into_iter().map(conversation_item).collect_view()}</ul>
+                        }
+                            .into_any()
+                    }
+                    Err(_) => view! { <p class="notice error">"Could not load your conversations."</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn conversation_item(conversation: Conversation) -> impl IntoView {
+    let last = conversation
+        .last_message_at
+        .format(&time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
+        .unwrap_or_default();
+    view! {
+        <li class="card conversation-item">
+            <h2>
+                <a href=format!("/conversations/{}", conversation.id)>{conversation.title}</a>
+            </h2>
+            <p class="muted">
+                {format!("Started by {} · last message {last}", conversation.created_by.display_name)}
+            </p>
+        </li>
+    }
+}
