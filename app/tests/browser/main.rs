@@ -2,6 +2,7 @@
 //! Run by `scripts/test` as `cargo test -p app --target wasm32-unknown-unknown --features csr`.
 #![cfg(target_arch = "wasm32")]
 
+mod conversation_view;
 mod key_maker;
 mod send_message_button;
 mod support;

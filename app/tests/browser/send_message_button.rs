@@ -1,46 +1,13 @@
 //! SendMessageButton and the compose modal in headless Chromium, with `window.fetch`
 //! replaced by a scripted stub (the network boundary); the real server is covered by
 //! the end-to-end suite.
-use crate::support::{element, exists, mount, until};
+use crate::support::{calls, element, exists, mount, posts, stub_fetch, type_text, until};
 use app::components::SendMessageButton;
 use leptos::prelude::*;
 use messaging_core::{AgencyId, ConversationId};
 use std::time::Duration;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::wasm_bindgen_test;
 use web_sys::HtmlElement;
-
-/// Replaces `fetch`. `script` is the body of an async JS function that sees `req` (the
-/// Request), `method`, `calls` (every call's url, method, Idempotency-Key and body, also
-/// in `window.calls`), `json(status, value)` and `never()`, and returns a Response.
-fn stub_fetch(script: &str) {
-    let body = format!(
-        "return (async () => {{
-         const req = url instanceof Request ? url : new Request(url, init);
-         const method = req.method;
-         const body = method === 'GET' ? null : await req.clone().text();
-         window.calls.push({{ url: req.url, method, key: req.headers.get('Idempotency-Key'), body }});
-         const calls = window.calls;
-         const json = (status, value, extra) => new Response(JSON.stringify(value),
-             {{ status, headers: Object.assign({{ 'content-type': 'application/json' }}, extra || {{}}) }});
-         const never = () => new Promise((_, reject) => req.signal.addEventListener('abort',
-             () => reject(new DOMException('aborted', 'AbortError'))));
-         {script}
-         }})();"
-    );
-    let fetch = js_sys::Function::new_with_args("url, init", &body);
-    let window = web_sys::window().expect("window");
-    js_sys::Reflect::set(&window, &"fetch".into(), &fetch).expect("stub fetch");
-    js_sys::Reflect::set(&window, &"calls".into(), &js_sys::Array::new()).expect("reset calls");
-}
-
-/// The recorded POSTs (the sends).
-fn posts() -> Vec<serde_json::Value> {
-    calls()
-        .into_iter()
-        .filter(|c| c["method"] == "POST")
-        .collect()
-}
 
 /// The `local_id` a recorded send carried.
 fn local_id(call: &serde_json::Value) -> String {
@@ -50,16 +17,6 @@ fn local_id(call: &serde_json::Value) -> String {
         .as_str()
         .expect("local_id")
         .to_owned()
-}
-
-fn calls() -> Vec<serde_json::Value> {
-    let window = web_sys::window().expect("window");
-    let calls = js_sys::Reflect::get(&window, &"calls".into()).expect("calls");
-    let json = js_sys::JSON::stringify(&calls)
-        .expect("json")
-        .as_string()
-        .expect("string");
-    serde_json::from_str(&json).expect("calls json")
 }
 
 fn dialog_open(root: &HtmlElement) -> bool {
@@ -75,13 +32,6 @@ fn button(opened: RwSignal<Option<ConversationId>>, timeout_ms: u64) -> impl Int
             on_open=Callback::new(move |id| opened.set(Some(id)))
         />
     }
-}
-
-fn type_text(root: &HtmlElement, text: &str) {
-    let area: web_sys::HtmlTextAreaElement = element(root, "textarea").unchecked_into();
-    area.set_value(text);
-    let event = web_sys::Event::new("input").expect("event");
-    area.dispatch_event(&event).expect("dispatch");
 }
 
 const CONVERSATION: &str = r#"{"id":"11111111-1111-4111-8111-111111111111","context_type":"agency_inquiry",

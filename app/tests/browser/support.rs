@@ -63,3 +63,54 @@ pub async fn until(what: &str, condition: impl Fn() -> bool) {
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// Replaces `fetch`. `script` is the body of an async JS function that sees `req` (the
+/// Request), `method`, `calls` (every call's url, method, Idempotency-Key and body, also
+/// in `window.calls`), `json(status, value)` and `never()`, and returns a Response.
+pub fn stub_fetch(script: &str) {
+    let body = format!(
+        "return (async () => {{
+         const req = url instanceof Request ? url : new Request(url, init);
+         const method = req.method;
+         const body = method === 'GET' ? null : await req.clone().text();
+         window.calls.push({{ url: req.url, method, key: req.headers.get('Idempotency-Key'), body }});
+         const calls = window.calls;
+         const json = (status, value, extra) => new Response(JSON.stringify(value),
+             {{ status, headers: Object.assign({{ 'content-type': 'application/json' }}, extra || {{}}) }});
+         const never = () => new Promise((_, reject) => req.signal.addEventListener('abort',
+             () => reject(new DOMException('aborted', 'AbortError'))));
+         {script}
+         }})();"
+    );
+    let fetch = js_sys::Function::new_with_args("url, init", &body);
+    let window = web_sys::window().expect("window");
+    js_sys::Reflect::set(&window, &"fetch".into(), &fetch).expect("stub fetch");
+    js_sys::Reflect::set(&window, &"calls".into(), &js_sys::Array::new()).expect("reset calls");
+}
+
+/// The recorded POSTs (the sends).
+pub fn posts() -> Vec<serde_json::Value> {
+    calls()
+        .into_iter()
+        .filter(|c| c["method"] == "POST")
+        .collect()
+}
+
+/// Every recorded call: url, method, Idempotency-Key and body.
+pub fn calls() -> Vec<serde_json::Value> {
+    let window = web_sys::window().expect("window");
+    let calls = js_sys::Reflect::get(&window, &"calls".into()).expect("calls");
+    let json = js_sys::JSON::stringify(&calls)
+        .expect("json")
+        .as_string()
+        .expect("string");
+    serde_json::from_str(&json).expect("calls json")
+}
+
+/// Types into the (first) textarea as a person would.
+pub fn type_text(root: &HtmlElement, text: &str) {
+    let area: web_sys::HtmlTextAreaElement = element(root, "textarea").unchecked_into();
+    area.set_value(text);
+    let event = web_sys::Event::new("input").expect("event");
+    area.dispatch_event(&event).expect("dispatch");
+}

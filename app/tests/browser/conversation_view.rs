@@ -1,0 +1,174 @@
+//! The conversation view in headless Chromium with `window.fetch` stubbed: the local
+//! echo, its reconciliation by `local_id`, failure and retry, and the persisted outbox.
+use crate::support::{element, exists, mount, posts, stub_fetch, type_text, until};
+use app::components::ConversationView;
+use messaging_core::wire::{Conversation, CurrentUser, Message};
+use messaging_core::{LocalId, UserId};
+use wasm_bindgen_test::wasm_bindgen_test;
+use web_sys::HtmlElement;
+
+const CONVERSATION: &str = r#"{"id":"11111111-1111-4111-8111-111111111111","context_type":"agency_inquiry",
+  "context_id":"22222222-2222-4222-8222-222222222222","title":"Northwind Travel",
+  "created_by":{"id":"33333333-3333-4333-8333-333333333333","display_name":"Alice"},
+  "created_at":"2026-11-22T10:00:00Z","last_message_at":"2026-11-22T10:00:00Z"}"#;
+
+/// The server's 202, echoing the sent text and local_id as the reader's message.
+const ACCEPT_SEND: &str = "const sent = JSON.parse(body);
+    return json(202, { queued: true, message: {
+      id: crypto.randomUUID(), conversation_id: sent.conversation_id, local_id: sent.local_id,
+      sender: { id: window.readerId, display_name: 'Alice' }, text: sent.text,
+      created_at: new Date().toISOString(), display_data: { device_kind: 'linux' } } });";
+
+fn first_message() -> Message {
+    serde_json::from_str(
+        r#"{"id":"44444444-4444-4444-8444-444444444444","conversation_id":"11111111-1111-4111-8111-111111111111",
+        "local_id":"first","sender":{"id":"55555555-5555-4555-8555-555555555555","display_name":"Carol"},
+        "text":"Welcome!","created_at":"2026-11-22T10:00:00Z","display_data":{"device_kind":"mac"}}"#,
+    )
+    .expect("message")
+}
+
+/// A reader of their own (so their outbox in localStorage is theirs alone).
+fn reader() -> CurrentUser {
+    let id = UserId::new_random();
+    let window = web_sys::window().expect("window");
+    js_sys::Reflect::set(&window, &"readerId".into(), &id.to_string().into()).expect("readerId");
+    CurrentUser {
+        id,
+        username: "alice".into(),
+        display_name: "Alice".into(),
+    }
+}
+
+fn view_for(reader: CurrentUser) -> HtmlElement {
+    let conversation: Conversation = serde_json::from_str(CONVERSATION).expect("conversation");
+    mount(move || {
+        leptos::view! {
+            <ConversationView
+                conversation
+                messages=vec![first_message()]
+                reader
+                form_local_id=LocalId::generate()
+            />
+        }
+    })
+}
+
+fn rows(root: &HtmlElement) -> Vec<(String, String)> {
+    let list = root.query_selector_all("li.message").expect("rows");
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .map(|node| {
+            let row: web_sys::Element = wasm_bindgen::JsCast::unchecked_into(node);
+            (
+                row.get_attribute("data-local-id").unwrap_or_default(),
+                row.get_attribute("data-delivery").unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn sent_local_id(call: &serde_json::Value) -> String {
+    let body: serde_json::Value =
+        serde_json::from_str(call["body"].as_str().expect("body")).expect("json");
+    body["local_id"].as_str().expect("local_id").to_owned()
+}
+
+fn send(root: &HtmlElement, text: &str) {
+    type_text(root, text);
+    element(root, ".composer button[type=submit]").click();
+}
+
+#[wasm_bindgen_test]
+async fn a_confirmed_message_replaces_its_local_copy_instead_of_adding_a_second() {
+    // The answer waits until the test lets it go, so the "sending" state can be seen.
+    stub_fetch(&format!(
+        "await new Promise(go => window.release = go); {ACCEPT_SEND}"
+    ));
+    let root = view_for(reader());
+    send(&root, "Is March possible?");
+    until("the local echo", || rows(&root).len() == 2).await;
+    let (local_id, delivery) = rows(&root)[1].clone();
+    assert_eq!(delivery, "sending");
+    assert!(!local_id.is_empty());
+
+    until("the send", || posts().len() == 1).await;
+    js_sys::eval("window.release()").expect("release");
+    until("the confirmation", || rows(&root)[1].1 == "sent").await;
+    assert_eq!(
+        rows(&root),
+        [
+            ("first".into(), "sent".into()),
+            (local_id.clone(), "sent".into())
+        ]
+    );
+    assert_eq!(sent_local_id(&posts()[0]), local_id);
+    // The composer is ready for the next message, under a new local_id.
+    send(&root, "And April?");
+    until("the second send", || posts().len() == 2).await;
+    assert_ne!(sent_local_id(&posts()[1]), local_id);
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_send_keeps_its_local_id_and_the_retry_uses_it() {
+    // Refused once with a 4xx that a retry cannot fix by itself, then accepted.
+    stub_fetch(&format!(
+        "if (calls.length === 1) return json(404, {{ type: 'about:blank', title: 'Not found',
+            status: 404, detail: 'No such conversation here.', code: 'not_found' }});
+         {ACCEPT_SEND}"
+    ));
+    let root = view_for(reader());
+    send(&root, "Hello?");
+    until("the failure", || exists(&root, "[data-delivery=failed]")).await;
+    assert!(
+        element(&root, "[data-delivery=failed]")
+            .text_content()
+            .unwrap_or_default()
+            .contains("No such conversation here.")
+    );
+    element(&root, "[data-delivery=failed] .delivery button").click();
+    until("the retry is confirmed", || {
+        rows(&root).iter().all(|(_, delivery)| delivery == "sent") && rows(&root).len() == 2
+    })
+    .await;
+    let posts = posts();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(sent_local_id(&posts[0]), sent_local_id(&posts[1]));
+}
+
+#[wasm_bindgen_test]
+async fn an_unsent_message_left_in_the_outbox_is_shown_and_sent_after_a_reload() {
+    let reader = reader();
+    // What a previous page load left behind (written while offline, say).
+    let unsent = LocalId::generate();
+    let stored = serde_json::json!([{
+        "conversation_id": "11111111-1111-4111-8111-111111111111",
+        "local_id": unsent.to_string(),
+        "text": "Written before the reload",
+        "user_agent": null,
+        "attempts": 3,
+        "last_error": "Could not reach the server.",
+        "refused": false
+    }]);
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .expect("localStorage")
+        .set_item(
+            &format!("messaging.outbox.v1.{}", reader.id),
+            &stored.to_string(),
+        )
+        .expect("store");
+    stub_fetch(ACCEPT_SEND);
+
+    let root = view_for(reader);
+    until("sent once", || {
+        rows(&root)
+            == [
+                ("first".into(), "sent".into()),
+                (unsent.to_string(), "sent".into()),
+            ]
+    })
+    .await;
+    assert_eq!(posts().len(), 1);
+    assert_eq!(sent_local_id(&posts()[0]), unsent.to_string());
+}
