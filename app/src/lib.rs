@@ -59,13 +59,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <SiteHeader />
             <main class="page">
-                // Pages that may redirect to sign-in render fully before answering
-                // (SsrMode::Async), so the redirect is a real HTTP one without JavaScript.
+                // Every page renders fully before the server answers (SsrMode::Async):
+                // it then works without JavaScript (out-of-order streaming needs a
+                // script to put the parts in place), and a redirect to sign-in is a
+                // real HTTP redirect.
                 <Routes fallback=pages::NotFound>
-                    <Route path=path!("/") view=pages::Home />
-                    <Route path=path!("/sign-in") view=pages::SignInPage />
-                    <Route path=path!("/agencies") view=pages::AgenciesPage />
-                    <Route path=path!("/agencies/:slug") view=pages::AgencyPage />
+                    <Route path=path!("/") view=pages::Home ssr=SsrMode::Async />
+                    <Route path=path!("/sign-in") view=pages::SignInPage ssr=SsrMode::Async />
+                    <Route path=path!("/agencies") view=pages::AgenciesPage ssr=SsrMode::Async />
+                    <Route path=path!("/agencies/:slug") view=pages::AgencyPage ssr=SsrMode::Async />
                     <Route path=path!("/agencies/:slug/message") view=pages::ComposePage ssr=SsrMode::Async />
                     <Route path=path!("/conversations") view=pages::ConversationsPage ssr=SsrMode::Async />
                     <Route path=path!("/conversations/:id") view=pages::ConversationPageView ssr=SsrMode::Async />

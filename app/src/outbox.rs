@@ -75,7 +75,7 @@ pub struct Outbox {
     /// A send loop of this tab is running (or waiting for the lock).
     sending: StoredValue<bool>,
     /// Ends the current backoff wait early (Retry now, back online, a new message).
-    wake: StoredValue<Option<oneshot::Sender<()>>, LocalStorage>,
+    wake: StoredValue<Option<oneshot::Sender<()>>>,
 }
 
 impl Outbox {
@@ -88,7 +88,7 @@ impl Outbox {
             client: StoredValue::new(client),
             on_confirmed,
             sending: StoredValue::new(false),
-            wake: StoredValue::new_local(None),
+            wake: StoredValue::new(None),
         };
         // Storage exists only in the browser; effects run only there.
         Effect::new(move |_| {

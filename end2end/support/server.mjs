@@ -33,18 +33,28 @@ export async function startServer(env = {}) {
       RUST_LOG: process.env.RUST_LOG ?? "warn",
       ...env,
     },
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", "inherit", "pipe"],
+  });
+  // The server's log goes on to ours; a panic in it fails the suite even when the
+  // request that caused it looked fine from the browser.
+  const panics = [];
+  child.stderr.on("data", (chunk) => {
+    process.stderr.write(chunk);
+    const text = chunk.toString();
+    if (text.includes("panicked at")) panics.push(text.split("\n")[0]);
   });
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitForHealth(baseUrl, child);
   return {
     baseUrl,
     dataDir,
-    stop: () =>
-      new Promise((done) => {
+    stop: async () => {
+      await new Promise((done) => {
         child.once("exit", done);
         child.kill("SIGTERM");
-      }),
+      });
+      if (panics.length > 0) throw new Error(`the server panicked: ${panics.join("; ")}`);
+    },
   };
 }
 

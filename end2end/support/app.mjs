@@ -1,0 +1,81 @@
+// Steps and checks shared by the scenarios: signing in through the real form, and
+// reading the database's view of things through the real API with a user's token.
+import assert from "node:assert/strict";
+import { waitForHydration } from "./browser.mjs";
+
+export const PASSWORD = "demo-password";
+
+/** Signs in through the sign-in form and lands on `next`. Works with JavaScript off too. */
+export async function signIn(page, baseUrl, username, next = "/agencies", { hydrated = true } = {}) {
+  await page.goto(`${baseUrl}/sign-in?next=${encodeURIComponent(next)}`);
+  if (hydrated) await waitForHydration(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((url) => url.pathname === next);
+  if (hydrated) await waitForHydration(page);
+}
+
+/** The API as `username` sees it, outside any browser. */
+export async function apiAs(baseUrl, username) {
+  const session = await fetch(`${baseUrl}/api/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  });
+  assert.equal(session.status, 200, "sign-in through the API");
+  const { token } = await session.json();
+  const call = async (method, path, body, headers = {}) => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body ? { "content-type": "application/json" } : {}),
+        ...headers,
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: response.status, headers: response.headers, body: await response.json() };
+  };
+  return {
+    get: (path) => call("GET", path),
+    post: (path, body, headers) => call("POST", path, body, headers),
+    /** Every conversation of this user. */
+    conversations: async () => (await call("GET", "/api/messages/conversations?limit=200")).body.items,
+    /** Every message of a conversation, oldest first. */
+    messages: async (id) => (await call("GET", `/api/messages/conversations/${id}/messages?limit=200`)).body.items,
+    agency: async (slug) => (await call("GET", `/api/agencies/${slug}`)).body,
+  };
+}
+
+/**
+ * The exactly-once check every scenario ends with: `user` has exactly one conversation
+ * with `agencySlug`, holding exactly the `texts` given, each once, in that order.
+ */
+export async function assertExactlyOnce(api, agencySlug, texts, { anyOrder = false } = {}) {
+  const agency = await api.agency(agencySlug);
+  const conversations = (await api.conversations()).filter((c) => c.context_id === agency.id);
+  assert.equal(conversations.length, 1, "exactly one conversation with the agency");
+  const messages = await api.messages(conversations[0].id);
+  const stored = messages.map((m) => m.text);
+  assert.deepEqual(
+    anyOrder ? stored.toSorted() : stored,
+    anyOrder ? texts.toSorted() : texts,
+    "each message stored exactly once",
+  );
+  const localIds = messages.map((m) => m.local_id);
+  assert.equal(new Set(localIds).size, localIds.length, "local_ids are unique");
+  return { conversation: conversations[0], messages };
+}
+
+/** The texts of the messages shown on a conversation page, in order. */
+export async function shownTexts(page) {
+  return page.locator("li.message .message__text").allTextContents();
+}
+
+/** Collects uncaught page errors, to assert there were none. */
+export function pageErrors(page) {
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  return errors;
+}

@@ -1,0 +1,127 @@
+// Chatting inside a conversation against the real server: the outbox across a reload
+// and a lost network, live replies from the other side, and two tabs sharing one outbox.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { withServerAndBrowser } from "../support/server.mjs";
+import { launchBrowser, waitForHydration } from "../support/browser.mjs";
+import { apiAs, assertExactlyOnce, pageErrors, shownTexts, signIn } from "../support/app.mjs";
+
+const env = withServerAndBrowser(launchBrowser);
+
+/** `user` contacts `slug` through the API; returns the API client and the conversation id. */
+async function startConversation(user, slug, text) {
+  const api = await apiAs(env.server.baseUrl, user);
+  const agency = await api.agency(slug);
+  const created = await api.post(
+    "/api/messages/conversations",
+    { context_type: "agency_inquiry", context_id: agency.id, initial_message: { text, local_id: crypto.randomUUID() } },
+    { "Idempotency-Key": crypto.randomUUID() },
+  );
+  assert.equal(created.status, 201);
+  return { api, id: created.body.conversation.id };
+}
+
+async function openConversation(user, id) {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = pageErrors(page);
+  await signIn(page, env.server.baseUrl, user, `/conversations/${id}`);
+  return { context, page, errors };
+}
+
+const composer = (page) => page.getByPlaceholder("Write a message…");
+
+/** Going offline and back fires the browser's `online` event. */
+async function networkComesBack(context) {
+  await context.setOffline(true);
+  await context.setOffline(false);
+}
+
+test("6. a message sent offline survives a reload and is delivered and shown once", async () => {
+  const { api, id } = await startConversation("alice", "northwind", "Hello Northwind");
+  const { context, page, errors } = await openConversation("alice", id);
+
+  // The API is unreachable (the page itself still loads, so it can be reloaded).
+  await context.route("**/api/chat", (route) => route.abort("internetdisconnected"));
+  await composer(page).fill("Written in a tunnel");
+  await composer(page).press("Enter");
+  await page.locator("[data-delivery=failed]").waitFor();
+  assert.equal(await composer(page).inputValue(), "", "the composer is free for the next message");
+
+  await page.reload();
+  await waitForHydration(page);
+  await page.locator("li.message", { hasText: "Written in a tunnel" }).waitFor();
+  assert.deepEqual(await shownTexts(page), ["Hello Northwind", "Written in a tunnel"]);
+
+  await context.unroute("**/api/chat");
+  await networkComesBack(context);
+  await page.locator("li.message[data-delivery=sent]", { hasText: "Written in a tunnel" }).waitFor();
+  assert.deepEqual(await shownTexts(page), ["Hello Northwind", "Written in a tunnel"]);
+  await assertExactlyOnce(api, "northwind", ["Hello Northwind", "Written in a tunnel"]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("7. the other participant's reply arrives live while the user is typing", async () => {
+  const { api, id } = await startConversation("alice", "blue-harbor", "Any boats in May?");
+  const { context, page, errors } = await openConversation("alice", id);
+  await composer(page).fill("Also, do you");
+
+  const dave = await apiAs(env.server.baseUrl, "dave");
+  const reply = await dave.post("/api/chat", { conversation_id: id, text: "Yes, plenty!", local_id: crypto.randomUUID() });
+  assert.equal(reply.status, 202);
+
+  const shown = page.locator("li.message", { hasText: "Yes, plenty!" });
+  await shown.waitFor();
+  assert.equal(await shown.count(), 1);
+  assert.equal(await shown.getAttribute("class"), "message", "shown as someone else's message");
+  assert.equal(await composer(page).inputValue(), "Also, do you", "the draft is untouched");
+
+  await composer(page).fill("Also, do you rent kayaks?");
+  await composer(page).press("Enter");
+  await page.locator("li.message[data-delivery=sent]", { hasText: "kayaks" }).waitFor();
+  await assertExactlyOnce(api, "blue-harbor", ["Any boats in May?", "Yes, plenty!", "Also, do you rent kayaks?"]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("two tabs share one outbox: an unsent message is stored once, whichever tab sends it", async () => {
+  const { api, id } = await startConversation("bob", "northwind", "Hi from Bob");
+  const { context, page: first, errors } = await openConversation("bob", id);
+  const second = await context.newPage();
+  const secondErrors = pageErrors(second);
+  await second.goto(`${env.server.baseUrl}/conversations/${id}`);
+  await waitForHydration(second);
+
+  let blocked = true;
+  const answers = []; // whether each delivered send was replayed
+  await context.route("**/api/chat", async (route) => {
+    if (blocked) return route.abort("internetdisconnected");
+    const response = await route.fetch();
+    answers.push(response.headers()["idempotent-replayed"] === "true");
+    return route.fulfill({ response });
+  });
+  await composer(first).fill("Queued while the network was down");
+  await composer(first).press("Enter");
+  await first.locator("[data-delivery=failed]").waitFor();
+  // The other tab sees the unsent message through the shared storage.
+  await second.locator("li.message", { hasText: "Queued while" }).waitFor();
+
+  blocked = false;
+  await networkComesBack(context); // both tabs wake up and want to send
+  for (const page of [first, second]) {
+    await page.locator("li.message[data-delivery=sent]", { hasText: "Queued while" }).waitFor();
+  }
+  // The tabs take turns (a Web Lock); the second usually finds the outbox empty, but
+  // localStorage reaches another tab's process a moment late, so it may send the
+  // message again: the server then replays its answer instead of storing a copy.
+  assert.ok(answers.length >= 1 && answers.length <= 2, `sent ${answers.length} times`);
+  assert.equal(answers[0], false, "the first delivered send stored it");
+  assert.deepEqual(answers.slice(1), answers.slice(1).map(() => true), "any second send was a replay");
+  for (const page of [first, second]) {
+    assert.deepEqual(await shownTexts(page), ["Hi from Bob", "Queued while the network was down"]);
+  }
+  await assertExactlyOnce(api, "northwind", ["Hi from Bob", "Queued while the network was down"]);
+  assert.deepEqual([...errors, ...secondErrors], []);
+  await context.close();
+});

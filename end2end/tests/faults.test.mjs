@@ -1,0 +1,168 @@
+// Contacting an agency while the network misbehaves: faults are injected with
+// Playwright's request routing in front of the real server, and every scenario ends
+// by asking the API that exactly one conversation and one copy of each message exist.
+// Each scenario uses its own (user, agency) pair, so they share one server.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { withServerAndBrowser } from "../support/server.mjs";
+import { launchBrowser, waitForHydration } from "../support/browser.mjs";
+import { apiAs, assertExactlyOnce, pageErrors, signIn } from "../support/app.mjs";
+
+const env = withServerAndBrowser(launchBrowser);
+
+/** The create-or-check endpoint (GET is the existence check, POST the send). */
+const conversationsEndpoint = (url) => url.pathname === "/api/messages/conversations";
+
+async function openAgency(user, slug) {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = pageErrors(page);
+  await signIn(page, env.server.baseUrl, user, `/agencies/${slug}`);
+  return { context, page, errors };
+}
+
+async function openModal(page) {
+  await page.getByRole("button", { name: "Send message" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.waitFor();
+  return dialog;
+}
+
+test("1. an existence check slower than the timeout opens the modal; the send finds the conversation", async () => {
+  const api = await apiAs(env.server.baseUrl, "alice");
+  const agency = await api.agency("northwind");
+  const earlier = await api.post(
+    "/api/messages/conversations",
+    { context_type: "agency_inquiry", context_id: agency.id, initial_message: { text: "Sent from my phone", local_id: "phone-1" } },
+    { "Idempotency-Key": crypto.randomUUID() },
+  );
+  assert.equal(earlier.status, 201);
+
+  const { context, page, errors } = await openAgency("alice", "northwind");
+  await page.route(conversationsEndpoint, async (route) => {
+    if (route.request().method() !== "GET") return route.continue();
+    await new Promise((resolve) => setTimeout(resolve, 11_000)); // past the 10 s timeout
+    await route.abort("timedout").catch(() => {});
+  });
+  const started = Date.now();
+  const dialog = await openModal(page);
+  const waited = Date.now() - started;
+  assert.ok(waited >= 9_500, `the modal waited for the check's timeout (${waited} ms)`);
+
+  await dialog.getByLabel("Your message").fill("Written after the check timed out");
+  await dialog.getByRole("button", { name: "Send" }).click();
+  await dialog.getByTestId("already-contacted").waitFor();
+  await dialog.getByRole("button", { name: "Open the conversation" }).click();
+  await page.waitForURL(new RegExp(`/conversations/${earlier.body.conversation.id}$`));
+
+  await assertExactlyOnce(api, "northwind", ["Sent from my phone", "Written after the check timed out"]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("2. a double and a triple click on send store one conversation and one message", async () => {
+  const { context, page, errors } = await openAgency("alice", "blue-harbor");
+  let posts = 0;
+  await page.route(conversationsEndpoint, async (route) => {
+    if (route.request().method() === "POST") {
+      posts += 1;
+      await new Promise((resolve) => setTimeout(resolve, 300)); // clicks land while in flight
+    }
+    await route.continue();
+  });
+  const dialog = await openModal(page);
+  await dialog.getByLabel("Your message").fill("Clicked impatiently");
+  const send = dialog.getByRole("button", { name: "Send" });
+  await send.click({ clickCount: 3 });
+  await send.dblclick({ force: true }).catch(() => {}); // it may be gone already
+  await page.waitForURL(/\/conversations\/[0-9a-f-]{36}$/);
+
+  assert.equal(posts, 1, "send is disabled while a request is in flight");
+  await assertExactlyOnce(await apiAs(env.server.baseUrl, "alice"), "blue-harbor", ["Clicked impatiently"]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("3. a send that fails with a network error is retried with the same key and local_id", async () => {
+  const { context, page, errors } = await openAgency("alice", "summit-events");
+  const sent = [];
+  await page.route(conversationsEndpoint, async (route) => {
+    const request = route.request();
+    if (request.method() !== "POST") return route.continue();
+    sent.push({ key: request.headers()["idempotency-key"], body: request.postDataJSON() });
+    if (sent.length === 1) return route.abort("internetdisconnected");
+    return route.continue();
+  });
+  const dialog = await openModal(page);
+  await dialog.getByLabel("Your message").fill("Sent on a flaky train");
+  await dialog.getByRole("button", { name: "Send" }).click();
+  await dialog.getByTestId("send-error").waitFor();
+  await dialog.getByRole("button", { name: "Retry" }).click();
+  await page.waitForURL(/\/conversations\/[0-9a-f-]{36}$/);
+
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1].key, sent[0].key);
+  assert.equal(sent[1].body.initial_message.local_id, sent[0].body.initial_message.local_id);
+  await assertExactlyOnce(await apiAs(env.server.baseUrl, "alice"), "summit-events", ["Sent on a flaky train"]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("4. a response lost after the server committed is retried and replayed", async () => {
+  const { context, page, errors } = await openAgency("bob", "northwind");
+  let posts = 0;
+  await page.route(conversationsEndpoint, async (route) => {
+    if (route.request().method() !== "POST") return route.continue();
+    posts += 1;
+    if (posts === 1) {
+      await route.fetch(); // the server stores it...
+      return route.abort("connectionreset"); // ...and the answer never arrives
+    }
+    return route.continue();
+  });
+  const replayed = page.waitForResponse(
+    (response) => conversationsEndpoint(new URL(response.url())) && response.request().method() === "POST",
+  );
+  const dialog = await openModal(page);
+  await dialog.getByLabel("Your message").fill("Did this arrive?");
+  await dialog.getByRole("button", { name: "Send" }).click();
+  await dialog.getByTestId("send-error").waitFor();
+  await dialog.getByRole("button", { name: "Retry" }).click();
+  await page.waitForURL(/\/conversations\/[0-9a-f-]{36}$/);
+
+  assert.equal((await replayed).headers()["idempotent-replayed"], "true");
+  await assertExactlyOnce(await apiAs(env.server.baseUrl, "bob"), "northwind", ["Did this arrive?"]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("5. two tabs of one user contacting the same agency at once share one conversation", async () => {
+  const { context, page: first, errors } = await openAgency("bob", "blue-harbor");
+  const second = await context.newPage();
+  const secondErrors = pageErrors(second);
+  await second.goto(`${env.server.baseUrl}/agencies/blue-harbor`);
+  await waitForHydration(second);
+
+  const dialogs = [await openModal(first), await openModal(second)];
+  await dialogs[0].getByLabel("Your message").fill("From the first tab");
+  await dialogs[1].getByLabel("Your message").fill("From the second tab");
+  await Promise.all(dialogs.map((dialog) => dialog.getByRole("button", { name: "Send" }).click()));
+
+  // One tab made the conversation and went there; the other was told it existed.
+  const outcome = (page, dialog) =>
+    Promise.race([
+      page.waitForURL(/\/conversations\//).then(() => "created"),
+      dialog.getByTestId("already-contacted").waitFor().then(() => "merged"),
+    ]);
+  const outcomes = await Promise.all([outcome(first, dialogs[0]), outcome(second, dialogs[1])]);
+  assert.deepEqual(outcomes.toSorted(), ["created", "merged"]);
+
+  await assertExactlyOnce(
+    await apiAs(env.server.baseUrl, "bob"),
+    "blue-harbor",
+    ["From the first tab", "From the second tab"],
+    { anyOrder: true },
+  );
+  assert.deepEqual([...errors, ...secondErrors], []);
+  await context.close();
+});
