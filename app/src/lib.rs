@@ -45,11 +45,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects never run on the server, so this marks the moment the page is interactive;
-    // browser tests wait for it instead of sleeping.
+    // Effects never run on the server, so this marks the moment the page is interactive:
+    // browser tests wait for the attribute instead of sleeping, and the performance mark
+    // is the time to interactive the suite reports.
     Effect::new(move |_| {
         if let Some(root) = document().document_element() {
             let _ = root.set_attribute("data-hydrated", "true");
+        }
+        if let Some(performance) = window().performance() {
+            let _ = performance.mark("messaging:hydrated");
         }
     });
 

@@ -107,7 +107,16 @@ pub fn ComposeModal(
     };
 
     view! {
-        <dialog node_ref=dialog class="modal" aria-labelledby=labelled_by on:close=on_close>
+        <dialog
+            node_ref=dialog
+            class="modal"
+            aria-labelledby=labelled_by
+            // Escape fires `cancel` at once, `close` only a task later: a quick Escape
+            // then Enter on the button must find the modal closed already.
+            on:cancel=move |_: web_sys::Event| open.set(false)
+            on:close=on_close
+            on:keydown=move |event| keep_focus_inside(&event)
+        >
             <form
                 method="dialog"
                 class="modal__body"
@@ -129,8 +138,10 @@ pub fn ComposeModal(
                 </header>
                 <label class="field">
                     <span>"Your message"</span>
+                    // showModal() focuses this first, so one can type at once.
                     <textarea
                         name="text"
+                        autofocus
                         rows="5"
                         required
                         readonly=sending
@@ -196,6 +207,47 @@ pub fn ComposeModal(
                 </footer>
             </form>
         </dialog>
+    }
+}
+
+/// What Tab can reach inside the dialog.
+const FOCUSABLE: &str = "button:not([disabled]), textarea:not([disabled]), input:not([disabled]), [href], [tabindex]:not([tabindex='-1'])";
+
+/// Tab from the last control goes to the first, Shift+Tab from the first to the last:
+/// `showModal()` makes the page inert, but Tab would still leave for the browser's own
+/// controls, and the WAI-ARIA dialog pattern keeps focus in the dialog.
+fn keep_focus_inside(event: &leptos::ev::KeyboardEvent) {
+    use wasm_bindgen::JsCast;
+    if event.key() != "Tab" {
+        return;
+    }
+    let Some(dialog) = event
+        .current_target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+    else {
+        return;
+    };
+    let Ok(focusable) = dialog.query_selector_all(FOCUSABLE) else {
+        return;
+    };
+    let element = |i: u32| {
+        focusable
+            .item(i)
+            .and_then(|node| node.dyn_into::<web_sys::HtmlElement>().ok())
+    };
+    let (Some(first), Some(last)) = (element(0), element(focusable.length().saturating_sub(1)))
+    else {
+        return;
+    };
+    let active = document().active_element();
+    let (at_edge, wrap_to) = if event.shift_key() {
+        (active.as_ref() == Some(first.as_ref()), last)
+    } else {
+        (active.as_ref() == Some(last.as_ref()), first)
+    };
+    if at_edge {
+        event.prevent_default();
+        let _ = wrap_to.focus();
     }
 }
 

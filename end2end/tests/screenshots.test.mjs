@@ -1,0 +1,95 @@
+// Screenshots of the main pages on a phone and a desktop, saved for the README
+// (end2end/screenshots/), and the time to interactive, measured for the suite's report.
+import { test } from "node:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { withServerAndBrowser } from "../support/server.mjs";
+import { launchBrowser, waitForHydration } from "../support/browser.mjs";
+import { apiAs, signIn } from "../support/app.mjs";
+
+const env = withServerAndBrowser(launchBrowser);
+const screenshots = resolve(import.meta.dirname, "../screenshots");
+const reportDir = resolve(import.meta.dirname, "../..", process.env.CARGO_TARGET_DIR ?? "target", "end2end");
+
+const viewports = {
+  phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true },
+  desktop: { viewport: { width: 1280, height: 800 } },
+};
+
+test("screenshots of the agency page with the dialog, a conversation and the list", async () => {
+  mkdirSync(screenshots, { recursive: true });
+  const base = env.server.baseUrl;
+  // A conversation with a reply from the agency, so both sides show.
+  const alice = await apiAs(base, "alice");
+  const agency = await alice.agency("northwind");
+  const created = await alice.post(
+    "/api/messages/conversations",
+    {
+      context_type: "agency_inquiry",
+      context_id: agency.id,
+      initial_message: { text: "Hello! Do you organise ski trips in March?", local_id: "shot-1" },
+    },
+    { "Idempotency-Key": crypto.randomUUID(), "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)" },
+  );
+  const id = created.body.conversation.id;
+  const carol = await apiAs(base, "carol");
+  await carol.post("/api/chat", {
+    conversation_id: id,
+    text: "We do! Chamonix or Zermatt, a week each. How many people?",
+    local_id: "shot-2",
+    user_agent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
+  });
+
+  for (const [device, options] of Object.entries(viewports)) {
+    const context = await env.browser.newContext(options);
+    const page = await context.newPage();
+    await signIn(page, base, "alice", "/agencies/blue-harbor");
+    await page.getByRole("button", { name: "Send message" }).click();
+    await page.getByRole("dialog").getByLabel("Your message").fill("Hi! Can we rent a sailing boat for a weekend in June?");
+    await page.screenshot({ path: join(screenshots, `compose-${device}.png`) });
+
+    await page.goto(`${base}/conversations/${id}`);
+    await waitForHydration(page);
+    await context.route("**/api/chat", (route) => route.abort("internetdisconnected"));
+    await page.getByPlaceholder("Write a message…").fill("Four of us, in Zermatt please.");
+    await page.getByPlaceholder("Write a message…").press("Enter");
+    await page.locator("[data-delivery=failed]").waitFor();
+    await page.screenshot({ path: join(screenshots, `conversation-${device}.png`) });
+    await context.unroute("**/api/chat");
+    await page.getByRole("button", { name: "Retry" }).click();
+    await page.locator("li.message[data-delivery=sent]", { hasText: "Zermatt please" }).waitFor();
+
+    await page.goto(`${base}/conversations`);
+    await waitForHydration(page);
+    await page.screenshot({ path: join(screenshots, `conversations-${device}.png`) });
+    await context.close();
+  }
+});
+
+test("time to interactive: navigation to a hydrated Send message button", async (t) => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, env.server.baseUrl, "bob", "/agencies/northwind");
+  const samples = [];
+  for (let run = 0; run < 7; run++) {
+    await page.goto(`${env.server.baseUrl}/agencies/northwind`);
+    await waitForHydration(page);
+    await page.getByRole("button", { name: "Send message" }).waitFor();
+    samples.push(
+      await page.evaluate(() => performance.getEntriesByName("messaging:hydrated")[0].startTime),
+    );
+  }
+  samples.sort((a, b) => a - b);
+  const median = samples[Math.floor(samples.length / 2)];
+  const report = {
+    what: "navigation start to hydrated Send message button, headless Chromium, loopback, debug server",
+    runs: samples.length,
+    median_ms: Math.round(median),
+    min_ms: Math.round(samples[0]),
+    max_ms: Math.round(samples.at(-1)),
+  };
+  t.diagnostic(`time to interactive: median ${report.median_ms} ms (min ${report.min_ms}, max ${report.max_ms}, ${report.runs} runs)`);
+  mkdirSync(reportDir, { recursive: true });
+  writeFileSync(join(reportDir, "report.json"), JSON.stringify({ time_to_interactive: report }, null, 2));
+  await context.close();
+});
