@@ -18,13 +18,29 @@ export async function signIn(page, baseUrl, username, next = "/agencies", { hydr
 
 /** The API as `username` sees it, outside any browser. */
 export async function apiAs(baseUrl, username) {
+  return api(baseUrl, username, await tokenOf(baseUrl, username));
+}
+
+// One API session per user and server: sign-ins are rate limited (5 a minute per name).
+const tokens = new Map();
+
+async function tokenOf(baseUrl, username) {
+  const cacheKey = `${baseUrl} ${username}`;
+  if (!tokens.has(cacheKey)) tokens.set(cacheKey, await signInThroughApi(baseUrl, username));
+  return tokens.get(cacheKey);
+}
+
+async function signInThroughApi(baseUrl, username) {
   const session = await fetch(`${baseUrl}/api/session`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ username, password: PASSWORD }),
   });
   assert.equal(session.status, 200, "sign-in through the API");
-  const { token } = await session.json();
+  return (await session.json()).token;
+}
+
+function api(baseUrl, username, token) {
   const call = async (method, path, body, headers = {}) => {
     const response = await fetch(`${baseUrl}${path}`, {
       method,

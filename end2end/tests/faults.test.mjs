@@ -166,3 +166,37 @@ test("5. two tabs of one user contacting the same agency at once share one conve
   assert.deepEqual([...errors, ...secondErrors], []);
   await context.close();
 });
+
+test("a 409 in flight is waited out by itself (Retry-After) and the send completes once", async () => {
+  const { context, page, errors } = await openAgency("bob", "summit-events");
+  const sent = [];
+  await page.route(conversationsEndpoint, async (route) => {
+    const request = route.request();
+    if (request.method() !== "POST") return route.continue();
+    sent.push({ at: Date.now(), key: request.headers()["idempotency-key"] });
+    if (sent.length > 1) return route.continue();
+    // What the server answers while the same key is still being processed.
+    return route.fulfill({
+      status: 409,
+      headers: { "content-type": "application/problem+json", "retry-after": "1" },
+      body: JSON.stringify({
+        type: "about:blank",
+        title: "Request in flight",
+        status: 409,
+        detail: "A request with this Idempotency-Key is still being processed.",
+        code: "idempotency_key_in_flight",
+      }),
+    });
+  });
+  const dialog = await openModal(page);
+  await dialog.getByLabel("Your message").fill("Patience pays");
+  await dialog.getByRole("button", { name: "Send" }).click();
+  await page.waitForURL(/\/conversations\/[0-9a-f-]{36}$/);
+
+  assert.equal(sent.length, 2, "retried once, without the user doing anything");
+  assert.equal(sent[1].key, sent[0].key);
+  assert.ok(sent[1].at - sent[0].at >= 950, `waited for Retry-After (${sent[1].at - sent[0].at} ms)`);
+  await assertExactlyOnce(await apiAs(env.server.baseUrl, "bob"), "summit-events", ["Patience pays"]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

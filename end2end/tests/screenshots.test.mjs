@@ -19,31 +19,32 @@ const viewports = {
 test("screenshots of the agency page with the dialog, a conversation and the list", async () => {
   mkdirSync(screenshots, { recursive: true });
   const base = env.server.baseUrl;
-  // A conversation with a reply from the agency, so both sides show.
-  const alice = await apiAs(base, "alice");
-  const agency = await alice.agency("northwind");
-  const created = await alice.post(
-    "/api/messages/conversations",
-    {
-      context_type: "agency_inquiry",
-      context_id: agency.id,
-      initial_message: { text: "Hello! Do you organise ski trips in March?", local_id: "shot-1" },
-    },
-    { "Idempotency-Key": crypto.randomUUID(), "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)" },
-  );
-  const id = created.body.conversation.id;
+  // Each size is one customer's view of a conversation with Northwind and its reply.
+  const customers = { phone: "alice", desktop: "bob" };
   const carol = await apiAs(base, "carol");
-  await carol.post("/api/chat", {
-    conversation_id: id,
-    text: "We do! Chamonix or Zermatt, a week each. How many people?",
-    local_id: "shot-2",
-    user_agent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
-  });
-
   for (const [device, options] of Object.entries(viewports)) {
+    const customer = await apiAs(base, customers[device]);
+    const agency = await customer.agency("northwind");
+    const created = await customer.post(
+      "/api/messages/conversations",
+      {
+        context_type: "agency_inquiry",
+        context_id: agency.id,
+        initial_message: { text: "Hello! Do you organise ski trips in March?", local_id: "shot-1" },
+      },
+      { "Idempotency-Key": crypto.randomUUID(), "user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X)" },
+    );
+    const id = created.body.conversation.id;
+    await carol.post("/api/chat", {
+      conversation_id: id,
+      text: "We do! Chamonix or Zermatt, a week each. How many people?",
+      local_id: "shot-2",
+      user_agent: "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
+    });
+
     const context = await env.browser.newContext(options);
     const page = await context.newPage();
-    await signIn(page, base, "alice", "/agencies/blue-harbor");
+    await signIn(page, base, customers[device], "/agencies/blue-harbor");
     await page.getByRole("button", { name: "Send message" }).click();
     await page.getByRole("dialog").getByLabel("Your message").fill("Hi! Can we rent a sailing boat for a weekend in June?");
     await page.screenshot({ path: join(screenshots, `compose-${device}.png`) });
