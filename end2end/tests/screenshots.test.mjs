@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { withServerAndBrowser } from "../support/server.mjs";
 import { launchBrowser, waitForHydration } from "../support/browser.mjs";
 import { apiAs, signIn } from "../support/app.mjs";
+import { measureTimeToInteractive } from "../support/tti.mjs";
 
 const env = withServerAndBrowser(launchBrowser);
 const screenshots = resolve(import.meta.dirname, "../screenshots");
@@ -68,29 +69,8 @@ test("screenshots of the agency page with the dialog, a conversation and the lis
 });
 
 test("time to interactive: navigation to a hydrated Send message button", async (t) => {
-  const context = await env.browser.newContext();
-  const page = await context.newPage();
-  await signIn(page, env.server.baseUrl, "bob", "/agencies/northwind");
-  const samples = [];
-  for (let run = 0; run < 7; run++) {
-    await page.goto(`${env.server.baseUrl}/agencies/northwind`);
-    await waitForHydration(page);
-    await page.getByRole("button", { name: "Send message" }).waitFor();
-    samples.push(
-      await page.evaluate(() => performance.getEntriesByName("messaging:hydrated")[0].startTime),
-    );
-  }
-  samples.sort((a, b) => a - b);
-  const median = samples[Math.floor(samples.length / 2)];
-  const report = {
-    what: "navigation start to hydrated Send message button, headless Chromium, loopback, debug server",
-    runs: samples.length,
-    median_ms: Math.round(median),
-    min_ms: Math.round(samples[0]),
-    max_ms: Math.round(samples.at(-1)),
-  };
+  const report = await measureTimeToInteractive(env.browser, env.server.baseUrl);
   t.diagnostic(`time to interactive: median ${report.median_ms} ms (min ${report.min_ms}, max ${report.max_ms}, ${report.runs} runs)`);
   mkdirSync(reportDir, { recursive: true });
   writeFileSync(join(reportDir, "report.json"), JSON.stringify({ time_to_interactive: report }, null, 2));
-  await context.close();
 });

@@ -140,7 +140,7 @@ impl PageData for ServerPageData {
             })?;
             request.initial_message.user_agent = user_agent(&headers);
             let response =
-                conversation_routes::start_conversation(&self.state, &user, &key, request)
+                conversation_routes::start_conversation(self.state.clone(), user, key, request)
                     .await
                     .map_err(shown)?;
             // The stored (maybe replayed) response is the one source of the answer.
@@ -161,7 +161,7 @@ impl PageData for ServerPageData {
         Box::pin(async move {
             let user = self.signed_in(&headers).await?;
             request.user_agent = user_agent(&headers);
-            chat::post_chat_message(&self.state, &user, request)
+            chat::post_chat_message(self.state.clone(), user, request)
                 .await
                 .map(drop)
                 .map_err(shown)

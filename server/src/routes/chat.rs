@@ -1,3 +1,4 @@
+use super::to_completion;
 use crate::auth::Authenticated;
 use crate::db;
 use crate::error::ApiError;
@@ -32,12 +33,21 @@ pub async fn send_chat_message(
     if request.user_agent.is_none() {
         request.user_agent = user_agent(&headers);
     }
-    post_chat_message(&state, &caller.user, request).await
+    post_chat_message(state, caller.user, request).await
 }
 
 /// Stores a chat message once per `local_id`: the one path behind the API and the chat
-/// form that works without JavaScript.
+/// form that works without JavaScript. It runs to the end even if the client leaves
+/// (see [`to_completion`]).
 pub async fn post_chat_message(
+    state: AppState,
+    sender: CurrentUser,
+    request: ChatRequest,
+) -> Result<Response, ApiError> {
+    to_completion(async move { store_chat_message(&state, &sender, request).await }).await
+}
+
+async fn store_chat_message(
     state: &AppState,
     sender: &CurrentUser,
     request: ChatRequest,

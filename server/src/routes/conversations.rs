@@ -1,4 +1,4 @@
-use super::{decode_cursor, encode_cursor, page_limit};
+use super::{decode_cursor, encode_cursor, page_limit, to_completion};
 use crate::auth::Authenticated;
 use crate::db::{self, conversations, directory};
 use crate::error::ApiError;
@@ -51,12 +51,22 @@ pub async fn create_conversation(
     if request.initial_message.user_agent.is_none() {
         request.initial_message.user_agent = user_agent(&headers);
     }
-    start_conversation(&state, &caller.user, &key, request).await
+    start_conversation(state, caller.user, key, request).await
 }
 
 /// Creates, merges or replays a conversation: the one path behind the API and the
-/// compose form that works without JavaScript.
+/// compose form that works without JavaScript. It runs to the end even if the client
+/// leaves (see [`to_completion`]).
 pub async fn start_conversation(
+    state: AppState,
+    user: CurrentUser,
+    key: IdempotencyKey,
+    request: CreateConversationRequest,
+) -> Result<Response, ApiError> {
+    to_completion(async move { create_or_merge(&state, &user, &key, request).await }).await
+}
+
+async fn create_or_merge(
     state: &AppState,
     user: &CurrentUser,
     key: &IdempotencyKey,

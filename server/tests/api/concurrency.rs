@@ -142,7 +142,65 @@ async fn a_response_lost_in_flight_then_retried_completes_the_intent_once(app: T
     assert_eq!(first["message"]["local_id"], "m-1");
 }
 
+/// Clients that give up mid-request (a timeout, a closed tab) must not hurt anyone else:
+/// their writes are finished or never started, and every later write still succeeds.
+/// (A write transaction dropped halfway used to leave its pooled connection in a
+/// transaction, and every later write on it failed with a 500; the benchmark found it.)
+async fn requests_abandoned_by_their_clients_leave_the_store_healthy(app: TestApp) {
+    let (token, agency) = sign_in_and_agency(&app).await;
+    let created = app
+        .create_conversation(&token, "first", &inquiry(&agency, "Hello", "m-0"))
+        .await;
+    let conversation: Value = created.json().await.expect("json");
+    let conversation = conversation["conversation"]["id"].clone();
+    // Time-outs from 1 to 10 ms, so some land in the middle of a transaction.
+    for round in 0..10u64 {
+        let impatient = reqwest::Client::builder()
+            .timeout(Duration::from_millis(1 + round))
+            .build()
+            .expect("client");
+        let chats = (0..RACERS).map(|i| {
+            impatient
+                .post(app.url("/api/chat"))
+                .bearer_auth(&token)
+                .json(&json!({ "conversation_id": conversation, "text": "gone", "local_id": format!("gone-{round}-{i}") }))
+                .send()
+        });
+        let creates = (0..RACERS).map(|i| {
+            impatient
+                .post(app.url("/api/messages/conversations"))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", format!("gone-{round}-{i}"))
+                .json(&inquiry(&agency, "gone", &format!("merged-{round}-{i}")))
+                .send()
+        });
+        join_all(chats.chain(creates)).await;
+    }
+    for i in 0..RACERS {
+        let body = json!({ "conversation_id": conversation, "text": "still here", "local_id": format!("after-{i}") });
+        assert_eq!(
+            app.chat(&token, &body).await.status(),
+            StatusCode::ACCEPTED,
+            "write {i} after the abandoned ones"
+        );
+        let merged = app
+            .create_conversation(
+                &token,
+                &format!("after-{i}"),
+                &inquiry(&agency, "still here", &format!("after-merge-{i}")),
+            )
+            .await;
+        assert_eq!(
+            merged.status(),
+            StatusCode::OK,
+            "merge {i} after the abandoned ones"
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 1);
+}
+
 on_both_stores!(
+    requests_abandoned_by_their_clients_leave_the_store_healthy,
     racing_identical_creates_store_one_conversation_and_one_message,
     racing_creates_with_different_keys_merge_into_one_conversation,
     racing_sends_of_one_local_id_store_one_message,

@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Runs every benchmark against the release server and its baselines, in one run on
+this machine, and writes bench/results.json, bench/REPORT.md and two SVG plots.
+
+Called by scripts/bench (which installs wrk and builds everything first). Standard
+library only. Every figure is the median of RUNS runs, reported with its spread and
+next to a baseline measured in the same run.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+if not TARGET.is_absolute():
+    TARGET = REPO / TARGET
+SERVER = TARGET / "release" / "server"
+BASELINE = TARGET / "release" / "baseline"
+LUA = REPO / "bench" / "wrk" / "request.lua"
+OUT = REPO / "bench"
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+WARMUP_SECONDS = 3
+CONNECTIONS = 32
+SEEDED_AGENCIES = 300_000
+# The server and its database get core 0, the load generator core 1 (taskset).
+SERVER_CPU, LOAD_CPU = "0", "1"
+
+
+def log(message):
+    print(f"==> {message}", flush=True)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_healthy(url, process, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+class Process:
+    """A server started for the run, pinned to a core when `cpu` is given."""
+
+    def __init__(self, argv, env, health, cpu=None):
+        prefix = ["taskset", "-c", cpu] if cpu is not None else []
+        self.process = subprocess.Popen(
+            prefix + argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL
+        )
+        wait_healthy(health, self.process)
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_server(database_url=None, cpu=SERVER_CPU):
+    port = free_port()
+    data_dir = tempfile.mkdtemp(prefix="messaging-bench-")
+    env = {
+        "LEPTOS_SITE_ADDR": f"127.0.0.1:{port}",
+        "LEPTOS_SITE_ROOT": str(TARGET / "site"),
+        "DATA_DIR": data_dir,
+        "RUST_LOG": "error",
+    }
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    base = f"http://127.0.0.1:{port}"
+    server = Process([str(SERVER)], env, f"{base}/healthz", cpu)
+    server.base = base
+    server.database_url = database_url or f"sqlite://{data_dir}/messaging.db"
+    return server
+
+
+def api(base, method, path, body=None, token=None, headers=None):
+    request = urllib.request.Request(f"{base}{path}", method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(request, data=data, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def wrk(url, scenario, seconds, offset=0, pace_ms=0, cpu=LOAD_CPU):
+    """One wrk run; returns its summary (requests/s, latency percentiles in µs)."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+        out_path = out.name
+    failures_path = out_path + ".failures"
+    env = {
+        **os.environ,
+        "BENCH_METHOD": scenario.get("method", "GET"),
+        "BENCH_PATH": scenario["path"],
+        "BENCH_BODY": scenario.get("body", ""),
+        "BENCH_KEY": scenario.get("key", ""),
+        "BENCH_AUTH": scenario.get("auth", ""),
+        "BENCH_OFFSET": str(offset),
+        "BENCH_PACE_MS": str(pace_ms),
+        "BENCH_OUT": out_path,
+        "BENCH_FAILURES": failures_path,
+    }
+    prefix = ["taskset", "-c", cpu] if cpu is not None else []
+    subprocess.run(
+        prefix + ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(LUA), url],
+        env=env, check=True, stdout=subprocess.DEVNULL,
+    )
+    result = json.loads(Path(out_path).read_text())
+    os.unlink(out_path)
+    if os.path.exists(failures_path):
+        result["failure_samples"] = Path(failures_path).read_text().splitlines()[:3]
+        os.unlink(failures_path)
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+class Offsets:
+    """Hands out each scenario's request numbers, so no run reuses a key or local_id and
+    new conversations stay within the seeded agencies."""
+
+    def __init__(self):
+        self.next = {}
+
+    def take(self, scenario, seconds):
+        start = self.next.get(scenario["prefix"], 0)
+        self.next[scenario["prefix"]] = start + 10_000 * seconds
+        return start
+
+
+OFFSETS = Offsets()
+
+
+def measure(name, base, scenario, pace_ms=0):
+    """Warm-up, then RUNS runs; the median and spread of each figure."""
+    url = base + scenario["path"]
+    wrk(url, scenario, WARMUP_SECONDS, OFFSETS.take(scenario, WARMUP_SECONDS), pace_ms)
+    runs = [wrk(url, scenario, SECONDS, OFFSETS.take(scenario, SECONDS), pace_ms) for _ in range(RUNS)]
+    bad = sum(r["non_2xx"] + r["socket_errors"] for r in runs)
+    samples = [s for r in runs for s in r.get("failure_samples", [])][:3]
+    summary = {
+        "name": name,
+        "rps": statistics.median(r["rps"] for r in runs),
+        "rps_min": min(r["rps"] for r in runs),
+        "rps_max": max(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50_us"] for r in runs) / 1000,
+        "p99_ms": statistics.median(r["p99_us"] for r in runs) / 1000,
+        "failed_requests": bad,
+        "failure_samples": samples,
+        "runs": len(runs),
+    }
+    log(f"{name}: {summary['rps']:.0f} req/s ({summary['rps_min']:.0f}–{summary['rps_max']:.0f}), "
+        f"p50 {summary['p50_ms']:.2f} ms, p99 {summary['p99_ms']:.2f} ms, failed {bad}")
+    return summary
+
+
+def at_half_rate(name, base, scenario, full_rps):
+    """Latency at half the maximum rate: each connection waits between its requests."""
+    pace_ms = max(1, round(CONNECTIONS / (full_rps / 2) * 1000))
+    result = measure(f"{name} at half rate", base, scenario, pace_ms)
+    result["paced_ms"] = pace_ms
+    return result
+
+
+def count_fsyncs(server, base, scenario, requests=300):
+    """fsync/fdatasync calls per request, counted by strace on the server process."""
+    if shutil.which("strace") is None:
+        return None
+    trace = tempfile.NamedTemporaryFile(suffix=".txt", delete=False).name
+    strace = subprocess.Popen(
+        ["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", trace,
+         "-p", str(server.process.pid)],
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)
+    pace_ms = max(1, round(CONNECTIONS / 100 * 1000))  # about 100 requests/s
+    result = wrk(base + scenario["path"], scenario, max(2, requests // 100), OFFSETS.take(scenario, 5), pace_ms)
+    time.sleep(0.5)
+    strace.send_signal(signal.SIGINT)
+    strace.wait(timeout=30)
+    calls = 0
+    for line in Path(trace).read_text().splitlines():
+        parts = line.split()
+        if parts and parts[-1] in ("fsync", "fdatasync"):
+            calls += int(parts[3])
+    os.unlink(trace)
+    return {"requests": result["requests"], "syncs": calls,
+            "per_request": calls / max(1, result["requests"])}
+
+
+def prepare_product(server):
+    """A signed-in customer, a conversation of 50 messages, seeded agencies."""
+    session = api(server.base, "POST", "/api/session", {"username": "alice", "password": "demo-password"})
+    token = session["token"]
+    agency = api(server.base, "GET", "/api/agencies/northwind", token=token)
+    created = api(server.base, "POST", "/api/messages/conversations", {
+        "context_type": "agency_inquiry", "context_id": agency["id"],
+        "initial_message": {"text": "Hello", "local_id": "setup-0"},
+    }, token, {"Idempotency-Key": "setup-conversation"})
+    conversation = created["conversation"]["id"]
+    for n in range(1, 50):
+        api(server.base, "POST", "/api/chat", {
+            "conversation_id": conversation, "text": f"Message {n} of the page", "local_id": f"setup-{n}",
+        }, token)
+    subprocess.run([str(BASELINE), "seed-agencies", server.database_url, str(SEEDED_AGENCIES)], check=True)
+    auth = f"Authorization: Bearer {token}"
+    chat_new = {"prefix": "chat", "method": "POST", "path": "/api/chat", "auth": auth,
+                "body": json.dumps({"conversation_id": conversation, "text": "Bench message {n}",
+                                    "local_id": "chat-{n}"})}
+    chat_duplicate = {**chat_new, "prefix": "dup", "body": json.dumps({"conversation_id": conversation,
+                                                       "text": "Sent again and again", "local_id": "dup"})}
+    create = {"method": "POST", "path": "/api/messages/conversations", "auth": auth}
+    create_new = {**create, "prefix": "new", "key": "unique:new", "body": json.dumps({
+        "context_type": "agency_inquiry", "context_id": "{agency}",
+        "initial_message": {"text": "New conversation {n}", "local_id": "first-{n}"}})}
+    create_replay = {**create, "prefix": "replay", "key": "fixed:replayed-key", "body": json.dumps({
+        "context_type": "agency_inquiry", "context_id": agency["id"],
+        "initial_message": {"text": "Hello", "local_id": "setup-0"}})}
+    create_merge = {**create, "prefix": "merge", "key": "unique:merge", "body": json.dumps({
+        "context_type": "agency_inquiry", "context_id": agency["id"],
+        "initial_message": {"text": "Again {n}", "local_id": "merge-{n}"}})}
+    page = {"prefix": "page", "path": f"/conversations/{conversation}", "auth": f"Cookie: session={token}"}
+    # The first send of each repeated request, so the runs measure only repeats.
+    for scenario in (chat_duplicate, create_replay):
+        headers = {"Idempotency-Key": scenario["key"][6:]} if scenario.get("key") else {}
+        api(server.base, "POST", scenario["path"], json.loads(scenario["body"]), token, headers)
+    return {"chat_new": chat_new, "chat_duplicate": chat_duplicate, "create_new": create_new,
+            "create_replay": create_replay, "create_merge": create_merge, "page": page}
+
+
+def bench_sqlite(results):
+    log("Baselines: a bare axum JSON handler and a bare SQLite WAL insert")
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="messaging-baseline-")
+    baseline = Process([str(BASELINE), "serve", f"127.0.0.1:{port}", f"{data}/baseline.db"], {},
+                       f"http://127.0.0.1:{port}/json", SERVER_CPU)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        results["baseline_json"] = measure("bare handler (JSON)", base, {"prefix": "json", "path": "/json"})
+        results["baseline_insert"] = measure("bare insert (SQLite WAL, synchronous=FULL)", base,
+                                             {"prefix": "insert", "method": "POST", "path": "/insert", "body": "x"})
+    finally:
+        baseline.stop()
+
+    log("The product on SQLite")
+    server = start_server()
+    try:
+        s = prepare_product(server)
+        results["chat_new"] = measure("new chat messages", server.base, s["chat_new"])
+        results["chat_new_half_rate"] = at_half_rate("new chat messages", server.base, s["chat_new"],
+                                                     results["chat_new"]["rps"])
+        results["chat_duplicate"] = measure("duplicate chat sends (replay)", server.base, s["chat_duplicate"])
+        results["create_new"] = measure("conversation, new key", server.base, s["create_new"])
+        results["create_replay"] = measure("conversation, replayed key", server.base, s["create_replay"])
+        results["create_merge"] = measure("conversation, merged by natural key", server.base, s["create_merge"])
+        results["page"] = measure("server-rendered conversation page (50 messages)", server.base, s["page"])
+        # Idempotency overhead at the same modest rate: chat (no key step) vs a merged create.
+        pace = round(CONNECTIONS / 200 * 1000)
+        results["overhead_chat"] = measure("chat at 200 req/s", server.base, s["chat_new"], pace)
+        results["overhead_merge"] = measure("merged create at 200 req/s", server.base, s["create_merge"], pace)
+        results["fsync_chat"] = count_fsyncs(server, server.base, s["chat_new"])
+        results["fsync_merge"] = count_fsyncs(server, server.base, s["create_merge"])
+        log(f"fsyncs per request: chat {results['fsync_chat']}, merged create {results['fsync_merge']}")
+    finally:
+        server.stop()
+
+
+def bench_postgres(results):
+    pg_dir = tempfile.mkdtemp(prefix="messaging-bench-pg-")
+    url = subprocess.run([str(REPO / "scripts" / "test-postgres"), "start", pg_dir],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        log("The product on PostgreSQL (one process)")
+        database = url.rsplit("/", 1)[0] + "/bench_one"
+        subprocess.run(["psql", url, "-qc", "CREATE DATABASE bench_one"], check=True)
+        server = start_server(database)
+        try:
+            s = prepare_product(server)
+            results["pg_chat_new"] = measure("PostgreSQL: new chat messages", server.base, s["chat_new"])
+            results["pg_chat_duplicate"] = measure("PostgreSQL: duplicate chat sends", server.base,
+                                                   s["chat_duplicate"])
+            results["pg_create_new"] = measure("PostgreSQL: conversation, new key", server.base, s["create_new"])
+        finally:
+            server.stop()
+
+        log("The product on PostgreSQL (two processes, one database; not pinned: 2 cores)")
+        database = url.rsplit("/", 1)[0] + "/bench_two"
+        subprocess.run(["psql", url, "-qc", "CREATE DATABASE bench_two"], check=True)
+        first = start_server(database, cpu=None)
+        second = start_server(database, cpu=None)
+        try:
+            s = prepare_product(first)
+            runs = []
+            for _ in range(RUNS):
+                # One wrk per process, at the same time; the rate is their sum.
+                procs, outs = [], []
+                for server in (first, second):
+                    out = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
+                    outs.append(out)
+                    env = {**os.environ, "BENCH_METHOD": "POST", "BENCH_PATH": "/api/chat",
+                           "BENCH_BODY": s["chat_new"]["body"], "BENCH_AUTH": s["chat_new"]["auth"],
+                           "BENCH_OFFSET": str(OFFSETS.take(s["chat_new"], SECONDS)), "BENCH_OUT": out}
+                    procs.append(subprocess.Popen(
+                        ["wrk", "-t1", f"-c{CONNECTIONS // 2}", f"-d{SECONDS}s", "-s", str(LUA),
+                         server.base + "/api/chat"], env=env, stdout=subprocess.DEVNULL))
+                for proc in procs:
+                    proc.wait()
+                parts = [json.loads(Path(out).read_text()) for out in outs]
+                runs.append(sum(p["requests"] / (p["duration_us"] / 1e6) for p in parts))
+            results["pg_two_processes_chat_new"] = {
+                "name": "PostgreSQL, two processes: new chat messages",
+                "rps": statistics.median(runs), "rps_min": min(runs), "rps_max": max(runs), "runs": len(runs),
+            }
+            log(f"two processes: {statistics.median(runs):.0f} req/s")
+        finally:
+            first.stop()
+            second.stop()
+    finally:
+        subprocess.run([str(REPO / "scripts" / "test-postgres"), "stop", pg_dir], check=False)
+        shutil.rmtree(pg_dir, ignore_errors=True)
+
+
+def time_to_interactive(results):
+    log("Time to interactive in headless Chromium")
+    server = start_server(cpu=None)
+    try:
+        output = subprocess.run(
+            ["node", str(REPO / "end2end" / "support" / "tti.mjs"), server.base],
+            check=True, capture_output=True, text=True, cwd=REPO / "end2end").stdout
+        results["time_to_interactive"] = json.loads(output)
+    finally:
+        server.stop()
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown")
+    return {"cpu": cpu, "cores": os.cpu_count(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "runs": RUNS, "seconds_per_run": SECONDS, "connections": CONNECTIONS}
+
+
+def main():
+    results = {"machine": machine()}
+    bench_sqlite(results)
+    bench_postgres(results)
+    results["bundle"] = json.loads((TARGET / "site" / "bundle-size.json").read_text())
+    time_to_interactive(results)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    subprocess.run([sys.executable, str(REPO / "bench" / "report.py")], check=True)
+
+
+if __name__ == "__main__":
+    main()

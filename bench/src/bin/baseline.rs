@@ -1,0 +1,94 @@
+//! What the product is measured against, in the same run on the same machine:
+//!
+//! - `baseline serve ADDR SQLITE_FILE`: `GET /json` answers a small JSON body (the HTTP
+//!   ceiling here); `POST /insert` inserts one row into SQLite in WAL mode with the
+//!   product's durability (`synchronous = FULL`) and answers 202 (the storage ceiling).
+//! - `baseline seed-agencies DATABASE_URL COUNT`: adds agencies with predictable ids
+//!   (`00000000-0000-4000-8000-<n, 12 digits>`) to the product's database, so a load
+//!   script can create a new conversation on every request.
+
+use anyhow::{Context, bail};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AnyPool, SqlitePool};
+use std::str::FromStr;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["serve", addr, file] => serve(addr, file).await,
+        ["seed-agencies", url, count] => seed_agencies(url, count.parse()?).await,
+        _ => bail!(
+            "usage: baseline serve ADDR SQLITE_FILE | baseline seed-agencies DATABASE_URL COUNT"
+        ),
+    }
+}
+
+async fn serve(addr: &str, file: &str) -> anyhow::Result<()> {
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{file}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    // The same pool size as the product's SQLite pool.
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
+    )
+    .execute(&pool)
+    .await?;
+    let app = Router::new()
+        .route(
+            "/json",
+            get(|| async { Json(serde_json::json!({ "ok": true })) }),
+        )
+        .route("/insert", post(insert))
+        .with_state(pool);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn insert(State(pool): State<SqlitePool>, body: String) -> StatusCode {
+    let id = uuid::Uuid::new_v4().to_string();
+    let inserted = sqlx::query("INSERT INTO rows (id, body, created_at) VALUES (?, ?, ?)")
+        .bind(id)
+        .bind(body)
+        .bind(0_i64)
+        .execute(&pool)
+        .await;
+    match inserted {
+        Ok(_) => StatusCode::ACCEPTED,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+async fn seed_agencies(url: &str, count: u32) -> anyhow::Result<()> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPool::connect(url).await.context("connect")?;
+    let mut tx = pool.begin().await?;
+    for n in 0..count {
+        sqlx::query(
+            "INSERT INTO agencies (id, slug, name, description) VALUES ($1, $2, $3, '') ON CONFLICT DO NOTHING",
+        )
+        .bind(format!("00000000-0000-4000-8000-{n:012}"))
+        .bind(format!("bench-{n}"))
+        .bind(format!("Bench agency {n}"))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
