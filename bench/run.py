@@ -217,6 +217,7 @@ def count_fsyncs(server, base, scenario, requests=300):
 
 def prepare_product(server):
     """A signed-in customer, a conversation of 50 messages, seeded agencies."""
+    OFFSETS.next.clear()  # a fresh database: numbering starts again within the seeded agencies
     session = api(server.base, "POST", "/api/session", {"username": "alice", "password": "demo-password"})
     token = session["token"]
     agency = api(server.base, "GET", "/api/agencies/northwind", token=token)
