@@ -103,6 +103,18 @@ pub struct Conversation {
     pub last_message_at: OffsetDateTime,
 }
 
+impl Conversation {
+    /// What the conversation is called for `reader`: the agency's name for the customer
+    /// who started it, the customer's name (and the agency's) for the agency's members.
+    pub fn title_for(&self, reader: UserId) -> String {
+        if reader == self.created_by.id {
+            self.title.clone()
+        } else {
+            format!("{} · {}", self.created_by.display_name, self.title)
+        }
+    }
+}
+
 /// Answer to `POST /api/messages/conversations`: 201 when new, 200 when it existed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -231,6 +243,29 @@ pub struct CurrentUser {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_conversation_is_named_for_its_reader() {
+        let alice = Participant {
+            id: UserId::new_random(),
+            display_name: "Alice Martin".into(),
+        };
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let conversation = Conversation {
+            id: ConversationId::new_random(),
+            context_type: ContextType::AgencyInquiry,
+            context_id: Uuid::nil(),
+            title: "Northwind Travel".into(),
+            created_by: alice.clone(),
+            created_at: at,
+            last_message_at: at,
+        };
+        assert_eq!(conversation.title_for(alice.id), "Northwind Travel");
+        assert_eq!(
+            conversation.title_for(UserId::new_random()),
+            "Alice Martin · Northwind Travel"
+        );
+    }
 
     #[test]
     fn a_cursor_made_by_a_client_reads_back_and_junk_does_not() {

@@ -36,7 +36,7 @@ pub fn ConversationPageView() -> impl IntoView {
                                     <p class="muted">
                                         <a href="/conversations">"Your conversations"</a>
                                     </p>
-                                    <h1>{page.conversation.title.clone()}</h1>
+                                    <h1>{page.conversation.title_for(page.reader.id)}</h1>
                                     <p class="muted">
                                         {format!("Started by {}", page.conversation.created_by.display_name)}
                                     </p>

@@ -1,12 +1,14 @@
 use super::SignInFirst;
-use crate::data::list_conversations;
+use crate::data::{list_conversations, signed_in_user};
 use leptos::prelude::*;
+use messaging_core::UserId;
 use messaging_core::wire::Conversation;
 
 /// The signed-in user's conversations, newest activity first.
 #[component]
 pub fn ConversationsPage() -> impl IntoView {
     let conversations = Resource::new(|| (), |()| list_conversations());
+    let reader = Resource::new(|| (), |()| signed_in_user());
     view! {
         <header class="page__header">
             <h1>"Your conversations"</h1>
@@ -24,8 +26,11 @@ pub fn ConversationsPage() -> impl IntoView {
                             .into_any()
                     }
                     Ok(Some(list)) => {
+                        let reader = reader.await.ok().flatten().map(|user| user.id);
                         view! {
-                            <ul class="card-list">{list.into_iter().map(conversation_item).collect_view()}</ul>
+                            <ul class="card-list">
+                                {list.into_iter().map(|c| conversation_item(c, reader)).collect_view()}
+                            </ul>
                         }
                             .into_any()
                     }
@@ -36,7 +41,11 @@ pub fn ConversationsPage() -> impl IntoView {
     }
 }
 
-fn conversation_item(conversation: Conversation) -> impl IntoView {
+fn conversation_item(conversation: Conversation, reader: Option<UserId>) -> impl IntoView {
+    let title = reader.map_or_else(
+        || conversation.title.clone(),
+        |reader| conversation.title_for(reader),
+    );
     let last = conversation
         .last_message_at
         .format(&time::macros::format_description!(
@@ -46,7 +55,7 @@ fn conversation_item(conversation: Conversation) -> impl IntoView {
     view! {
         <li class="card conversation-item">
             <h2>
-                <a href=format!("/conversations/{}", conversation.id)>{conversation.title}</a>
+                <a href=format!("/conversations/{}", conversation.id)>{title}</a>
             </h2>
             <p class="muted">
                 {format!("Started by {} · last message {last}", conversation.created_by.display_name)}
