@@ -1,4 +1,4 @@
-use super::SignInFirst;
+use super::{FailedPostNotice, SignInFirst};
 use crate::data::{FormIntent, ReturnedForm, StartConversation, get_agency, signed_in_user};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -47,11 +47,7 @@ pub fn ComposePage() -> impl IntoView {
                                 <span>"Your message"</span>
                                 <textarea name="text" rows="6" required>{returned.text}</textarea>
                             </label>
-                            {returned.error.map(|error| view! {
-                                <p class="notice error" role="alert">
-                                    {error} " Your message is kept; sending again is safe."
-                                </p>
-                            })}
+                            <FailedPostNotice error=returned.error />
                             <button type="submit" class="button primary">"Send"</button>
                         </form>
                     }

@@ -1,4 +1,4 @@
-use super::SignInFirst;
+use super::{FailedPostNotice, SignInFirst};
 use crate::components::ConversationView;
 use crate::data::{FormIntent, ReturnedForm, get_conversation, signed_in_user};
 use leptos::prelude::*;
@@ -41,11 +41,7 @@ pub fn ConversationPageView() -> impl IntoView {
                                         {format!("Started by {}", page.conversation.created_by.display_name)}
                                     </p>
                                 </header>
-                                {returned.error.map(|error| view! {
-                                    <p class="notice error" role="alert">
-                                        {error} " Your message is kept; sending again is safe."
-                                    </p>
-                                })}
+                                <FailedPostNotice error=returned.error />
                                 <ConversationView
                                     conversation=page.conversation
                                     messages=page.messages

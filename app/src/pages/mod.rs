@@ -27,3 +27,16 @@ use leptos_router::components::Redirect;
 fn SignInFirst(#[prop(into)] next: String) -> impl IntoView {
     view! { <Redirect path=format!("/sign-in?next={next}") /> }
 }
+
+/// Why a form post without JavaScript failed (it came back with the text and ids kept).
+#[component]
+fn FailedPostNotice(error: Option<String>) -> impl IntoView {
+    error.map(|error| {
+        view! {
+            <p class="notice error" role="alert">
+                {error}
+                " Your message is kept; sending again is safe."
+            </p>
+        }
+    })
+}
