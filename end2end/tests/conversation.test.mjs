@@ -125,3 +125,17 @@ test("two tabs share one outbox: an unsent message is stored once, whichever tab
   assert.deepEqual([...errors, ...secondErrors], []);
   await context.close();
 });
+
+test("message text is shown as text, never run as HTML", async () => {
+  const hostile = `<img src=x onerror="window.pwned = 1"><script>window.pwned = 2</script>`;
+  const { api, id } = await startConversation("bob", "summit-events", hostile);
+  const { context, page, errors } = await openConversation("bob", id);
+  // Server-rendered and hydrated, then the same text arriving live.
+  await api.post("/api/chat", { conversation_id: id, text: `${hostile} again`, local_id: crypto.randomUUID() });
+  await page.locator("li.message", { hasText: "again" }).waitFor();
+  assert.deepEqual(await shownTexts(page), [hostile, `${hostile} again`]);
+  assert.equal(await page.locator("li.message img, li.message script").count(), 0);
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
