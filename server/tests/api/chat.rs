@@ -10,11 +10,8 @@ async fn conversation(app: &TestApp) -> (String, String) {
     let token = app.sign_in("alice").await;
     let agency = app.agency_id("northwind").await;
     let created: Value = app
-        .create_conversation(&token, "key-1", &inquiry(&agency, "Hello!", "m-0"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .created(&token, "key-1", &inquiry(&agency, "Hello!", "m-0"))
+        .await;
     (
         token,
         created["conversation"]["id"]

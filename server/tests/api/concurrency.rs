@@ -82,11 +82,8 @@ async fn racing_creates_with_different_keys_merge_into_one_conversation(app: Tes
 async fn racing_sends_of_one_local_id_store_one_message(app: TestApp) {
     let (token, agency) = sign_in_and_agency(&app).await;
     let created: Value = app
-        .create_conversation(&token, "key", &inquiry(&agency, "Hello!", "m-0"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .created(&token, "key", &inquiry(&agency, "Hello!", "m-0"))
+        .await;
     let id = created["conversation"]["id"].as_str().expect("id");
     let body = json!({ "conversation_id": id, "text": "Once only", "local_id": "m-1" });
     let responses = join_all((0..RACERS).map(|_| app.chat(&token, &body))).await;
@@ -133,12 +130,7 @@ async fn a_response_lost_in_flight_then_retried_completes_the_intent_once(app: T
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 1);
     assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 1);
-    let first: Value = app
-        .create_conversation(&token, "lost-0", &body)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let first: Value = app.created(&token, "lost-0", &body).await;
     assert_eq!(first["message"]["local_id"], "m-1");
 }
 

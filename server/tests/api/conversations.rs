@@ -78,11 +78,8 @@ async fn a_create_with_another_key_for_the_same_agency_is_200_with_the_existing_
     let token = app.sign_in("alice").await;
     let agency = app.agency_id("northwind").await;
     let first: Value = app
-        .create_conversation(&token, "key-1", &inquiry(&agency, "Hello!", "m-1"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .created(&token, "key-1", &inquiry(&agency, "Hello!", "m-1"))
+        .await;
 
     let second = app
         .create_conversation(&token, "key-2", &inquiry(&agency, "Are you there?", "m-2"))
@@ -113,11 +110,8 @@ async fn the_existence_check_finds_the_conversation_by_its_context(app: TestApp)
     assert_eq!(before["items"], serde_json::json!([]));
 
     let created: Value = app
-        .create_conversation(&token, "key-1", &inquiry(&agency, "Hello!", "m-1"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .created(&token, "key-1", &inquiry(&agency, "Hello!", "m-1"))
+        .await;
     let after: Value = app.get(&token, &check).await.json().await.expect("json");
     assert_eq!(after["items"][0]["id"], created["conversation"]["id"]);
     let other = app.agency_id("blue-harbor").await;
@@ -142,12 +136,7 @@ async fn keys_are_per_user_and_never_replay_for_another(app: TestApp) {
     let bob = app.sign_in("bob").await;
     let agency = app.agency_id("northwind").await;
     let body = inquiry(&agency, "Hello!", "m-1");
-    let hers: Value = app
-        .create_conversation(&alice, "shared-key", &body)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let hers: Value = app.created(&alice, "shared-key", &body).await;
     let his = app.create_conversation(&bob, "shared-key", &body).await;
     assert_eq!(his.status(), StatusCode::CREATED);
     assert!(his.headers().get("idempotent-replayed").is_none());
@@ -237,11 +226,8 @@ async fn the_agency_member_sees_the_conversation_and_others_do_not(app: TestApp)
     let alice = app.sign_in("alice").await;
     let agency = app.agency_id("northwind").await;
     let created: Value = app
-        .create_conversation(&alice, "key-1", &inquiry(&agency, "Hello!", "m-1"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .created(&alice, "key-1", &inquiry(&agency, "Hello!", "m-1"))
+        .await;
     let id = created["conversation"]["id"].as_str().expect("id");
     let path = format!("/api/messages/conversations/{id}");
 

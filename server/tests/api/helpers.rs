@@ -149,6 +149,15 @@ impl TestApp {
             .expect("create request")
     }
 
+    /// Creates (or merges, or replays) and returns the answer's body.
+    pub async fn created(&self, token: &str, key: &str, body: &Value) -> Value {
+        self.create_conversation(token, key, body)
+            .await
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub async fn chat(&self, token: &str, body: &Value) -> Response {
         self.client
             .post(self.url("/api/chat"))

@@ -14,11 +14,8 @@ async fn sigterm_shuts_down_gracefully_with_open_streams_and_keeps_acknowledged_
     let token = app.sign_in("alice").await;
     let agency = app.agency_id("northwind").await;
     let created: Value = app
-        .create_conversation(&token, "key-1", &inquiry(&agency, "Hello!", "m-1"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .created(&token, "key-1", &inquiry(&agency, "Hello!", "m-1"))
+        .await;
     let id = created["conversation"]["id"]
         .as_str()
         .expect("id")
