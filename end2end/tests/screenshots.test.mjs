@@ -58,7 +58,9 @@ test("screenshots of the agency page with the dialog, a conversation and the lis
     await page.locator("[data-delivery=failed]").waitFor();
     await page.screenshot({ path: join(screenshots, `conversation-${device}.png`) });
     await context.unroute("**/api/chat");
-    await page.getByRole("button", { name: "Retry" }).click();
+    // The outbox also retries by itself, so a Retry button can vanish under the click (it
+    // did, in CI); `online` wakes the same send loop without racing it.
+    await page.evaluate(() => window.dispatchEvent(new Event("online")));
     await page.locator("li.message[data-delivery=sent]", { hasText: "Zermatt please" }).waitFor();
 
     await page.goto(`${base}/conversations`);
