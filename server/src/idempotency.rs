@@ -185,7 +185,7 @@ impl FreshIntent {
         let body = serde_json::to_string(body).map_err(anyhow::Error::from)?;
         db::idempotency::complete(&mut *self.tx, self.user, &self.key, status.as_u16(), &body)
             .await?;
-        self.tx.commit().await?;
+        db::commit(self.tx).await?;
         Ok(json_response(status, body, false))
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod crash;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -5,6 +5,8 @@ use server::telemetry;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
+    #[cfg(feature = "failpoints")]
+    let _fault_points = server::crash::from_env();
     let config = Config::from_env()?;
     let application = Application::build(config).await?;
     application.run_until_stopped().await

@@ -44,6 +44,7 @@ pub async fn store_once(
     };
     if db::messages::insert(&mut **tx, &row).await? {
         db::conversations::touch(&mut **tx, conversation_id, row.created_at).await?;
+        db::messages::announce(tx, row.id).await?;
         return Ok(Stored::New(Message {
             id: row.id,
             conversation_id,

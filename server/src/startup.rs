@@ -2,7 +2,7 @@
 //! drive it with `oneshot`; [`Application`] binds a real port (0 in tests).
 
 use crate::config::Config;
-use crate::db::{Db, seed};
+use crate::db::{Backend, Db, seed};
 use crate::events::Hub;
 use crate::idempotency::{self, Idempotency};
 use crate::pages::ServerPageData;
@@ -58,12 +58,18 @@ impl AppState {
                 .await
                 .context("Failed to seed the demo data")?;
         }
+        let hub = match db.backend() {
+            Backend::Sqlite => Hub::local(),
+            Backend::Postgres => Hub::following_postgres(db.clone(), config.database_url.clone())
+                .await
+                .context("Failed to listen for new messages on PostgreSQL")?,
+        };
         Ok(Self {
             leptos_options: config.leptos_options(bound_addr),
             idempotency: Idempotency::new(config.key_retention),
             config: Arc::new(config),
             db,
-            hub: Hub::default(),
+            hub,
             sign_in_limiter: auth::sign_in_limiter(),
         })
     }

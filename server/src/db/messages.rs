@@ -67,6 +67,36 @@ pub async fn insert<'e>(
     Ok(done.rows_affected() == 1)
 }
 
+/// The PostgreSQL `NOTIFY` channel that carries the id of each new message.
+pub const NEW_MESSAGE_CHANNEL: &str = "new_message";
+
+/// Tells every server process about a new message, on PostgreSQL: `NOTIFY` inside the
+/// write transaction is delivered only if it commits. SQLite has one process and no
+/// `NOTIFY`; there the handler publishes after its commit.
+pub async fn announce(tx: &mut super::Tx, id: MessageId) -> sqlx::Result<()> {
+    if super::backend_of(tx) == super::Backend::Postgres {
+        // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
+        sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+            .bind(NEW_MESSAGE_CHANNEL)
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn by_id<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: MessageId,
+) -> sqlx::Result<Option<Message>> {
+    let sql = format!("{SELECT} WHERE m.id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(message).transpose()
+}
+
 #[tracing::instrument(skip_all, fields(conversation.id = %conversation, message.local_id = %local_id))]
 pub async fn by_local_id<'e>(
     db: impl Executor<'e, Database = Any>,

@@ -98,9 +98,32 @@ impl Db {
         }
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
     pub async fn is_reachable(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
+}
+
+/// The store a transaction runs on.
+pub fn backend_of(tx: &Tx) -> Backend {
+    if tx.backend_name() == "PostgreSQL" {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+/// Commits a write transaction. The crash tests' fault points sit on either side of
+/// the commit (see `server/src/crash.rs`): the two moments a crash must lose nothing
+/// that was acknowledged and double nothing that is retried.
+pub async fn commit(tx: Tx) -> sqlx::Result<()> {
+    crate::crash::point("before_commit");
+    tx.commit().await?;
+    crate::crash::point("after_commit");
+    Ok(())
 }
 
 fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {

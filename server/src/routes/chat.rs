@@ -78,7 +78,7 @@ async fn store_chat_message(
 
     let mut tx = state.db.begin_write().await?;
     let stored = store_once(&mut tx, conversation_id, sender, &intent.message).await?;
-    tx.commit().await?;
+    db::commit(tx).await?;
     match stored {
         Stored::New(message) => {
             state.hub.publish(message.clone());

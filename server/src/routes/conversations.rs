@@ -2,7 +2,7 @@ use super::{decode_cursor, encode_cursor, page_limit, to_completion};
 use crate::auth::Authenticated;
 use crate::db::{self, conversations, directory};
 use crate::error::ApiError;
-use crate::events;
+use crate::events::{self, Update};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IdempotencyKeyHeader, user_agent};
 use crate::idempotency::{Begun, IntentKey};
 use crate::messages::{Stored, store_once};
@@ -265,7 +265,7 @@ pub async fn stream_messages(
     }
     let stream =
         BroadcastStream::new(state.hub.subscribe()).filter_map(move |received| match received {
-            Ok(message) if events::is_for(&message, id) => {
+            Ok(Update::Message(message)) if events::is_for(&message, id) => {
                 let event = Event::default()
                     .event("message")
                     .id(message.id.to_string())
@@ -273,9 +273,11 @@ pub async fn stream_messages(
                     .ok()?;
                 Some(Ok(event))
             }
-            Ok(_) => None,
-            // Fell behind: tell the client to reload the page of messages.
-            Err(_lagged) => Some(Ok(Event::default().event("lagged").data("reload"))),
+            Ok(Update::Message(_)) => None,
+            // Fell behind, or may have missed messages: the client catches up.
+            Ok(Update::MayHaveMissed) | Err(_) => {
+                Some(Ok(Event::default().event("lagged").data("reload")))
+            }
         });
     let stream = futures_util::StreamExt::take_until(stream, state.hub.closing());
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

@@ -1,9 +1,7 @@
-use crate::helpers::{TestApp, inquiry, problem};
+use crate::helpers::{TestApp, inquiry, problem, streamed_local_ids};
 use crate::on_both_stores;
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// Alice's conversation with Northwind; returns (alice's token, conversation id).
 async fn conversation(app: &TestApp) -> (String, String) {
@@ -181,7 +179,6 @@ async fn the_live_stream_carries_new_messages_with_their_local_id(app: TestApp) 
         .await;
     assert_eq!(stream.status(), StatusCode::OK);
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
-    let mut body = stream.bytes_stream();
 
     assert_eq!(
         app.chat(&alice, &chat(&id, "Live!", "live-1"))
@@ -203,23 +200,7 @@ async fn the_live_stream_carries_new_messages_with_their_local_id(app: TestApp) 
         StatusCode::ACCEPTED
     );
 
-    let mut received = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while received.matches("event: message").count() < 2 {
-        let chunk = tokio::time::timeout_at(deadline, body.next())
-            .await
-            .expect("events in time")
-            .expect("open")
-            .expect("chunk");
-        received.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    let local_ids: Vec<String> = received
-        .lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
-        .map(|m| m["local_id"].as_str().unwrap_or("").to_owned())
-        .collect();
-    assert_eq!(local_ids, ["live-1", "live-2"]);
+    assert_eq!(streamed_local_ids(stream, 2).await, ["live-1", "live-2"]);
 }
 
 on_both_stores!(

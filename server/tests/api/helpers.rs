@@ -287,3 +287,28 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The `local_id`s of the first `count` messages a live stream carries, waiting up to
+/// 10 s; other events (`lagged`, keep-alives) are skipped.
+pub async fn streamed_local_ids(stream: Response, count: usize) -> Vec<String> {
+    use futures_util::StreamExt;
+    let mut body = stream.bytes_stream();
+    let mut received = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while received.matches("event: message").count() < count {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("events in time")
+            .expect("stream open")
+            .expect("chunk");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    received
+        .split("\n\n")
+        .filter(|event| event.lines().any(|line| line == "event: message"))
+        .filter_map(|event| event.lines().find_map(|line| line.strip_prefix("data: ")))
+        .map(|data| serde_json::from_str::<Value>(data).expect("message JSON"))
+        .map(|message| message["local_id"].as_str().expect("local_id").to_owned())
+        .take(count)
+        .collect()
+}

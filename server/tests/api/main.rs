@@ -8,3 +8,4 @@ mod chat;
 mod concurrency;
 mod conversations;
 mod lifecycle;
+mod scale_out;

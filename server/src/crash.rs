@@ -1,0 +1,20 @@
+//! Fault points for the crash tests. Built with the `failpoints` feature and started
+//! with, say, `FAILPOINTS=before_commit=2%return;after_commit=2%return`, the process
+//! aborts at a named point as if killed there. Without the feature a point is nothing.
+
+/// Sets up the points named in `FAILPOINTS`; keep the guard for the process's life.
+#[cfg(feature = "failpoints")]
+pub fn from_env() -> fail::FailScenario<'static> {
+    fail::FailScenario::setup()
+}
+
+/// Aborts the process here when `name` is configured to fire.
+pub fn point(name: &str) {
+    #[cfg(feature = "failpoints")]
+    fail::fail_point!(name, |_| {
+        tracing::error!(point = name, "fault point fired: aborting");
+        std::process::abort()
+    });
+    #[cfg(not(feature = "failpoints"))]
+    let _ = name;
+}
