@@ -78,17 +78,6 @@ async fn insert(State(pool): State<SqlitePool>, body: String) -> StatusCode {
 async fn seed_agencies(url: &str, count: u32) -> anyhow::Result<()> {
     sqlx::any::install_default_drivers();
     let pool = AnyPool::connect(url).await.context("connect")?;
-    let mut tx = pool.begin().await?;
-    for n in 0..count {
-        sqlx::query(
-            "INSERT INTO agencies (id, slug, name, description) VALUES ($1, $2, $3, '') ON CONFLICT DO NOTHING",
-        )
-        .bind(format!("00000000-0000-4000-8000-{n:012}"))
-        .bind(format!("bench-{n}"))
-        .bind(format!("Bench agency {n}"))
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
+    messaging_bench::seed_agencies(&pool, count).await?;
     Ok(())
 }
