@@ -223,14 +223,13 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                // Live streams never end on their own; end them so shutdown can finish.
-                self.hub.close();
-            })
-            .await
-            .context("Server error")
+        crate::http::serve(self.listener, self.router, async move {
+            shutdown_signal().await;
+            // Live streams never end on their own; end them so shutdown can finish.
+            self.hub.close();
+        })
+        .await;
+        Ok(())
     }
 }
 

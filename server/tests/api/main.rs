@@ -7,5 +7,6 @@ mod bad_input;
 mod chat;
 mod concurrency;
 mod conversations;
+mod hostile_clients;
 mod lifecycle;
 mod scale_out;
