@@ -16,7 +16,7 @@ use messaging_core::wire::{CurrentUser, SessionResponse, SignInRequest};
     request_body = SignInRequest,
     responses(
         (status = 200, description = "Signed in; also sets the `session` cookie (HttpOnly, SameSite=Lax)", body = SessionResponse),
-        (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Malformed body", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json")
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Missing or mistyped fields", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn sign_in(
