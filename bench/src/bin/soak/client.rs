@@ -2,7 +2,7 @@
 //! carries the same Idempotency-Key or `local_id` and waits by `core`'s backoff, and one
 //! intent in three is sent as two or three racing copies (a double click, two tabs).
 
-use messaging_core::retry::{Backoff, Failure};
+use messaging_core::retry::{Backoff, Failure, parse_retry_after};
 use messaging_core::wire::{
     ChatRequest, ChatResponse, ContextType, CreateConversationRequest, CreateConversationResponse,
     InitialMessage, SessionResponse, SignInRequest,
@@ -389,8 +389,7 @@ impl Storm {
             let retry_after = response
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
-                .and_then(|value| value.to_str().ok()?.parse().ok())
-                .map(Duration::from_secs);
+                .and_then(|value| parse_retry_after(value.to_str().ok()?));
             let problem = response.json::<Problem>().await.ok();
             return Err(Attempt::Status {
                 status: status.as_u16(),
