@@ -130,7 +130,9 @@ pub async fn sign_in(
 }
 
 pub async fn sign_out(state: &AppState, token: &str) -> Result<(), ApiError> {
-    sessions::delete(state.db.pool(), &hash_token(token)).await?;
+    let token_hash = hash_token(token);
+    sessions::delete(state.db.pool(), &token_hash).await?;
+    state.caches.forget_session(&token_hash);
     Ok(())
 }
 
@@ -184,25 +186,19 @@ impl FromRequestParts<AppState> for Authenticated {
         let token = token_from(&parts.headers)
             .filter(|t| !t.is_empty())
             .ok_or_else(ApiError::unauthenticated)?;
-        let user = sessions::user_of(
-            state.db.pool(),
-            &hash_token(&token),
-            db::to_micros(db::now()),
-        )
-        .await?
-        .ok_or_else(ApiError::unauthenticated)?;
+        let user = user_of_token(state, &token)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
         Ok(Self { user, token })
     }
 }
 
 /// The user a session token belongs to, if it is live.
 pub async fn user_of_token(state: &AppState, token: &str) -> Result<Option<CurrentUser>, ApiError> {
-    Ok(sessions::user_of(
-        state.db.pool(),
-        &hash_token(token),
-        db::to_micros(db::now()),
-    )
-    .await?)
+    Ok(state
+        .caches
+        .session_user(&state.db, &hash_token(token))
+        .await?)
 }
 
 /// Refuses unsafe requests that a browser marks as coming from another site, the way

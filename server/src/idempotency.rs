@@ -13,6 +13,7 @@
 //! running gets 409 at once in this process; in another process it waits on the row lock
 //! (up to PostgreSQL's lock timeout, then 409) or SQLite's write lock, then replays.
 
+use crate::db::idempotency::StoredResponse;
 use crate::db::{self, Db, Tx};
 use crate::error::ApiError;
 use crate::metrics::dedup;
@@ -22,6 +23,7 @@ use messaging_core::dedup::{RetryVerdict, judge_retry};
 use messaging_core::{
     Fingerprint, IDEMPOTENT_REPLAYED_HEADER, IdempotencyKey, Problem, ProblemCode, UserId,
 };
+use moka::sync::Cache;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -47,6 +49,9 @@ pub enum Begun {
 pub struct Idempotency {
     retention: Duration,
     in_flight: Arc<Mutex<HashSet<(UserId, IdempotencyKey)>>>,
+    /// Completed responses already read once. A stored response never changes until it
+    /// expires (checked on every use), so repeats are answered from memory.
+    completed: Cache<(UserId, IdempotencyKey), Arc<StoredResponse>>,
 }
 
 impl Idempotency {
@@ -54,16 +59,23 @@ impl Idempotency {
         Self {
             retention,
             in_flight: Arc::default(),
+            // Weighed by size: at most 16 MiB of stored responses.
+            completed: Cache::builder()
+                .weigher(|_, stored: &Arc<StoredResponse>| {
+                    u32::try_from(stored.body.len())
+                        .unwrap_or(u32::MAX)
+                        .saturating_add(256)
+                })
+                .max_capacity(16 * 1024 * 1024)
+                .build(),
         }
     }
 
     pub async fn begin(&self, db: &Db, intent: IntentKey<'_>) -> Result<Begun, ApiError> {
         let now = db::now();
-        // Fast path: a completed key is answered with one read and no write.
-        if let Some(stored) = db::idempotency::find(db.pool(), intent.user, intent.key).await?
-            && stored.expires_at > db::to_micros(now)
-        {
-            return judge(&intent, stored).map(Begun::Replay);
+        // Fast path: a completed key is answered from memory or one read, with no write.
+        if let Some(stored) = self.completed(db, &intent, db::to_micros(now)).await? {
+            return judge(&intent, &stored).map(Begun::Replay);
         }
 
         let guard =
@@ -111,7 +123,7 @@ impl Idempotency {
                 tx.rollback().await?;
                 let stored =
                     stored.ok_or_else(|| anyhow::anyhow!("Idempotency record vanished"))?;
-                return judge(&intent, stored).map(Begun::Replay);
+                return judge(&intent, &stored).map(Begun::Replay);
             }
         }
         Ok(Begun::Fresh(FreshIntent {
@@ -124,11 +136,37 @@ impl Idempotency {
     }
 }
 
+impl Idempotency {
+    /// The key's stored response, unless there is none or it has expired.
+    async fn completed(
+        &self,
+        db: &Db,
+        intent: &IntentKey<'_>,
+        now: i64,
+    ) -> sqlx::Result<Option<Arc<StoredResponse>>> {
+        let key = (intent.user, intent.key.clone());
+        if let Some(stored) = self.completed.get(&key) {
+            if stored.expires_at > now {
+                return Ok(Some(stored));
+            }
+            // Expired: the key may have been claimed afresh since.
+            self.completed.invalidate(&key);
+        }
+        // Every row is complete: it is written in the transaction that completes it.
+        let Some(stored) = db::idempotency::find(db.pool(), intent.user, intent.key).await? else {
+            return Ok(None);
+        };
+        if stored.expires_at <= now {
+            return Ok(None);
+        }
+        let stored = Arc::new(stored);
+        self.completed.insert(key, stored.clone());
+        Ok(Some(stored))
+    }
+}
+
 /// Replays a stored response, or refuses a different payload under the same key.
-fn judge(
-    intent: &IntentKey<'_>,
-    stored: db::idempotency::StoredResponse,
-) -> Result<Response, ApiError> {
+fn judge(intent: &IntentKey<'_>, stored: &StoredResponse) -> Result<Response, ApiError> {
     let verdict = if stored.endpoint == intent.endpoint {
         judge_retry(&stored.fingerprint, &intent.fingerprint)
     } else {
@@ -141,7 +179,7 @@ fn judge(
             metrics::counter!(dedup::REPLAYS, "endpoint" => intent.endpoint).increment(1);
             tracing::info!(user.id = %intent.user, endpoint = intent.endpoint, "idempotent replay");
             let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-            Ok(json_response(status, stored.body, true))
+            Ok(json_response(status, stored.body.clone(), true))
         }
         RetryVerdict::Mismatch { differing_fields } => {
             metrics::counter!(dedup::MISMATCHES, "kind" => "idempotency_key").increment(1);

@@ -2,6 +2,7 @@
 //! Leptos pages, from one binary.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod crash;
 pub mod db;

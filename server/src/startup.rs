@@ -1,6 +1,7 @@
 //! Building the router and running the server. [`router`] needs no socket, so tests can
 //! drive it with `oneshot`; [`Application`] binds a real port (0 in tests).
 
+use crate::cache::Caches;
 use crate::config::Config;
 use crate::db::{Backend, Db, seed};
 use crate::events::Hub;
@@ -43,6 +44,7 @@ pub struct AppState {
     pub db: Db,
     pub idempotency: Idempotency,
     pub hub: Hub,
+    pub caches: Caches,
     pub sign_in_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     pub leptos_options: LeptosOptions,
 }
@@ -70,6 +72,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             hub,
+            caches: Caches::default(),
             sign_in_limiter: auth::sign_in_limiter(),
         })
     }

@@ -54,17 +54,19 @@ async fn store_chat_message(
 ) -> Result<Response, ApiError> {
     let intent = NewChatMessage::try_from(request).map_err(ApiError::validation)?;
     let conversation_id = intent.conversation_id;
-    if db::conversations::for_participant(state.db.pool(), conversation_id, sender.id)
+    if !state
+        .caches
+        .is_participant(&state.db, conversation_id, sender.id)
         .await?
-        .is_none()
     {
         return Err(ApiError::not_found("conversation"));
     }
 
-    // A repeat costs one read.
-    if let Some(existing) =
-        db::messages::by_local_id(state.db.pool(), conversation_id, &intent.message.local_id)
-            .await?
+    // A repeat costs no write: it is answered from memory, or after one read.
+    if let Some(existing) = state
+        .caches
+        .stored_message(&state.db, conversation_id, &intent.message.local_id)
+        .await?
     {
         let message = judge_duplicate(existing, sender, &intent.message)?;
         return reply(
@@ -81,6 +83,7 @@ async fn store_chat_message(
     db::commit(tx).await?;
     match stored {
         Stored::New(message) => {
+            state.caches.remember_message(&message);
             state.hub.publish(message.clone());
             reply(
                 ChatResponse {
