@@ -259,7 +259,7 @@ async fn run(scenario: &Scenario, options: &Options) -> anyhow::Result<Outcome> 
     if let (Some(name), Some(admin)) = (&database_name, &options.postgres) {
         drop_postgres_database(admin, name).await?;
     }
-    let server_panics = fleet_panics(dir.path(), &ports)?;
+    let server_panics = fleet_panics(dir.path(), &ports);
     let mut outcome = Outcome {
         scenario: scenario.name,
         what: scenario.what,
@@ -395,13 +395,17 @@ fn broken_guarantees(outcome: &Outcome, scenario: &Scenario) -> Vec<String> {
         .collect()
 }
 
-fn fleet_panics(dir: &std::path::Path, ports: &[u16]) -> anyhow::Result<usize> {
-    let mut panics = 0;
-    for port in ports {
-        let log = std::fs::read_to_string(servers::log_path(dir, *port)).unwrap_or_default();
-        panics += log.matches("panicked at").count();
-    }
-    Ok(panics)
+/// Panics the server processes wrote to their logs (a log that cannot be read has none).
+fn fleet_panics(dir: &std::path::Path, ports: &[u16]) -> usize {
+    ports
+        .iter()
+        .map(|port| {
+            std::fs::read_to_string(servers::log_path(dir, *port))
+                .unwrap_or_default()
+                .matches("panicked at")
+                .count()
+        })
+        .sum()
 }
 
 async fn fresh_postgres_database(admin: &str) -> anyhow::Result<(String, String)> {
