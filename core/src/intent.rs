@@ -2,6 +2,7 @@
 //! compose form call the same conversions, so an error shown inline is the error the
 //! server would give.
 
+use crate::dedup::{RetryVerdict, judge_retry};
 use crate::device::DisplayData;
 use crate::fingerprint::{Fingerprint, Fingerprinted};
 use crate::ids::{ConversationId, UserId};
@@ -82,6 +83,24 @@ impl NewMessage {
     /// The user agent is left out: it describes the device, not the message.
     pub fn identity(&self, sender: UserId) -> Fingerprint {
         message_identity(sender, self.text.as_str())
+    }
+
+    /// Judges this message, sent by `sender`, as a repeat of the stored message its
+    /// `local_id` names. An exact repeat (the common case: a retried send) is known
+    /// without hashing, since equal fields have equal fingerprints.
+    pub fn judge_as_repeat_of(
+        &self,
+        sender: UserId,
+        stored_sender: UserId,
+        stored_text: &str,
+    ) -> RetryVerdict {
+        if sender == stored_sender && self.text.as_str() == stored_text {
+            return RetryVerdict::Replay;
+        }
+        judge_retry(
+            &message_identity(stored_sender, stored_text),
+            &self.identity(sender),
+        )
     }
 }
 
@@ -172,7 +191,6 @@ impl TryFrom<ChatRequest> for NewChatMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::{RetryVerdict, judge_retry};
 
     fn request(text: &str, local_id: &str) -> CreateConversationRequest {
         CreateConversationRequest {
@@ -247,6 +265,40 @@ mod tests {
             RetryVerdict::Mismatch {
                 differing_fields: vec!["sender".into()]
             }
+        );
+    }
+
+    #[test]
+    fn a_repeat_is_judged_like_its_fingerprints_would_be() {
+        let (alice, bob) = (UserId::new_random(), UserId::new_random());
+        let chat = |text: &str| {
+            NewChatMessage::try_from(ChatRequest {
+                conversation_id: ConversationId::new_random(),
+                text: text.into(),
+                local_id: "m1".into(),
+                user_agent: None,
+            })
+            .expect("valid")
+            .message
+        };
+        for (sender, stored_sender, stored_text) in [
+            (alice, alice, "hi"),
+            (alice, bob, "hi"),
+            (alice, alice, "hello"),
+            (bob, alice, "hello"),
+        ] {
+            let message = chat("hi");
+            assert_eq!(
+                message.judge_as_repeat_of(sender, stored_sender, stored_text),
+                judge_retry(
+                    &message_identity(stored_sender, stored_text),
+                    &message.identity(sender)
+                ),
+            );
+        }
+        assert_eq!(
+            chat("hi").judge_as_repeat_of(alice, alice, "hi"),
+            RetryVerdict::Replay
         );
     }
 }

@@ -67,10 +67,7 @@ pub fn sign_in_limiter() -> Arc<DefaultKeyedRateLimiter<String>> {
 }
 
 fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 pub struct SignedIn {
@@ -112,7 +109,7 @@ pub async fn sign_in(
 
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = hex::encode(bytes);
     let now = db::now();
     sessions::insert(
         state.db.pool(),

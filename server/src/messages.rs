@@ -4,8 +4,7 @@
 use crate::db::{self, Tx};
 use crate::error::ApiError;
 use crate::metrics::dedup;
-use messaging_core::dedup::{RetryVerdict, judge_retry};
-use messaging_core::intent::message_identity;
+use messaging_core::dedup::RetryVerdict;
 use messaging_core::wire::{CurrentUser, Message, Participant};
 use messaging_core::{ConversationId, MessageId, NewMessage, Problem, ProblemCode};
 
@@ -70,8 +69,7 @@ pub fn judge_duplicate(
     sender: &CurrentUser,
     message: &NewMessage,
 ) -> Result<Message, ApiError> {
-    let first = message_identity(existing.sender.id, &existing.text);
-    match judge_retry(&first, &message.identity(sender.id)) {
+    match message.judge_as_repeat_of(sender.id, existing.sender.id, &existing.text) {
         RetryVerdict::Replay => {
             metrics::counter!(dedup::LOCAL_ID_DUPLICATES).increment(1);
             tracing::info!(

@@ -74,7 +74,7 @@ pub const NEW_MESSAGE_CHANNEL: &str = "new_message";
 /// write transaction is delivered only if it commits. SQLite has one process and no
 /// `NOTIFY`; there the handler publishes after its commit.
 pub async fn announce(tx: &mut super::Tx, id: MessageId) -> sqlx::Result<()> {
-    if super::backend_of(tx) == super::Backend::Postgres {
+    if tx.backend() == super::Backend::Postgres {
         // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
         sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
             .bind(NEW_MESSAGE_CHANNEL)

@@ -70,7 +70,7 @@ pub async fn seed_if_empty(db: &Db) -> anyhow::Result<()> {
             directory::add_member(&mut *tx, agency.id, id).await?;
         }
     }
-    tx.commit()
+    super::commit(tx)
         .await
         .context("Failed to commit the demo data")?;
     tracing::info!("seeded demo data: users alice, bob, carol (northwind), dave (blue-harbor)");

@@ -1,0 +1,369 @@
+//! SQLite's one writer, with group commit.
+//!
+//! SQLite allows one write transaction at a time, and with `synchronous = FULL` each
+//! commit waits for an fsync. Here every write transaction is a SAVEPOINT inside one
+//! shared `BEGIN IMMEDIATE` transaction: writers take turns on the connection (a fair
+//! queue), and a committer commits whatever savepoints were released since the last
+//! commit, with one fsync for all of them. The committer queues behind the writers
+//! already waiting, so under load a batch holds every request that arrived meanwhile;
+//! alone, a writer is committed at once.
+//!
+//! A writer is answered only after the commit that made its writes durable, so nothing
+//! is acknowledged that a crash could lose. A writer that fails (or is dropped) rolls
+//! back to its savepoint and leaves the others' writes alone. If that is impossible
+//! (SQLite rolled the whole transaction back, say on a full disk), the whole batch is
+//! rolled back and every writer in it gets an error: none of them was answered yet.
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Executor};
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
+
+type Outcome = Result<(), Arc<sqlx::Error>>;
+
+const ROLLBACK_SAVEPOINT: [&str; 2] = ["ROLLBACK TO write", "RELEASE write"];
+
+#[derive(Clone, Debug)]
+pub struct Writer {
+    shared: Arc<Mutex<Connection>>,
+    released: Arc<Notify>,
+    commits: Arc<AtomicU64>,
+}
+
+#[derive(Debug)]
+struct Connection {
+    conn: PoolConnection<Any>,
+    /// A `BEGIN IMMEDIATE` transaction is open.
+    in_transaction: bool,
+    /// A writer's savepoint is open: set while it writes, still set if it was dropped
+    /// without finishing.
+    savepoint_open: bool,
+    /// Writers whose savepoint was released into the open transaction, waiting for it
+    /// to commit.
+    waiting: Vec<oneshot::Sender<Outcome>>,
+}
+
+impl Writer {
+    /// Takes the connection and starts the committer, which lives as long as the writer.
+    pub fn new(conn: PoolConnection<Any>) -> Self {
+        let writer = Self {
+            shared: Arc::new(Mutex::new(Connection {
+                conn,
+                in_transaction: false,
+                savepoint_open: false,
+                waiting: Vec::new(),
+            })),
+            released: Arc::new(Notify::new()),
+            commits: Arc::default(),
+        };
+        tokio::spawn(commit_released_work(
+            Arc::downgrade(&writer.shared),
+            Arc::clone(&writer.released),
+            Arc::clone(&writer.commits),
+        ));
+        writer
+    }
+
+    /// Waits for the connection, then opens this writer's savepoint.
+    pub async fn begin(&self) -> sqlx::Result<WriteTx> {
+        let mut connection = Arc::clone(&self.shared).lock_owned().await;
+        connection.settle().await;
+        if !connection.in_transaction {
+            connection.conn.execute("BEGIN IMMEDIATE").await?;
+            connection.in_transaction = true;
+        }
+        connection.savepoint_open = true;
+        if let Err(error) = connection.conn.execute("SAVEPOINT write").await {
+            connection.savepoint_open = false;
+            return Err(error);
+        }
+        Ok(WriteTx {
+            connection: Some(connection),
+            released: Arc::clone(&self.released),
+        })
+    }
+}
+
+impl Writer {
+    #[cfg(test)]
+    fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+}
+
+/// One writer's transaction: a savepoint in the shared transaction.
+pub struct WriteTx {
+    connection: Option<OwnedMutexGuard<Connection>>,
+    released: Arc<Notify>,
+}
+
+impl WriteTx {
+    /// Keeps the writes; returns once they are durable.
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.finish(&["RELEASE write"]).await
+    }
+
+    /// Drops the writes. Also waits for the commit of the writes it may have read, so a
+    /// caller never answers with data that is not durable yet.
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.finish(&ROLLBACK_SAVEPOINT).await
+    }
+
+    async fn finish(mut self, statements: &[&str]) -> sqlx::Result<()> {
+        let mut connection = self.connection.take().expect("a transaction finishes once");
+        for sql in statements {
+            if let Err(error) = connection.conn.execute(*sql).await {
+                // Left open: the next holder settles it, or rolls the whole batch back.
+                drop(connection);
+                self.released.notify_one();
+                return Err(error);
+            }
+        }
+        connection.savepoint_open = false;
+        let (sender, committed) = oneshot::channel();
+        connection.waiting.push(sender);
+        drop(connection);
+        self.released.notify_one();
+        match committed.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(sqlx::Error::Protocol(format!(
+                "the group commit failed: {error}"
+            ))),
+            Err(_) => Err(sqlx::Error::Protocol("the committer stopped".into())),
+        }
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        // Dropped mid-write: its savepoint stays open until the next holder settles it.
+        if self.connection.take().is_some() {
+            self.released.notify_one();
+        }
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self
+            .connection
+            .as_ref()
+            .expect("an unfinished transaction")
+            .conn
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self
+            .connection
+            .as_mut()
+            .expect("an unfinished transaction")
+            .conn
+    }
+}
+
+impl Connection {
+    /// Rolls back a savepoint its writer left open. If SQLite no longer has it, the
+    /// transaction is gone with the batch's writes: roll back and fail the batch.
+    async fn settle(&mut self) {
+        if !self.savepoint_open {
+            return;
+        }
+        self.savepoint_open = false;
+        if let Err(error) = self.rollback_savepoint().await {
+            tracing::error!(error = %error, "a write transaction was lost: failing its batch");
+            let _ = self.conn.execute("ROLLBACK").await;
+            self.in_transaction = false;
+            self.answer(Err(Arc::new(error)));
+        }
+    }
+
+    async fn rollback_savepoint(&mut self) -> sqlx::Result<()> {
+        for sql in ROLLBACK_SAVEPOINT {
+            self.conn.execute(sql).await?;
+        }
+        Ok(())
+    }
+
+    fn answer(&mut self, outcome: Outcome) {
+        for writer in self.waiting.drain(..) {
+            let _ = writer.send(outcome.clone());
+        }
+    }
+}
+
+/// The committer: after writers release their savepoints, waits its turn for the
+/// connection (behind the writers already queued, who join the batch) and commits.
+async fn commit_released_work(
+    shared: std::sync::Weak<Mutex<Connection>>,
+    released: Arc<Notify>,
+    commits: Arc<AtomicU64>,
+) {
+    loop {
+        released.notified().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let mut connection = shared.lock().await;
+        connection.settle().await;
+        if !connection.in_transaction {
+            continue;
+        }
+        let committed = connection.conn.execute("COMMIT").await;
+        connection.in_transaction = false;
+        commits.fetch_add(1, Ordering::Relaxed);
+        metrics::histogram!("sqlite_group_commit_writers").record(connection.waiting.len() as f64);
+        let outcome = match committed {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::error!(error = %error, "a group commit failed");
+                let _ = connection.conn.execute("ROLLBACK").await;
+                Err(Arc::new(error))
+            }
+        };
+        connection.answer(outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{Db, Tx};
+    use std::time::Duration;
+
+    async fn database() -> (Db, Writer, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}/writer.db?mode=rwc", dir.path().display());
+        let db = Db::connect(&url).await.expect("a database");
+        sqlx::query("CREATE TABLE numbers (n BIGINT PRIMARY KEY)")
+            .execute(db.pool())
+            .await
+            .expect("a table");
+        let writer = db.sqlite_writer.clone().expect("SQLite has a writer");
+        (db, writer, dir)
+    }
+
+    async fn insert(tx: &mut WriteTx, n: i64) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO numbers (n) VALUES ($1)")
+            .bind(n)
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+    }
+
+    /// Whether `n` is visible to another connection, that is, committed.
+    async fn committed(db: &Db, n: i64) -> bool {
+        let found: Option<i64> = sqlx::query_scalar("SELECT n FROM numbers WHERE n = $1")
+            .bind(n)
+            .fetch_optional(db.pool())
+            .await
+            .expect("a read");
+        found.is_some()
+    }
+
+    async fn count(db: &Db) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM numbers")
+            .fetch_one(db.pool())
+            .await
+            .expect("a count")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn racing_writers_share_commits_and_each_is_committed_when_answered() {
+        let (db, writer, _dir) = database().await;
+        let writers = (0..64).map(|n| {
+            let (db, writer) = (db.clone(), writer.clone());
+            tokio::spawn(async move {
+                let mut tx = writer.begin().await.expect("begin");
+                insert(&mut tx, n).await.expect("insert");
+                tx.commit().await.expect("commit");
+                // Answered: it must be durable, so visible from another connection.
+                assert!(
+                    committed(&db, n).await,
+                    "{n} was answered before its commit"
+                );
+            })
+        });
+        for writer in writers.collect::<Vec<_>>() {
+            writer.await.expect("a writer");
+        }
+        assert_eq!(count(&db).await, 64);
+        assert!(
+            writer.commits() < 64,
+            "{} commits for 64 racing writers: none were grouped",
+            writer.commits()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_that_fails_or_is_dropped_loses_only_its_own_writes() {
+        let (db, writer, _dir) = database().await;
+        let mut first = writer.begin().await.expect("begin");
+        insert(&mut first, 1000).await.expect("insert");
+        first.commit().await.expect("commit");
+        let writers = (0..60).map(|n| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                let mut tx = writer.begin().await.expect("begin");
+                insert(&mut tx, n).await.expect("insert");
+                match n % 3 {
+                    0 => tx.commit().await.expect("commit"),
+                    // A statement fails (the key exists) and the writer gives up.
+                    1 => assert!(insert(&mut tx, 1000).await.is_err()),
+                    _ => tx.rollback().await.expect("rollback"),
+                }
+            })
+        });
+        for writer in writers.collect::<Vec<_>>() {
+            writer.await.expect("a writer");
+        }
+        assert_eq!(count(&db).await, 1 + 20);
+        for n in 0..60 {
+            assert_eq!(committed(&db, n).await, n % 3 == 0, "number {n}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_transaction_fails_every_writer_of_its_batch_and_the_next_batch_works() {
+        let (db, writer, _dir) = database().await;
+        let mut answered = writer.begin().await.expect("begin");
+        insert(&mut answered, 1).await.expect("insert");
+        // Queued for the connection before the first writer releases it (and before
+        // the committer): it ends the shared transaction under the first writer's feet,
+        // as SQLite does on some I/O errors.
+        let saboteur = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let mut tx = writer.begin().await.expect("begin");
+                tx.execute("ROLLBACK").await.expect("rollback");
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let outcome = answered.commit().await;
+        saboteur.await.expect("the saboteur");
+        assert!(
+            outcome.is_err(),
+            "a writer was told its lost writes were kept"
+        );
+        assert!(!committed(&db, 1).await);
+
+        let mut next = writer.begin().await.expect("begin after a lost batch");
+        insert(&mut next, 2).await.expect("insert");
+        next.commit().await.expect("commit");
+        assert!(committed(&db, 2).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn write_transactions_go_through_the_group_commit_on_sqlite() {
+        let (db, writer, _dir) = database().await;
+        let tx = db.begin_write().await.expect("begin");
+        assert!(matches!(tx, Tx::Sqlite(_)));
+        crate::db::commit(tx).await.expect("commit");
+        assert_eq!(writer.commits(), 1);
+    }
+}
