@@ -3,7 +3,7 @@
 --   BENCH_METHOD, BENCH_PATH, BENCH_BODY (with {n}: a number unique to the request, and
 --   {agency}: the seeded agency id for n), BENCH_KEY ("unique:<prefix>", "fixed:<key>" or empty),
 --   BENCH_AUTH (a header line such as "Authorization: Bearer ..."), BENCH_OFFSET (where
---   n starts), BENCH_PACE_MS (the wait between a connection's requests; 0 = flat out),
+--   n starts), BENCH_PACE_MS (the mean wait between a connection's requests; 0 = flat out),
 --   BENCH_OUT (where done() writes its JSON summary), BENCH_FAILURES (where the first
 --   failed answers are written, so the report can say what went wrong).
 local method = os.getenv("BENCH_METHOD") or "GET"
@@ -40,9 +40,12 @@ function request()
   return wrk.format(method, path, headers_for(n), body)
 end
 
+-- Paced runs wait a random time between requests, pace_ms on average: connections that
+-- all waited the same time would fire in lockstep, a burst no real traffic makes.
 if pace_ms > 0 then
+  math.randomseed(offset)
   function delay()
-    return pace_ms
+    return math.random(0, 2 * pace_ms)
   end
 end
 
