@@ -84,9 +84,7 @@ impl Writer {
             released: Arc::clone(&self.released),
         })
     }
-}
 
-impl Writer {
     #[cfg(test)]
     fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
