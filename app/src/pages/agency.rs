@@ -1,5 +1,5 @@
-use crate::components::SendMessageButton;
 use crate::data::{get_agency, signed_in_user};
+use crate::islands::SendMessageIsland;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -19,7 +19,7 @@ pub fn AgencyPage() -> impl IntoView {
                     Ok(Some(agency)) => {
                         let action = if signed_in {
                             view! {
-                                <SendMessageButton
+                                <SendMessageIsland
                                     context_id=agency.id
                                     recipient=agency.name.clone()
                                     fallback_href=format!("/agencies/{}/message", agency.slug)

@@ -1,6 +1,6 @@
 use super::{FailedPostNotice, SignInFirst};
-use crate::components::ConversationView;
 use crate::data::{FormIntent, ReturnedForm, get_conversation, signed_in_user};
+use crate::islands::ConversationIsland;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use messaging_core::ConversationId;
@@ -42,7 +42,7 @@ pub fn ConversationPageView() -> impl IntoView {
                                     </p>
                                 </header>
                                 <FailedPostNotice error=returned.error />
-                                <ConversationView
+                                <ConversationIsland
                                     conversation=page.conversation
                                     messages=page.messages
                                     reader=page.reader

@@ -1,4 +1,4 @@
-use crate::components::KeyMaker;
+use crate::islands::KeyMakerIsland;
 use leptos::prelude::*;
 
 #[component]
@@ -15,6 +15,6 @@ pub fn Home() -> impl IntoView {
                 "Browse agencies"
             </a>
         </p>
-        <KeyMaker />
+        <KeyMakerIsland />
     }
 }
