@@ -16,7 +16,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath};
 use axum::http::Request;
-use axum::http::header;
+use axum::http::{HeaderValue, header};
 use axum::routing::{any, get};
 use governor::DefaultKeyedRateLimiter;
 use leptos::config::LeptosOptions;
@@ -26,11 +26,15 @@ use leptos_axum::{
 };
 use messaging_core::MAX_REQUEST_BODY_BYTES;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeader;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -169,6 +173,15 @@ pub fn router(state: AppState) -> Router {
         let provide = provide_page_data.clone();
         move |request: Request<Body>| handle_server_fns_with_context(provide.clone(), request)
     };
+    // Pages are compressed on the fly for browsers that accept it (a conversation page is
+    // mostly repeated markup); the API's answers are small and stay as they are.
+    let pages = Router::new()
+        .leptos_routes_with_context(&state, routes, provide_page_data, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new());
     Router::new()
         .merge(api)
         .route("/healthz", get(system::healthz))
@@ -179,11 +192,8 @@ pub fn router(state: AppState) -> Router {
                 .post(server_fns)
                 .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY_BYTES)),
         )
-        .leptos_routes_with_context(&state, routes, provide_page_data, {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .nest_service("/pkg", bundle_files(&state.leptos_options))
+        .merge(pages)
         .layer(axum::middleware::from_fn(auth::refuse_cross_site))
         .layer(axum::middleware::from_fn(metrics::track_requests))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -202,6 +212,18 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The browser bundle under `/pkg`. Browsers that accept brotli or gzip get the copies
+/// `scripts/build-site` wrote beside each file (the wasm is a third of its size in
+/// brotli); the names carry no content hash, so browsers revalidate (304 when unchanged).
+fn bundle_files(options: &LeptosOptions) -> SetResponseHeader<ServeDir, HeaderValue> {
+    let dir = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    SetResponseHeader::overriding(
+        ServeDir::new(dir).precompressed_br().precompressed_gzip(),
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    )
 }
 
 pub struct Application {

@@ -2,32 +2,39 @@
 //! answer, and unknown API paths get problem bodies.
 
 use axum::body::Body;
-use http::{Request, StatusCode};
+use http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use server::config::Config;
 use server::startup::{AppState, router};
 use tower::ServiceExt;
 
-/// The router on a fresh SQLite file, without a socket.
-async fn get(path: &str) -> (StatusCode, String) {
+/// Sends `request` to the router on a fresh SQLite file, without a socket.
+async fn send(request: Request<Body>, configure: impl FnOnce(&mut Config)) -> Response<Body> {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::from_env().expect("default config");
     config.database_url = format!("sqlite://{}/pages.db?mode=rwc", dir.path().display());
     config.seed_demo_data = false;
+    configure(&mut config);
     let addr = config.site_addr;
     let app = router(AppState::new(config, addr).await.expect("state"));
-    let response = app
-        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
+    app.oneshot(request).await.expect("response")
+}
+
+async fn body_of(response: Response<Body>) -> Vec<u8> {
+    let body = response.into_body().collect().await.expect("body");
+    body.to_bytes().to_vec()
+}
+
+async fn get(path: &str) -> (StatusCode, String) {
+    let request = Request::get(path).body(Body::empty()).expect("request");
+    let response = send(request, |_| {}).await;
     let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+    let body = body_of(response).await;
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn header_of<'a>(response: &'a Response<Body>, name: header::HeaderName) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 #[tokio::test]
@@ -106,4 +113,69 @@ async fn unknown_api_paths_are_problem_json_404s() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let problem: serde_json::Value = serde_json::from_str(&text).expect("problem JSON");
     assert_eq!(problem["code"], "not_found");
+}
+
+#[tokio::test]
+async fn the_bundle_is_sent_precompressed_to_browsers_that_accept_it() {
+    let site = tempfile::tempdir().expect("site dir");
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).expect("pkg dir");
+    for (name, bytes) in [
+        ("messaging_bg.wasm", "raw"),
+        ("messaging_bg.wasm.br", "brotli"),
+        ("messaging_bg.wasm.gz", "gzip"),
+    ] {
+        std::fs::write(pkg.join(name), bytes).expect("bundle file");
+    }
+    for (accepted, encoding, body) in [
+        ("gzip, deflate, br", Some("br"), "brotli"),
+        ("gzip", Some("gzip"), "gzip"),
+        ("identity", None, "raw"),
+    ] {
+        let request = Request::get("/pkg/messaging_bg.wasm")
+            .header(header::ACCEPT_ENCODING, accepted)
+            .body(Body::empty())
+            .expect("request");
+        let response = send(request, |config| {
+            config.site_root = site.path().display().to_string();
+        })
+        .await;
+        assert_eq!(response.status(), StatusCode::OK, "{accepted}");
+        assert_eq!(
+            header_of(&response, header::CONTENT_ENCODING),
+            encoding,
+            "{accepted}"
+        );
+        assert_eq!(
+            header_of(&response, header::CONTENT_TYPE),
+            Some("application/wasm")
+        );
+        assert_eq!(
+            header_of(&response, header::CACHE_CONTROL),
+            Some("no-cache")
+        );
+        assert_eq!(body_of(response).await, body.as_bytes(), "{accepted}");
+    }
+}
+
+#[tokio::test]
+async fn pages_are_compressed_for_browsers_that_accept_it_and_api_answers_are_not() {
+    let gzip_magic = [0x1f, 0x8b];
+    let request = Request::get("/")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .expect("request");
+    let response = send(request, |_| {}).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header_of(&response, header::CONTENT_ENCODING), Some("gzip"));
+    assert!(body_of(response).await.starts_with(&gzip_magic));
+
+    let request = Request::get("/api/agencies")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .expect("request");
+    let response = send(request, |_| {}).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header_of(&response, header::CONTENT_ENCODING), None);
+    assert!(body_of(response).await.starts_with(b"["));
 }
