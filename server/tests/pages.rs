@@ -33,7 +33,15 @@ async fn get(path: &str) -> (StatusCode, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-fn header_of<'a>(response: &'a Response<Body>, name: header::HeaderName) -> Option<&'a str> {
+/// A GET from a browser that accepts these content encodings.
+fn get_accepting(path: &str, encodings: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::ACCEPT_ENCODING, encodings)
+        .body(Body::empty())
+        .expect("request")
+}
+
+fn header_of(response: &Response<Body>, name: header::HeaderName) -> Option<&str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -132,10 +140,7 @@ async fn the_bundle_is_sent_precompressed_to_browsers_that_accept_it() {
         ("gzip", Some("gzip"), "gzip"),
         ("identity", None, "raw"),
     ] {
-        let request = Request::get("/pkg/messaging_bg.wasm")
-            .header(header::ACCEPT_ENCODING, accepted)
-            .body(Body::empty())
-            .expect("request");
+        let request = get_accepting("/pkg/messaging_bg.wasm", accepted);
         let response = send(request, |config| {
             config.site_root = site.path().display().to_string();
         })
@@ -161,20 +166,12 @@ async fn the_bundle_is_sent_precompressed_to_browsers_that_accept_it() {
 #[tokio::test]
 async fn pages_are_compressed_for_browsers_that_accept_it_and_api_answers_are_not() {
     let gzip_magic = [0x1f, 0x8b];
-    let request = Request::get("/")
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .body(Body::empty())
-        .expect("request");
-    let response = send(request, |_| {}).await;
+    let response = send(get_accepting("/", "gzip"), |_| {}).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header_of(&response, header::CONTENT_ENCODING), Some("gzip"));
     assert!(body_of(response).await.starts_with(&gzip_magic));
 
-    let request = Request::get("/api/agencies")
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .body(Body::empty())
-        .expect("request");
-    let response = send(request, |_| {}).await;
+    let response = send(get_accepting("/api/agencies", "gzip"), |_| {}).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header_of(&response, header::CONTENT_ENCODING), None);
     assert!(body_of(response).await.starts_with(b"["));
