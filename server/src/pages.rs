@@ -41,6 +41,8 @@ fn shown(error: ApiError) -> PageDataError {
 
 /// How many conversations the list page shows.
 const LISTED_CONVERSATIONS: u32 = 100;
+/// A conversation page opens on this many of its newest messages.
+pub const SHOWN_MESSAGES: u32 = 200;
 
 impl ServerPageData {
     /// The request's user, or the 401 a form post without a session gets.
@@ -95,7 +97,7 @@ impl PageData for ServerPageData {
             else {
                 return Ok(None);
             };
-            let messages = messages::page(pool, id, None, 200)
+            let messages = messages::latest(pool, id, SHOWN_MESSAGES)
                 .await
                 .map_err(|e| shown(e.into()))?;
             Ok(Some(ConversationPage {

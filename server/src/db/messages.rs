@@ -112,6 +112,24 @@ pub async fn by_local_id<'e>(
     row.as_ref().map(message).transpose()
 }
 
+/// The newest `limit` messages, oldest first: what a conversation opens on.
+#[tracing::instrument(skip_all, fields(conversation.id = %conversation))]
+pub async fn latest<'e>(
+    db: impl Executor<'e, Database = Any>,
+    conversation: ConversationId,
+    limit: u32,
+) -> sqlx::Result<Vec<Message>> {
+    let sql = format!(
+        "{SELECT} WHERE m.conversation_id = $1 ORDER BY m.created_at DESC, m.id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(conversation.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(db)
+        .await?;
+    rows.iter().rev().map(message).collect()
+}
+
 /// Where a page of messages resumes: after the message with this time and id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageCursor {

@@ -171,6 +171,28 @@ async fn messages_page_by_cursor_oldest_first(app: TestApp) {
     assert_eq!(texts, ["Hello!", "n1", "n2", "n3", "n4"]);
 }
 
+async fn the_conversation_page_opens_on_the_newest_messages(app: TestApp) {
+    let (token, id) = conversation(&app).await;
+    let shown = server::pages::SHOWN_MESSAGES as usize;
+    // The opening message and `shown` more: the oldest one no longer fits.
+    for n in 1..=shown {
+        let message = chat(&id, &format!("n{n}."), &format!("m-{n}"));
+        assert_eq!(
+            app.chat(&token, &message).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let page = app.get(&token, &format!("/conversations/{id}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("html");
+    assert!(!html.contains(">Hello!<"), "the oldest message is shown");
+    let first = html.find(">n1.<").expect("n1 shown");
+    let newest = html
+        .find(&format!(">n{shown}.<"))
+        .expect("the newest shown");
+    assert!(first < newest, "oldest first on the page");
+}
+
 async fn the_live_stream_carries_new_messages_with_their_local_id(app: TestApp) {
     let (alice, id) = conversation(&app).await;
     let carol = app.sign_in("carol").await;
@@ -209,5 +231,6 @@ on_both_stores!(
     only_participants_may_post,
     the_user_agent_becomes_the_device_kind,
     messages_page_by_cursor_oldest_first,
+    the_conversation_page_opens_on_the_newest_messages,
     the_live_stream_carries_new_messages_with_their_local_id,
 );
