@@ -30,6 +30,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -148,7 +149,7 @@ impl Modify for SecuritySchemes {
 /// The whole HTTP surface: API, health, metrics, static bundle and server-rendered pages.
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api", api_routes())
+        .merge(api_routes())
         .split_for_parts();
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
     let api = api
@@ -194,24 +195,30 @@ pub fn router(state: AppState) -> Router {
         )
         .nest_service("/pkg", bundle_files(&state.leptos_options))
         .merge(pages)
-        .layer(axum::middleware::from_fn(auth::refuse_cross_site))
-        .layer(axum::middleware::from_fn(metrics::track_requests))
-        .layer(PropagateRequestIdLayer::x_request_id())
+        // One layer for the whole stack (outermost first): the router boxes each route
+        // once per `.layer` call and clones every box per request.
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let path = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(MatchedPath::as_str);
-                let request_id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok());
-                tracing::info_span!("request", method = %request.method(), path, request_id)
-            }),
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(axum::middleware::from_fn(metrics::track_requests))
+                .layer(axum::middleware::from_fn(auth::refuse_cross_site)),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The tracing span of a request: its route, not its raw path, and its request id.
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok());
+    tracing::info_span!("request", method = %request.method(), path, request_id)
 }
 
 /// The browser bundle under `/pkg`. Browsers that accept brotli or gzip get the copies

@@ -8,14 +8,14 @@ use messaging_core::Problem;
 use messaging_core::wire::Agency;
 
 /// `GET /api/agencies`: every agency a user can contact.
-#[utoipa::path(get, path = "/agencies", tag = "agencies", responses((status = 200, body = Vec<Agency>)))]
+#[utoipa::path(get, path = "/api/agencies", tag = "agencies", responses((status = 200, body = Vec<Agency>)))]
 pub async fn list_agencies(State(state): State<AppState>) -> Result<Json<Vec<Agency>>, ApiError> {
     Ok(Json(directory::agencies(state.db.pool()).await?))
 }
 
 /// `GET /api/agencies/{slug}`.
 #[utoipa::path(
-    get, path = "/agencies/{slug}", tag = "agencies",
+    get, path = "/api/agencies/{slug}", tag = "agencies",
     params(("slug" = String, Path)),
     responses((status = 200, body = Agency), (status = 404, description = "Unknown agency", body = Problem, content_type = "application/problem+json"))
 )]

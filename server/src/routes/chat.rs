@@ -16,7 +16,7 @@ use messaging_core::wire::{ChatRequest, ChatResponse, CurrentUser};
 /// `POST /api/chat`: 202 the first time, the same body (replayed) for a repeated
 /// `local_id`, 422 when that `local_id` names another text or sender.
 #[utoipa::path(
-    post, path = "/chat", tag = "chat",
+    post, path = "/api/chat", tag = "chat",
     request_body = ChatRequest,
     responses(
         (status = 202, description = "Stored; a repeat of the same local_id gets the same body with `Idempotent-Replayed: true`", body = ChatResponse),
@@ -37,19 +37,11 @@ pub async fn send_chat_message(
 }
 
 /// Stores a chat message once per `local_id`: the one path behind the API and the chat
-/// form that works without JavaScript. It runs to the end even if the client leaves
-/// (see [`to_completion`]).
+/// form that works without JavaScript. A repeat is answered from what is stored; a new
+/// message's write runs to the end even if the client leaves (see [`to_completion`]).
 pub async fn post_chat_message(
     state: AppState,
     sender: CurrentUser,
-    request: ChatRequest,
-) -> Result<Response, ApiError> {
-    to_completion(async move { store_chat_message(&state, &sender, request).await }).await
-}
-
-async fn store_chat_message(
-    state: &AppState,
-    sender: &CurrentUser,
     request: ChatRequest,
 ) -> Result<Response, ApiError> {
     let intent = NewChatMessage::try_from(request).map_err(ApiError::validation)?;
@@ -68,7 +60,7 @@ async fn store_chat_message(
         .stored_message(&state.db, conversation_id, &intent.message.local_id)
         .await?
     {
-        let message = judge_duplicate(existing, sender, &intent.message)?;
+        let message = judge_duplicate(existing, &sender, &intent.message)?;
         return reply(
             ChatResponse {
                 queued: true,
@@ -77,7 +69,16 @@ async fn store_chat_message(
             true,
         );
     }
+    to_completion(async move { store_new(&state, &sender, intent).await }).await
+}
 
+/// The write of a message not seen yet (or stored by a racing request meanwhile).
+async fn store_new(
+    state: &AppState,
+    sender: &CurrentUser,
+    intent: NewChatMessage,
+) -> Result<Response, ApiError> {
+    let conversation_id = intent.conversation_id;
     let mut tx = state.db.begin_write().await?;
     let stored = store_once(&mut tx, conversation_id, sender, &intent.message).await?;
     db::commit(tx).await?;

@@ -31,7 +31,7 @@ const CREATE_ENDPOINT: &str = "POST /api/messages/conversations";
 /// `POST /api/messages/conversations`: 201 with a new conversation, 200 with the one
 /// that existed for this (context, user); replays and refusals as the contract says.
 #[utoipa::path(
-    post, path = "/messages/conversations", tag = "conversations",
+    post, path = "/api/messages/conversations", tag = "conversations",
     params(("Idempotency-Key" = String, Header, description = "Made once per intent by the client, reused on every retry; bare or RFC 8941 quoted")),
     request_body = CreateConversationRequest,
     responses(
@@ -138,7 +138,7 @@ async fn create_or_merge(
 /// `GET /api/messages/conversations`: the caller's conversations, newest activity
 /// first; with `context_type` and `context_id`, the "does one exist?" check.
 #[utoipa::path(
-    get, path = "/messages/conversations", tag = "conversations",
+    get, path = "/api/messages/conversations", tag = "conversations",
     params(ConversationListQuery),
     responses(
         (status = 200, description = "The caller's conversations, newest activity first", body = Page<Conversation>),
@@ -184,7 +184,7 @@ fn next_page<T>(items: &mut Vec<T>, limit: u32) -> Option<&T> {
 
 /// `GET /api/messages/conversations/{id}`.
 #[utoipa::path(
-    get, path = "/messages/conversations/{id}", tag = "conversations",
+    get, path = "/api/messages/conversations/{id}", tag = "conversations",
     params(("id" = ConversationId, Path)),
     responses(
         (status = 200, body = Conversation),
@@ -205,7 +205,7 @@ pub async fn get_conversation(
 
 /// `GET /api/messages/conversations/{id}/messages`: oldest first, by cursor.
 #[utoipa::path(
-    get, path = "/messages/conversations/{id}/messages", tag = "conversations",
+    get, path = "/api/messages/conversations/{id}/messages", tag = "conversations",
     params(("id" = ConversationId, Path), PageQuery),
     responses(
         (status = 200, description = "Messages, oldest first", body = Page<Message>),
@@ -244,7 +244,7 @@ pub async fn list_messages(
 /// `GET /api/messages/conversations/{id}/stream`: Server-Sent Events, one `message`
 /// event per new message (with its `local_id`, so the sender's other tabs reconcile).
 #[utoipa::path(
-    get, path = "/messages/conversations/{id}/stream", tag = "conversations",
+    get, path = "/api/messages/conversations/{id}/stream", tag = "conversations",
     params(("id" = ConversationId, Path)),
     responses(
         (status = 200, description = "Server-Sent Events: `message` events whose data is a Message (with its local_id); `lagged` when the client should reload", content_type = "text/event-stream", body = Message),

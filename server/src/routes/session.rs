@@ -12,7 +12,7 @@ use messaging_core::wire::{CurrentUser, SessionResponse, SignInRequest};
 
 /// `POST /api/session`: signs in; sets the session cookie and returns a bearer token.
 #[utoipa::path(
-    post, path = "/session", tag = "session",
+    post, path = "/api/session", tag = "session",
     request_body = SignInRequest,
     responses(
         (status = 200, description = "Signed in; also sets the `session` cookie (HttpOnly, SameSite=Lax)", body = SessionResponse),
@@ -40,7 +40,7 @@ pub async fn sign_in(
 
 /// `DELETE /api/session`: signs out this session.
 #[utoipa::path(
-    delete, path = "/session", tag = "session",
+    delete, path = "/api/session", tag = "session",
     responses((status = 204, description = "Signed out"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -58,7 +58,7 @@ pub async fn sign_out(
 
 /// `GET /api/session`: who is signed in.
 #[utoipa::path(
-    get, path = "/session", tag = "session",
+    get, path = "/api/session", tag = "session",
     responses((status = 200, body = CurrentUser), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = []), ("cookie" = []))
 )]
