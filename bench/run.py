@@ -32,10 +32,13 @@ LUA = REPO / "bench" / "wrk" / "request.lua"
 OUT = REPO / "bench"
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
-WARMUP_SECONDS = 3
+SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
+WARMUP_SECONDS = 2
 CONNECTIONS = 32
-SEEDED_AGENCIES = 300_000
+# Each second of a scenario's load may use up to this many fresh request numbers.
+NUMBERS_PER_SECOND = 10_000
+# Enough agencies for every new conversation of a scenario's warm-up and runs.
+SEEDED_AGENCIES = NUMBERS_PER_SECOND * (WARMUP_SECONDS + RUNS * SECONDS)
 # The server and its database get core 0, the load generator core 1 (taskset).
 SERVER_CPU, LOAD_CPU = "0", "1"
 
@@ -152,7 +155,7 @@ class Offsets:
 
     def take(self, scenario, seconds):
         start = self.next.get(scenario["prefix"], 0)
-        self.next[scenario["prefix"]] = start + 10_000 * seconds
+        self.next[scenario["prefix"]] = start + NUMBERS_PER_SECOND * seconds
         return start
 
 
