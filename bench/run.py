@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
 if not TARGET.is_absolute():
     TARGET = REPO / TARGET
+# scripts/build-site puts the site in the repository's target/, whatever CARGO_TARGET_DIR is.
+SITE = REPO / "target" / "site"
 SERVER = TARGET / "release" / "server"
 BASELINE = TARGET / "release" / "baseline"
 OVERHEAD = TARGET / "release" / "idempotency_overhead"
@@ -90,7 +92,7 @@ def start_server(database_url=None, cpu=SERVER_CPU):
     data_dir = tempfile.mkdtemp(prefix="messaging-bench-")
     env = {
         "LEPTOS_SITE_ADDR": f"127.0.0.1:{port}",
-        "LEPTOS_SITE_ROOT": str(TARGET / "site"),
+        "LEPTOS_SITE_ROOT": str(SITE),
         "DATA_DIR": data_dir,
         "RUST_LOG": "error",
     }
@@ -407,7 +409,7 @@ def main():
     bench_sqlite(results)
     idempotency_overhead(results)
     bench_postgres(results)
-    results["bundle"] = json.loads((TARGET / "site" / "bundle-size.json").read_text())
+    results["bundle"] = json.loads((SITE / "bundle-size.json").read_text())
     time_to_interactive(results)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     subprocess.run([sys.executable, str(REPO / "bench" / "report.py")], check=True)
