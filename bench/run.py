@@ -164,11 +164,19 @@ class Offsets:
 OFFSETS = Offsets()
 
 
-def measure(name, base, scenario, pace_ms=0):
-    """Warm-up, then RUNS runs; the median and spread of each figure."""
+def measure(name, base, scenario, pace_ms=0, against=()):
+    """Warm-up, then RUNS runs; the median and spread of each figure. Each baseline in
+    `against` (its results key, base URL and scenario) runs right before each of these runs,
+    and the ratios of those pairs are kept: a shared machine's drift then hits both sides."""
     url = base + scenario["path"]
     wrk(url, scenario, WARMUP_SECONDS, OFFSETS.take(scenario, WARMUP_SECONDS), pace_ms)
-    runs = [wrk(url, scenario, SECONDS, OFFSETS.take(scenario, SECONDS), pace_ms) for _ in range(RUNS)]
+    runs, ratios = [], {key: [] for key, _, _ in against}
+    for _ in range(RUNS):
+        before = {key: wrk(b_base + b_scenario["path"], b_scenario, SECONDS, OFFSETS.take(b_scenario, SECONDS))["rps"]
+                  for key, b_base, b_scenario in against}
+        runs.append(wrk(url, scenario, SECONDS, OFFSETS.take(scenario, SECONDS), pace_ms))
+        for key, baseline_rps in before.items():
+            ratios[key].append(runs[-1]["rps"] / baseline_rps)
     bad = sum(r["non_2xx"] + r["socket_errors"] for r in runs)
     samples = [s for r in runs for s in r.get("failure_samples", [])][:3]
     summary = {
@@ -182,6 +190,9 @@ def measure(name, base, scenario, pace_ms=0):
         "failure_samples": samples,
         "runs": len(runs),
     }
+    if against:
+        summary["paired_ratios"] = {key: {"median": statistics.median(r), "min": min(r), "max": max(r)}
+                                    for key, r in ratios.items()}
     log(f"{name}: {summary['rps']:.0f} req/s ({summary['rps_min']:.0f}–{summary['rps_max']:.0f}), "
         f"p50 {summary['p50_ms']:.2f} ms, p99 {summary['p99_ms']:.2f} ms, failed {bad}")
     return summary
@@ -275,21 +286,22 @@ def bench_sqlite(results):
     baseline = Process([str(BASELINE), "serve", f"127.0.0.1:{port}", f"{data}/baseline.db"], {},
                        f"http://127.0.0.1:{port}/json", SERVER_CPU)
     base = f"http://127.0.0.1:{port}"
+    json_handler = {"prefix": "json", "path": "/json"}
+    insert = {"prefix": "insert", "method": "POST", "path": "/insert", "body": "x"}
+    server = None
     try:
-        results["baseline_json"] = measure("bare handler (JSON)", base, {"prefix": "json", "path": "/json"})
-        results["baseline_insert"] = measure("bare insert (SQLite WAL, synchronous=FULL)", base,
-                                             {"prefix": "insert", "method": "POST", "path": "/insert", "body": "x"})
-    finally:
-        baseline.stop()
+        results["baseline_json"] = measure("bare handler (JSON)", base, json_handler)
+        results["baseline_insert"] = measure("bare insert (SQLite WAL, synchronous=FULL)", base, insert)
 
-    log("The product on SQLite")
-    server = start_server()
-    try:
+        log("The product on SQLite (the baselines stay up: the ratio goals pair their runs)")
+        server = start_server()
         s = prepare_product(server)
-        results["chat_new"] = measure("new chat messages", server.base, s["chat_new"])
+        results["chat_new"] = measure("new chat messages", server.base, s["chat_new"], against=[
+            ("baseline_json", base, json_handler), ("baseline_insert", base, insert)])
         results["chat_new_half_rate"] = at_half_rate("new chat messages", server.base, s["chat_new"],
                                                      results["chat_new"]["rps"])
-        results["chat_duplicate"] = measure("duplicate chat sends (replay)", server.base, s["chat_duplicate"])
+        results["chat_duplicate"] = measure("duplicate chat sends (replay)", server.base, s["chat_duplicate"],
+                                            against=[("baseline_json", base, json_handler)])
         results["create_new"] = measure("conversation, new key", server.base, s["create_new"])
         results["create_replay"] = measure("conversation, replayed key", server.base, s["create_replay"])
         results["create_merge"] = measure("conversation, merged by natural key", server.base, s["create_merge"])
@@ -304,7 +316,9 @@ def bench_sqlite(results):
         results["fsync_merge"] = count_fsyncs(server, server.base, s["create_merge"])
         log(f"fsyncs per request: chat {results['fsync_chat']}, merged create {results['fsync_merge']}")
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
+        baseline.stop()
 
 
 def idempotency_overhead(results):
