@@ -45,8 +45,11 @@ SEEDED_AGENCIES = NUMBERS_PER_SECOND * (WARMUP_SECONDS + RUNS * SECONDS)
 SERVER_CPU, LOAD_CPU = "0", "1"
 
 
+STARTED = time.monotonic()
+
+
 def log(message):
-    print(f"==> {message}", flush=True)
+    print(f"==> [{time.monotonic() - STARTED:5.0f} s] {message}", flush=True)
 
 
 def free_port():
