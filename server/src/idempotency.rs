@@ -4,14 +4,20 @@
 //! let begun = state.idempotency.begin(&state.db, IntentKey { user, key: &key, endpoint, fingerprint }).await?;
 //! let mut intent = match begun { Begun::Replay(response) => return Ok(response), Begun::Fresh(intent) => intent };
 //! /* business writes on intent.tx() */
-//! intent.commit(StatusCode::CREATED, &body).await
+//! match intent.commit(StatusCode::CREATED, &body).await? {
+//!     Committed::Stored(response) => /* ours: announce it */,
+//!     Committed::Superseded(response) => /* another request's answer; ours rolled back */,
+//! }
 //! ```
 //!
-//! The key is claimed inside the transaction that writes the business rows and the
-//! response, so a crash leaves either nothing (a retry redoes the work) or everything (a
-//! retry replays). A repeat of a completed key costs one read. A repeat while the first is
-//! running gets 409 at once in this process; in another process it waits on the row lock
-//! (up to PostgreSQL's lock timeout, then 409) or SQLite's write lock, then replays.
+//! A repeat of a completed key costs one read (or none: completed responses are cached).
+//! A new key costs one statement: its record, response included, is inserted in the
+//! transaction that writes the business rows, so a crash leaves either nothing (a retry
+//! redoes the work) or everything (a retry replays), and the key's unique constraint
+//! decides between racing requests. A repeat while the first is running gets 409 at once
+//! in this process; in another process it waits on SQLite's write lock or on
+//! PostgreSQL's row locks (up to the lock timeout, then 409), and the one that finds the
+//! key taken rolls its writes back and answers with the stored response instead.
 
 use crate::db::idempotency::StoredResponse;
 use crate::db::{self, Db, Tx};
@@ -75,7 +81,8 @@ impl Idempotency {
         let now = db::now();
         // Fast path: a completed key is answered from memory or one read, with no write.
         if let Some(stored) = self.completed(db, &intent, db::to_micros(now)).await? {
-            return judge(&intent, &stored).map(Begun::Replay);
+            return judge(intent.user, intent.endpoint, &intent.fingerprint, &stored)
+                .map(Begun::Replay);
         }
 
         let guard =
@@ -83,54 +90,15 @@ impl Idempotency {
                 metrics::counter!(dedup::IN_FLIGHT).increment(1);
                 ApiError::in_flight()
             })?;
-        let mut tx = db.begin_write().await?;
-        let expires_at = now + self.retention;
-        let claim = db::idempotency::Claim {
-            user: intent.user,
-            key: intent.key,
-            endpoint: intent.endpoint,
-            fingerprint: &intent.fingerprint,
-            created_at: db::to_micros(now),
-            expires_at: db::to_micros(expires_at),
-        };
-        let claimed = match db::idempotency::claim(&mut *tx, &claim).await {
-            Ok(claimed) => claimed,
-            // PostgreSQL: another process holds this key's row past the lock timeout.
-            Err(error) if db::is_contention(&error) => {
-                metrics::counter!(dedup::IN_FLIGHT).increment(1);
-                return Err(ApiError::in_flight());
-            }
-            Err(error) => return Err(error.into()),
-        };
-        if !claimed {
-            if db::idempotency::delete_if_expired(
-                &mut *tx,
-                intent.user,
-                intent.key,
-                claim.created_at,
-            )
-            .await?
-            {
-                metrics::counter!(dedup::EXPIRED_KEYS).increment(1);
-                if !db::idempotency::claim(&mut *tx, &claim).await? {
-                    return Err(
-                        anyhow::anyhow!("Could not re-claim an expired idempotency key").into(),
-                    );
-                }
-            } else {
-                // Completed by another request since our first read.
-                let stored = db::idempotency::find(&mut *tx, intent.user, intent.key).await?;
-                tx.rollback().await?;
-                let stored =
-                    stored.ok_or_else(|| anyhow::anyhow!("Idempotency record vanished"))?;
-                return judge(&intent, &stored).map(Begun::Replay);
-            }
-        }
+        let tx = db.begin_write().await?;
         Ok(Begun::Fresh(FreshIntent {
             tx,
             user: intent.user,
             key: intent.key.clone(),
-            expires_at,
+            endpoint: intent.endpoint,
+            fingerprint: intent.fingerprint,
+            created_at: now,
+            expires_at: now + self.retention,
             _guard: guard,
         }))
     }
@@ -149,7 +117,7 @@ impl Idempotency {
             if stored.expires_at > now {
                 return Ok(Some(stored));
             }
-            // Expired: the key may have been claimed afresh since.
+            // Expired: the key may have been used afresh since.
             self.completed.invalidate(&key);
         }
         // Every row is complete: it is written in the transaction that completes it.
@@ -166,9 +134,14 @@ impl Idempotency {
 }
 
 /// Replays a stored response, or refuses a different payload under the same key.
-fn judge(intent: &IntentKey<'_>, stored: &StoredResponse) -> Result<Response, ApiError> {
-    let verdict = if stored.endpoint == intent.endpoint {
-        judge_retry(&stored.fingerprint, &intent.fingerprint)
+fn judge(
+    user: UserId,
+    endpoint: &'static str,
+    fingerprint: &Fingerprint,
+    stored: &StoredResponse,
+) -> Result<Response, ApiError> {
+    let verdict = if stored.endpoint == endpoint {
+        judge_retry(&stored.fingerprint, fingerprint)
     } else {
         RetryVerdict::Mismatch {
             differing_fields: vec!["endpoint".to_owned()],
@@ -176,14 +149,14 @@ fn judge(intent: &IntentKey<'_>, stored: &StoredResponse) -> Result<Response, Ap
     };
     match verdict {
         RetryVerdict::Replay => {
-            metrics::counter!(dedup::REPLAYS, "endpoint" => intent.endpoint).increment(1);
-            tracing::info!(user.id = %intent.user, endpoint = intent.endpoint, "idempotent replay");
+            metrics::counter!(dedup::REPLAYS, "endpoint" => endpoint).increment(1);
+            tracing::info!(user.id = %user, endpoint, "idempotent replay");
             let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
             Ok(json_response(status, stored.body.clone(), true))
         }
         RetryVerdict::Mismatch { differing_fields } => {
             metrics::counter!(dedup::MISMATCHES, "kind" => "idempotency_key").increment(1);
-            tracing::info!(user.id = %intent.user, endpoint = intent.endpoint, ?differing_fields, "idempotency key reused");
+            tracing::info!(user.id = %user, endpoint, ?differing_fields, "idempotency key reused");
             let detail = format!(
                 "This Idempotency-Key was first used for a different request (differing: {}). Make a new key for a new intent.",
                 differing_fields.join(", ")
@@ -200,8 +173,21 @@ pub struct FreshIntent {
     tx: Tx,
     user: UserId,
     key: IdempotencyKey,
+    endpoint: &'static str,
+    fingerprint: Fingerprint,
+    created_at: OffsetDateTime,
     expires_at: OffsetDateTime,
     _guard: InFlightGuard,
+}
+
+/// How a fresh intent ended.
+pub enum Committed {
+    /// Its writes and its response are stored, together.
+    Stored(Response),
+    /// Another request completed the same key first (in another process, or between
+    /// this one's first read and its write): this one's writes are rolled back and the
+    /// key's stored response answers instead (a replay, or 422 for another payload).
+    Superseded(Response),
 }
 
 impl FreshIntent {
@@ -214,17 +200,40 @@ impl FreshIntent {
         self.expires_at
     }
 
-    /// Stores the response with the business rows and commits them together.
+    /// Stores the response under the key with the business rows and commits them together.
     pub async fn commit<T: Serialize>(
         mut self,
         status: StatusCode,
         body: &T,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Committed, ApiError> {
         let body = serde_json::to_string(body).map_err(anyhow::Error::from)?;
-        db::idempotency::complete(&mut *self.tx, self.user, &self.key, status.as_u16(), &body)
-            .await?;
-        db::commit(self.tx).await?;
-        Ok(json_response(status, body, false))
+        let record = db::idempotency::NewRecord {
+            user: self.user,
+            key: &self.key,
+            endpoint: self.endpoint,
+            fingerprint: &self.fingerprint,
+            status: status.as_u16(),
+            body: &body,
+            created_at: db::to_micros(self.created_at),
+            expires_at: db::to_micros(self.expires_at),
+        };
+        let stored = match db::idempotency::insert_unless_live(&mut *self.tx, &record).await {
+            Ok(stored) => stored,
+            // PostgreSQL: another process holds this key past the lock timeout.
+            Err(error) if db::is_contention(&error) => {
+                metrics::counter!(dedup::IN_FLIGHT).increment(1);
+                return Err(ApiError::in_flight());
+            }
+            Err(error) => return Err(error.into()),
+        };
+        if stored {
+            db::commit(self.tx).await?;
+            return Ok(Committed::Stored(json_response(status, body, false)));
+        }
+        let existing = db::idempotency::find(&mut *self.tx, self.user, &self.key).await?;
+        self.tx.rollback().await?;
+        let existing = existing.ok_or_else(|| anyhow::anyhow!("Idempotency record vanished"))?;
+        judge(self.user, self.endpoint, &self.fingerprint, &existing).map(Committed::Superseded)
     }
 }
 

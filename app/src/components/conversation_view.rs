@@ -1,4 +1,4 @@
-use super::DeviceIcon;
+use super::{DeviceIcon, Timestamp};
 use crate::api::{ApiClient, DEFAULT_TIMEOUT};
 use crate::data::PostChatMessage;
 use crate::live;
@@ -128,17 +128,7 @@ fn catch_up(
 
 #[component]
 fn MessageRow(row: Row, outbox: Outbox) -> impl IntoView {
-    let time = row.sent_at.map(|at| {
-        let shown = at
-            .format(&time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .unwrap_or_default();
-        let machine = at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        view! { <time datetime=machine>{shown}</time> }
-    });
+    let time = row.sent_at.map(|at| view! { <Timestamp at /> });
     let delivery = row.delivery.clone();
     let state = match &delivery {
         Delivery::Sent => "sent",

@@ -1,4 +1,5 @@
 use super::SignInFirst;
+use crate::components::Timestamp;
 use crate::data::{list_conversations, signed_in_user};
 use leptos::prelude::*;
 use messaging_core::UserId;
@@ -46,19 +47,14 @@ fn conversation_item(conversation: Conversation, reader: Option<UserId>) -> impl
         || conversation.title.clone(),
         |reader| conversation.title_for(reader),
     );
-    let last = conversation
-        .last_message_at
-        .format(&time::macros::format_description!(
-            "[year]-[month]-[day] [hour]:[minute] UTC"
-        ))
-        .unwrap_or_default();
     view! {
         <li class="card conversation-item">
             <h2>
                 <a href=format!("/conversations/{}", conversation.id)>{title}</a>
             </h2>
             <p class="muted">
-                {format!("Started by {} · last message {last}", conversation.created_by.display_name)}
+                {format!("Started by {} · last message ", conversation.created_by.display_name)}
+                <Timestamp at=conversation.last_message_at />
             </p>
         </li>
     }

@@ -1,8 +1,8 @@
 //! The idempotency step's own cost: the same write (storing one chat message through
 //! the server's `store_once`) with and without `Idempotency::begin` + `commit` around
 //! it, in turns, on one real SQLite file with the product's settings. No HTTP and no
-//! load, so what differs between the two is the key's claim, its stored response and
-//! the read that looks for a completed key first.
+//! load, so what differs between the two is the read that looks for a completed key
+//! first and the key's record (with its response) inserted beside the message.
 //!
 //! `idempotency-overhead SQLITE_FILE ITERATIONS` prints a JSON summary (µs).
 
@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use messaging_core::wire::{ChatRequest, ChatResponse, ContextType, CurrentUser};
 use messaging_core::{ConversationId, IdempotencyKey, NewChatMessage, NewMessage};
 use server::db::{self, Db, conversations, directory, seed};
-use server::idempotency::{Begun, Idempotency, IntentKey};
+use server::idempotency::{Begun, Committed, Idempotency, IntentKey};
 use server::messages::store_once;
 use std::time::{Duration, Instant};
 
@@ -127,8 +127,10 @@ async fn store_keyed(
         queued: true,
         message: stored.message().clone(),
     };
-    fresh.commit(StatusCode::ACCEPTED, &body).await?;
-    Ok(())
+    match fresh.commit(StatusCode::ACCEPTED, &body).await? {
+        Committed::Stored(_) => Ok(()),
+        Committed::Superseded(_) => bail!("a new key was taken by another request"),
+    }
 }
 
 async fn time(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<f64> {

@@ -45,76 +45,48 @@ pub async fn find<'e>(
     .transpose()
 }
 
-pub struct Claim<'a> {
+/// A completed request, to be stored under its key.
+pub struct NewRecord<'a> {
     pub user: UserId,
     pub key: &'a IdempotencyKey,
     pub endpoint: &'a str,
     pub fingerprint: &'a Fingerprint,
+    pub status: u16,
+    pub body: &'a str,
     pub created_at: i64,
     pub expires_at: i64,
 }
 
-/// Claims the key inside the intent's transaction; `false` when a record exists. The
-/// response is filled in by [`complete`] before the same transaction commits.
+/// Stores the record in the intent's transaction, replacing an expired one; `false` when
+/// a live record holds the key (another request completed it first). One statement: on
+/// PostgreSQL it waits for a key that another transaction holds, until the lock timeout.
 #[tracing::instrument(skip_all)]
-pub async fn claim<'e>(
+pub async fn insert_unless_live<'e>(
     db: impl Executor<'e, Database = Any>,
-    claim: &Claim<'_>,
+    record: &NewRecord<'_>,
 ) -> sqlx::Result<bool> {
     let fingerprint =
-        serde_json::to_string(claim.fingerprint).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        serde_json::to_string(record.fingerprint).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let done = sqlx::query(
         "INSERT INTO idempotency_keys \
          (user_id, idempotency_key, endpoint, fingerprint, response_status, response_body, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, 0, '', $5, $6) ON CONFLICT (user_id, idempotency_key) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (user_id, idempotency_key) DO UPDATE SET \
+         endpoint = excluded.endpoint, fingerprint = excluded.fingerprint, \
+         response_status = excluded.response_status, response_body = excluded.response_body, \
+         created_at = excluded.created_at, expires_at = excluded.expires_at \
+         WHERE idempotency_keys.expires_at <= excluded.created_at",
     )
-    .bind(claim.user.to_string())
-    .bind(claim.key.as_str())
-    .bind(claim.endpoint)
+    .bind(record.user.to_string())
+    .bind(record.key.as_str())
+    .bind(record.endpoint)
     .bind(fingerprint)
-    .bind(claim.created_at)
-    .bind(claim.expires_at)
+    .bind(i64::from(record.status))
+    .bind(record.body)
+    .bind(record.created_at)
+    .bind(record.expires_at)
     .execute(db)
     .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn complete<'e>(
-    db: impl Executor<'e, Database = Any>,
-    user: UserId,
-    key: &IdempotencyKey,
-    status: u16,
-    body: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET response_status = $3, response_body = $4 \
-         WHERE user_id = $1 AND idempotency_key = $2",
-    )
-    .bind(user.to_string())
-    .bind(key.as_str())
-    .bind(i64::from(status))
-    .bind(body)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// Forgets one expired key so its next use starts afresh.
-#[tracing::instrument(skip_all)]
-pub async fn delete_if_expired<'e>(
-    db: impl Executor<'e, Database = Any>,
-    user: UserId,
-    key: &IdempotencyKey,
-    now: i64,
-) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2 AND expires_at <= $3")
-            .bind(user.to_string())
-            .bind(key.as_str())
-            .bind(now)
-            .execute(db)
-            .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -4,7 +4,7 @@ use crate::db::{self, conversations, directory};
 use crate::error::ApiError;
 use crate::events::{self, Update};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IdempotencyKeyHeader, user_agent};
-use crate::idempotency::{Begun, IntentKey};
+use crate::idempotency::{Begun, Committed, IntentKey};
 use crate::messages::{Stored, store_once};
 use crate::metrics::dedup;
 use crate::startup::AppState;
@@ -113,10 +113,6 @@ async fn create_or_merge(
         .ok_or_else(|| anyhow::anyhow!("Conversation not readable by its creator"))?;
 
     let dedup = (!created).then_some(DedupReason::NaturalKey);
-    if dedup.is_some() {
-        metrics::counter!(dedup::NATURAL_KEY_MERGES).increment(1);
-        tracing::info!(conversation.id = %conversation.id, "create merged into the existing conversation");
-    }
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -128,11 +124,19 @@ async fn create_or_merge(
         dedup,
         key_expires_at: fresh.expires_at(),
     };
-    let response = fresh.commit(status, &body).await?;
-    if let Stored::New(message) = stored {
-        state.hub.publish(message);
+    match fresh.commit(status, &body).await? {
+        Committed::Stored(response) => {
+            if !created {
+                metrics::counter!(dedup::NATURAL_KEY_MERGES).increment(1);
+                tracing::info!(conversation.id = %body.conversation.id, "create merged into the existing conversation");
+            }
+            if let Stored::New(message) = stored {
+                state.hub.publish(message);
+            }
+            Ok(response)
+        }
+        Committed::Superseded(response) => Ok(response),
     }
-    Ok(response)
 }
 
 /// `GET /api/messages/conversations`: the caller's conversations, newest activity

@@ -253,6 +253,32 @@ async fn two_server_processes_on_one_sqlite_file_leave_one_row() {
     two_server_processes_racing_the_same_intents_leave_one_row(Store::Sqlite).await;
 }
 
+/// Two creates with key "k" at once: the one answered first, and the other still running.
+async fn race_two_creates(
+    app: &TestApp,
+    token: &str,
+    body: &Value,
+) -> (
+    reqwest::Response,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+) {
+    let send = || {
+        let request = app
+            .client
+            .post(app.url("/api/messages/conversations"))
+            .bearer_auth(token)
+            .header("Idempotency-Key", "k")
+            .json(body);
+        tokio::spawn(request.send())
+    };
+    let (mut a, mut b) = (send(), send());
+    let (first, other) = tokio::select! {
+        done = &mut a => (done, b),
+        done = &mut b => (done, a),
+    };
+    (first.expect("task").expect("response"), other)
+}
+
 async fn hold(database_url: &str) -> sqlx::AnyConnection {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
@@ -273,30 +299,8 @@ async fn the_same_key_while_the_first_is_in_flight_is_409_with_retry_after() {
 
     let mut side = hold(&app.database_url).await;
     side.execute("BEGIN IMMEDIATE").await.expect("write lock");
-    let send = || {
-        let (client, url, token, body) = (
-            app.client.clone(),
-            app.url("/api/messages/conversations"),
-            token.clone(),
-            body.clone(),
-        );
-        tokio::spawn(async move {
-            client
-                .post(url)
-                .bearer_auth(token)
-                .header("Idempotency-Key", "k")
-                .json(&body)
-                .send()
-                .await
-        })
-    };
     // Whichever request claims the key first is held by the lock; the other is refused.
-    let (mut a, mut b) = (send(), send());
-    let (refused, held) = tokio::select! {
-        done = &mut a => (done, b),
-        done = &mut b => (done, a),
-    };
-    let refused = refused.expect("task").expect("response");
+    let (refused, held) = race_two_creates(&app, &token, &body).await;
     assert_eq!(refused.status(), StatusCode::CONFLICT);
     assert_eq!(refused.headers()["retry-after"], "1");
     let problem: Value = refused.json().await.expect("json");
@@ -310,6 +314,62 @@ async fn the_same_key_while_the_first_is_in_flight_is_409_with_retry_after() {
     let replay = app.create_conversation(&token, "k", &body).await;
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 1);
+}
+
+/// The key is completed elsewhere (here: a side connection, as another process would)
+/// while a request with it waits for the write lock: that request's writes roll back and
+/// the stored response answers, replayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_completed_elsewhere_meanwhile_rolls_this_request_back_and_replays() {
+    use sqlx::{Executor, Row};
+    let app = crate::helpers::spawn_app(Store::Sqlite).await;
+    let (token, agency) = sign_in_and_agency(&app).await;
+    let body = inquiry(&agency, "Hello!", "m-1");
+
+    // The record the other process will store: this payload's, under key "k".
+    let first = app.create_conversation(&token, "first", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let mut side = hold(&app.database_url).await;
+    let record = sqlx::query(
+        "SELECT user_id, endpoint, fingerprint FROM idempotency_keys WHERE idempotency_key = 'first'",
+    )
+    .fetch_one(&mut side)
+    .await
+    .expect("the first record");
+    for table in ["idempotency_keys", "messages", "conversations"] {
+        side.execute(format!("DELETE FROM {table}").as_str())
+            .await
+            .expect("a clean slate");
+    }
+    side.execute("BEGIN IMMEDIATE").await.expect("write lock");
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, idempotency_key, endpoint, fingerprint, response_status, \
+         response_body, created_at, expires_at) VALUES ($1, 'k', $2, $3, 201, '{\"stored\":\"elsewhere\"}', 0, 9223372036854775807)",
+    )
+    .bind(record.try_get::<String, _>("user_id").expect("user_id"))
+    .bind(record.try_get::<String, _>("endpoint").expect("endpoint"))
+    .bind(record.try_get::<String, _>("fingerprint").expect("fingerprint"))
+    .execute(&mut side)
+    .await
+    .expect("the other process's record");
+
+    // One of two requests is refused as in flight: the other has read the key (not there
+    // yet for it) and waits for the lock, so it must find the key taken at its end.
+    let (refused, held) = race_two_creates(&app, &token, &body).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    side.execute("COMMIT")
+        .await
+        .expect("the other process commits");
+
+    let held = held.await.expect("task").expect("response");
+    assert_eq!(held.status(), StatusCode::CREATED);
+    assert_eq!(held.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        held.text().await.expect("body"),
+        r#"{"stored":"elsewhere"}"#
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM conversations").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM messages").await, 0);
 }
 
 /// Another process (here a side transaction) holds the key's row on PostgreSQL: the
