@@ -34,7 +34,7 @@ LUA = REPO / "bench" / "wrk" / "request.lua"
 OUT = REPO / "bench"
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "2"))
 WARMUP_SECONDS = 2
 CONNECTIONS = 32
 # Each second of a scenario's load may use up to this many fresh request numbers.
