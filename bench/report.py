@@ -46,7 +46,8 @@ BEFORE_AND_AFTER = [
      "the end of the same transaction; a request that finds the key taken by then rolls back and "
      "answers with the stored response. Timestamps are formatted by hand (`time`'s format-description "
      "engine left the bundle). For the fresh machine: the wasm-bindgen CLI compiles unoptimised, "
-     "the soak is left out of the release build, runs are 2 s and the two 200 req/s runs are gone."),
+     "the soak is left out of the release build, runs are 2 s after a 1 s warm-up and the two "
+     "200 req/s runs are gone."),
 ]
 R = json.loads((HERE / "results.json").read_text())
 
