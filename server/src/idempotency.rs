@@ -16,8 +16,9 @@
 //! redoes the work) or everything (a retry replays), and the key's unique constraint
 //! decides between racing requests. A repeat while the first is running gets 409 at once
 //! in this process; in another process it waits on SQLite's write lock or on
-//! PostgreSQL's row locks (up to the lock timeout, then 409), and the one that finds the
-//! key taken rolls its writes back and answers with the stored response instead.
+//! PostgreSQL's row locks (up to the lock timeout, then 409 for the key's row or 503 for a
+//! business row, both with Retry-After), and the one that finds the key taken rolls its
+//! writes back and answers with the stored response instead.
 
 use crate::db::idempotency::StoredResponse;
 use crate::db::{self, Db, Tx};
