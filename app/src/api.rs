@@ -6,7 +6,7 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use messaging_core::retry::{Failure, parse_retry_after};
 use messaging_core::wire::{
     ChatRequest, ChatResponse, ContextType, Conversation, CreateConversationRequest,
-    CreateConversationResponse, Message, Page,
+    CreateConversationResponse, MAX_PAGE_SIZE, Message, MessageCursor, Page,
 };
 use messaging_core::{ConversationId, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, Problem};
 use serde::de::DeserializeOwned;
@@ -106,19 +106,21 @@ impl ApiClient {
         .await
     }
 
-    /// One page of a conversation's messages, oldest first.
+    /// One page of a conversation's messages (the largest the API gives), oldest first.
     pub async fn messages(
         &self,
         conversation: ConversationId,
-        cursor: Option<&str>,
+        after: Option<&MessageCursor>,
         timeout: Duration,
     ) -> Result<Page<Message>, CallError> {
         let mut url = self.url(&format!(
-            "/api/messages/conversations/{conversation}/messages?limit={MESSAGES_PAGE}"
+            "/api/messages/conversations/{conversation}/messages?limit={MAX_PAGE_SIZE}"
         ));
-        if let Some(cursor) = cursor {
+        if let Some(cursor) = after {
             url.push_str("&cursor=");
-            url.push_str(&String::from(js_sys::encode_uri_component(cursor)));
+            url.push_str(&String::from(js_sys::encode_uri_component(
+                &cursor.to_string(),
+            )));
         }
         call(Request::get(&url), None::<&()>, timeout).await
     }
@@ -130,9 +132,6 @@ impl ApiClient {
         ))
     }
 }
-
-/// The largest page the API gives out.
-pub const MESSAGES_PAGE: u32 = 200;
 
 /// Sends one request with a timeout and decodes the JSON answer or the problem.
 async fn call<B: serde::Serialize, T: DeserializeOwned>(

@@ -8,6 +8,7 @@
 //! - [`fingerprint`] and [`dedup`]: when a retry is the same intent and when it is not.
 //! - [`device`]: the user agent to device-kind rule behind the device icon.
 //! - [`retry`]: which failures a client retries, and how long it waits.
+//! - [`micros`]: times as the store and the cursors write them.
 //!
 //! No web framework, database or async runtime is allowed in here.
 
@@ -17,12 +18,13 @@ pub mod fingerprint;
 pub mod ids;
 pub mod intent;
 pub mod keys;
+pub mod micros;
 pub mod problem;
 pub mod retry;
 pub mod text;
 pub mod wire;
 
-pub use dedup::{DedupReason, RetryVerdict};
+pub use dedup::{DedupReason, IntentName, RetryVerdict};
 pub use device::DeviceKind;
 pub use fingerprint::Fingerprint;
 pub use ids::{AgencyId, ConversationId, MessageId, UserId};

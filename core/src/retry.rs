@@ -99,6 +99,23 @@ impl Backoff {
     }
 }
 
+impl Backoff {
+    /// The wait before a retry made without asking the person (the compose dialog's):
+    /// only while the server asks for patience with `Retry-After` (a request in flight,
+    /// rate limited, unavailable). Any other failure goes back to the person, whose own
+    /// retry reuses the same key and local_id.
+    pub fn delay_when_asked(
+        &self,
+        retry: u32,
+        failure: Failure,
+        jitter: f64,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        retry_after?;
+        self.delay(retry, failure, jitter, retry_after)
+    }
+}
+
 /// Parses a `Retry-After` header in its delta-seconds form, the one this server sends.
 /// An HTTP-date (or anything else) gives `None`, and the backoff alone decides.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
@@ -185,6 +202,28 @@ mod tests {
             backoff.delay(1000, Failure::Network, 1.0, None),
             Some(backoff.max)
         );
+    }
+
+    #[test]
+    fn a_retry_without_the_person_waits_only_when_the_server_asked() {
+        let backoff = Backoff::default();
+        let in_flight = status(409, Some(ProblemCode::IdempotencyKeyInFlight));
+        let asked = Some(Duration::from_secs(1));
+        assert_eq!(
+            backoff.delay_when_asked(0, in_flight, 0.0, asked),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            backoff.delay_when_asked(0, Failure::Timeout, 0.5, None),
+            None
+        );
+        assert_eq!(
+            backoff.delay_when_asked(0, status(503, None), 0.5, None),
+            None
+        );
+        let refused = status(422, Some(ProblemCode::ValidationFailed));
+        assert_eq!(backoff.delay_when_asked(0, refused, 0.5, asked), None);
+        assert_eq!(backoff.delay_when_asked(5, in_flight, 0.5, asked), None);
     }
 
     #[test]

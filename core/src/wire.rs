@@ -5,7 +5,9 @@ use crate::dedup::DedupReason;
 use crate::device::DisplayData;
 use crate::ids::{AgencyId, ConversationId, MessageId, UserId};
 use crate::keys::LocalId;
+use crate::micros;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -147,33 +149,75 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Where a page ended, written `<unix micros>_<uuid>`: the last item's time and id. A
-/// client may also make one to ask only for the messages after one it already has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cursor {
-    pub micros: i64,
-    pub id: Uuid,
+/// How many items a list gives when the query names no `limit`.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+/// The most items one page of any list holds; a larger `limit` is clamped to it.
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// The page size for a query's `limit`: the default when absent, within `1..=MAX`.
+pub fn page_size(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
 }
 
-impl Cursor {
-    /// Resumes after the item stored at `at` with this id.
-    pub fn after(at: OffsetDateTime, id: Uuid) -> Self {
-        let micros = i64::try_from(at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
-        Self { micros, id }
-    }
+/// Where a page ended: the last item's time (Unix microseconds) and id, written
+/// `<micros>_<uuid>`. One type per list, the same on the wire and in the store's queries.
+/// A client may make one to ask only for what follows an item it already has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor<Id> {
+    /// The time the list is ordered by: a conversation's last activity, a message's creation.
+    pub at: i64,
+    pub id: Id,
+}
 
+/// Resumes the conversations list (newest activity first) after one conversation.
+pub type ConversationCursor = Cursor<ConversationId>;
+/// Resumes a conversation's messages (oldest first) after one message.
+pub type MessageCursor = Cursor<MessageId>;
+
+impl ConversationCursor {
+    pub fn after(conversation: &Conversation) -> Self {
+        Self {
+            at: micros::from_time(conversation.last_message_at),
+            id: conversation.id,
+        }
+    }
+}
+
+impl MessageCursor {
+    pub fn after(message: &Message) -> Self {
+        Self {
+            at: micros::from_time(message.created_at),
+            id: message.id,
+        }
+    }
+}
+
+impl<Id: From<Uuid>> Cursor<Id> {
     pub fn parse(cursor: &str) -> Option<Self> {
-        let (micros, id) = cursor.split_once('_')?;
+        let (at, id) = cursor.split_once('_')?;
         Some(Self {
-            micros: micros.parse().ok()?,
-            id: Uuid::parse_str(id).ok()?,
+            at: at.parse().ok()?,
+            id: Uuid::parse_str(id).ok()?.into(),
         })
     }
 }
 
-impl std::fmt::Display for Cursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}_{}", self.micros, self.id)
+impl<Id: fmt::Display> fmt::Display for Cursor<Id> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}", self.at, self.id)
+    }
+}
+
+impl<Id: fmt::Display> Serialize for Cursor<Id> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de, Id: From<Uuid>> Deserialize<'de> for Cursor<Id> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("not a cursor this API gave out"))
     }
 }
 
@@ -187,8 +231,10 @@ pub struct ConversationListQuery {
     pub context_type: Option<ContextType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_id: Option<Uuid>,
+    /// A `next_cursor` this list gave out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>), schema(value_type = Option<String>))]
+    pub cursor: Option<ConversationCursor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }
@@ -198,8 +244,10 @@ pub struct ConversationListQuery {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct PageQuery {
+    /// A `next_cursor` this list gave out, or one made from a message the client has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<String>,
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>), schema(value_type = Option<String>))]
+    pub cursor: Option<MessageCursor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }
@@ -269,10 +317,19 @@ mod tests {
 
     #[test]
     fn a_cursor_made_by_a_client_reads_back_and_junk_does_not() {
-        let at = OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("time");
-        let cursor = Cursor::after(at, Uuid::nil());
-        assert_eq!(cursor.micros, 1_700_000_000_000_000);
-        assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
+        let cursor = MessageCursor {
+            at: 1_700_000_000_000_000,
+            id: MessageId::from_uuid(Uuid::nil()),
+        };
+        assert_eq!(
+            cursor.to_string(),
+            "1700000000000000_00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(MessageCursor::parse(&cursor.to_string()), Some(cursor));
+        let query: PageQuery =
+            serde_json::from_value(json!({ "cursor": cursor.to_string() })).expect("a cursor");
+        assert_eq!(query.cursor, Some(cursor));
+        assert!(serde_json::from_value::<PageQuery>(json!({ "cursor": "junk" })).is_err());
         for junk in [
             "",
             "_",
@@ -280,8 +337,16 @@ mod tests {
             "x_00000000-0000-0000-0000-000000000000",
             "1_not-a-uuid",
         ] {
-            assert_eq!(Cursor::parse(junk), None, "{junk:?}");
+            assert_eq!(ConversationCursor::parse(junk), None, "{junk:?}");
         }
+    }
+
+    #[test]
+    fn page_sizes_are_clamped_to_the_largest_page() {
+        assert_eq!(page_size(None), DEFAULT_PAGE_SIZE);
+        assert_eq!(page_size(Some(0)), 1);
+        assert_eq!(page_size(Some(7)), 7);
+        assert_eq!(page_size(Some(u32::MAX)), MAX_PAGE_SIZE);
     }
 
     #[test]

@@ -3,68 +3,22 @@
 
 use crate::db::{self, directory, sessions};
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::passwords::verify_password;
+use crate::state::AppState;
 use anyhow::Context;
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use messaging_core::ProblemCode;
 use messaging_core::wire::CurrentUser;
+use messaging_core::{ProblemCode, micros};
 use sha2::{Digest, Sha256};
-use std::num::NonZeroU32;
-use std::sync::{Arc, LazyLock};
 use time::Duration;
 
 pub const SESSION_COOKIE: &str = "session";
 const SESSION_LIFETIME: Duration = Duration::days(30);
-
-pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
-    })
-    .await
-    .context("Password hashing task failed")?
-}
-
-/// Verifies off the async threads; argon2 is deliberately slow.
-async fn verify_password(hash: String, password: String) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let parsed =
-            PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await
-    .context("Password verification task failed")?
-}
-
-/// Checked when the username is unknown, so a wrong name takes as long as a wrong password.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let salt = SaltString::encode_b64(b"timing-equaliser").expect("a valid static salt");
-    Argon2::default()
-        .hash_password(b"not a real password", &salt)
-        .map(|h| h.to_string())
-        .unwrap_or_default()
-});
-
-/// Sign-in attempts allowed per username: a burst of 5, then one every 12 seconds.
-pub fn sign_in_limiter() -> Arc<DefaultKeyedRateLimiter<String>> {
-    let quota = Quota::per_minute(NonZeroU32::new(5).expect("non-zero"));
-    Arc::new(RateLimiter::keyed(quota))
-}
 
 fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -95,10 +49,7 @@ pub async fn sign_in(
         ));
     }
     let credentials = directory::credentials(state.db.pool(), username).await?;
-    let (user_id, hash) = match credentials {
-        Some(c) => (Some(c.user_id), c.password_hash),
-        None => (None, DUMMY_HASH.clone()),
-    };
+    let (user_id, hash) = credentials.map(|c| (c.user_id, c.password_hash)).unzip();
     let valid = verify_password(hash, password.to_owned()).await?;
     let Some(user_id) = user_id.filter(|_| valid) else {
         return Err(ApiError::new(
@@ -115,8 +66,8 @@ pub async fn sign_in(
         state.db.pool(),
         &hash_token(&token),
         user_id,
-        db::to_micros(now),
-        db::to_micros(now + SESSION_LIFETIME),
+        micros::from_time(now),
+        micros::from_time(now + SESSION_LIFETIME),
     )
     .await?;
     let user = directory::user(state.db.pool(), user_id)

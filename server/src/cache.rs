@@ -1,12 +1,10 @@
-//! In-process caches in front of the reads nearly every request makes. Each SQLite read
-//! through sqlx costs about 50 µs here (a hop to the connection's worker thread and back:
-//! the benchmark's `GET /api/session` ran at 14,000 req/s against 80,000 for a bare
-//! handler), and a duplicate send made three of them. Each cache says how stale it may
-//! be and why that is safe.
+//! In-process caches in front of the reads nearly every request makes: a read through
+//! sqlx is a hop to the connection's worker thread and back, and a duplicate send would
+//! make three. Each cache says how stale it may be and why that is safe.
 
 use crate::db::{self, Db};
 use messaging_core::wire::{CurrentUser, Message};
-use messaging_core::{ConversationId, LocalId, UserId};
+use messaging_core::{ConversationId, LocalId, UserId, micros};
 use moka::sync::Cache;
 use std::time::Duration;
 
@@ -60,7 +58,8 @@ impl Caches {
         if let Some(user) = self.sessions.get(token_hash) {
             return Ok(Some(user));
         }
-        let user = db::sessions::user_of(db.pool(), token_hash, db::to_micros(db::now())).await?;
+        let user =
+            db::sessions::user_of(db.pool(), token_hash, micros::from_time(db::now())).await?;
         if let Some(user) = &user {
             self.sessions.insert(token_hash.to_owned(), user.clone());
         }

@@ -1,10 +1,15 @@
-//! The API's one error type. Every error leaves as an RFC 9457 problem body built from
-//! `core`'s codes; an unexpected error is logged once here and never shown to the client.
+//! The one error type of the API and the service behind it. Every error leaves as an
+//! RFC 9457 problem body built from `core`'s codes. An unexpected error is never shown
+//! to the client: its response carries it as an extension, and [`log_unexpected`], a
+//! layer, logs it once (the axum `error-handling` example's way).
 
-use crate::db;
+use crate::db::{self, WriteError};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use messaging_core::{FieldErrors, Problem, ProblemCode};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -13,6 +18,10 @@ pub enum ApiError {
     Problem(Box<Problem>),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+    /// An unexpected failure while carrying out an intent named by a key or local_id:
+    /// its transaction left nothing half-done, so a retry with the same name is safe.
+    #[error(transparent)]
+    IntentInterrupted(anyhow::Error),
 }
 
 impl From<Problem> for ApiError {
@@ -65,12 +74,26 @@ impl ApiError {
             .with_retry_after(1),
         )
     }
+
+    /// For the errors of an intent whose retries are deduplicated.
+    pub fn in_intent(self) -> Self {
+        match self {
+            Self::Unexpected(error) => Self::IntentInterrupted(error),
+            other => other,
+        }
+    }
 }
 
 /// Store errors: contention is a retryable 503, anything else is unexpected.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if db::is_contention(&error) {
+        Self::from(WriteError::Store(error))
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> Self {
+        if db::is_write_contention(&error) {
             tracing::warn!(error = %error, "store contention");
             Self::unavailable()
         } else {
@@ -79,20 +102,41 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// An unexpected error, riding on its 500 response to [`log_unexpected`].
+#[derive(Clone)]
+struct Unexpected(Arc<anyhow::Error>);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let problem = match self {
-            Self::Problem(problem) => *problem,
-            Self::Unexpected(error) => {
-                tracing::error!(error = format!("{error:#}"), "unexpected error");
-                Problem::new(
-                    ProblemCode::Internal,
-                    "Something went wrong on our side. Nothing was half-done: retrying with the same key or local_id is safe.",
-                )
-            }
+        let (error, detail) = match self {
+            Self::Problem(problem) => return problem_response(*problem),
+            Self::Unexpected(error) => (error, "Something went wrong on our side."),
+            Self::IntentInterrupted(error) => (
+                error,
+                "Something went wrong on our side. Nothing was half-done: retrying with the same key or local_id is safe.",
+            ),
         };
-        problem_response(problem)
+        let mut response = problem_response(Problem::new(ProblemCode::Internal, detail));
+        response
+            .extensions_mut()
+            .insert(Unexpected(Arc::new(error)));
+        response
     }
+}
+
+/// Logs the unexpected error a response carries, once, wherever it was answered.
+pub async fn log_unexpected(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(Unexpected(error)) = response.extensions().get::<Unexpected>() {
+        report(error);
+    }
+    response
+}
+
+/// The log line of an unexpected error, with its whole chain of causes. Server functions
+/// answer through Leptos, whose responses cannot carry the error: the pages call it.
+pub fn report(error: &anyhow::Error) {
+    tracing::error!(error = format!("{error:#}"), "unexpected error");
 }
 
 pub fn problem_response(problem: Problem) -> Response {

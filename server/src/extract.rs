@@ -1,69 +1,55 @@
 //! Extractors whose rejections are our problem bodies, so malformed input always gets a
-//! clear 4xx in the same format as every other error.
+//! clear 4xx in the same format as every other error (the axum `customize-extractor-error`
+//! example's `via` derive).
 
 use crate::error::ApiError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use messaging_core::{IDEMPOTENCY_KEY_HEADER, IdempotencyKey, ProblemCode};
-use serde::de::DeserializeOwned;
+use std::convert::Infallible;
 
 /// A JSON body. Syntax errors are 400, well-formed but wrong bodies (unknown fields,
 /// wrong types, missing fields) 422, a missing JSON content type 415, too large 413.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_problem(&rejection)),
-        }
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let code = match &rejection {
+            JsonRejection::JsonDataError(_) => ProblemCode::ValidationFailed,
+            JsonRejection::MissingJsonContentType(_) => ProblemCode::UnsupportedMediaType,
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ProblemCode::PayloadTooLarge
+            }
+            _ => ProblemCode::MalformedBody,
+        };
+        Self::new(code, rejection.body_text())
     }
 }
 
-fn json_problem(rejection: &JsonRejection) -> ApiError {
-    let code = match rejection {
-        JsonRejection::JsonDataError(_) => ProblemCode::ValidationFailed,
-        JsonRejection::MissingJsonContentType(_) => ProblemCode::UnsupportedMediaType,
-        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ProblemCode::PayloadTooLarge,
-        _ => ProblemCode::MalformedBody,
-    };
-    ApiError::new(code, rejection.body_text())
-}
-
 /// Query parameters; anything unparsable is a 400.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Self(q.0))
-            .map_err(|rejection: QueryRejection| {
-                ApiError::new(ProblemCode::MalformedBody, rejection.body_text())
-            })
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(ProblemCode::MalformedBody, rejection.body_text())
     }
 }
 
 /// A path parameter naming a resource; one that cannot even be parsed names nothing: 404.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| Self(p.0))
-            .map_err(|_: PathRejection| {
-                ApiError::new(ProblemCode::NotFound, "Nothing lives at this address.")
-            })
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        Self::new(ProblemCode::NotFound, "Nothing lives at this address.")
     }
 }
 
@@ -93,7 +79,18 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
     }
 }
 
-/// The request's own `User-Agent`, for when the body names none (the device icon).
+/// The request's `User-Agent`, for the device icon when the body names none.
+pub struct RequestUserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestUserAgent {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(user_agent(&parts.headers)))
+    }
+}
+
+/// The `User-Agent` header, when it is text.
 pub fn user_agent(headers: &HeaderMap) -> Option<String> {
     headers
         .get(USER_AGENT)

@@ -2,37 +2,37 @@
 //!
 //! ```ignore
 //! let begun = state.idempotency.begin(&state.db, IntentKey { user, key: &key, endpoint, fingerprint }).await?;
-//! let mut intent = match begun { Begun::Replay(response) => return Ok(response), Begun::Fresh(intent) => intent };
+//! let mut intent = match begun { Begun::Replay(answer) => return Ok(answer), Begun::Fresh(intent) => intent };
 //! /* business writes on intent.tx() */
 //! match intent.commit(StatusCode::CREATED, &body).await? {
-//!     Committed::Stored(response) => /* ours: announce it */,
-//!     Committed::Superseded(response) => /* another request's answer; ours rolled back */,
+//!     Committed::Stored(answer) => /* ours: announce it */,
+//!     Committed::Superseded(answer) => /* another request's answer; ours rolled back */,
 //! }
 //! ```
 //!
-//! A repeat of a completed key costs one read (or none: completed responses are cached).
-//! A new key costs one statement: its record, response included, is inserted in the
+//! A repeat of a completed key costs one read (or none: completed answers are cached).
+//! A new key costs one statement: its record, answer included, is inserted in the
 //! transaction that writes the business rows, so a crash leaves either nothing (a retry
 //! redoes the work) or everything (a retry replays), and the key's unique constraint
 //! decides between racing requests. A repeat while the first is running gets 409 at once
 //! in this process; in another process it waits on SQLite's write lock or on
 //! PostgreSQL's row locks (up to the lock timeout, then 409 for the key's row or 503 for a
 //! business row, both with Retry-After), and the one that finds the key taken rolls its
-//! writes back and answers with the stored response instead.
+//! writes back and answers with the stored answer instead.
 
-use crate::db::idempotency::StoredResponse;
+use crate::db::idempotency_keys::{self, StoredResponse};
 use crate::db::{self, Db, Tx};
 use crate::error::ApiError;
 use crate::metrics::dedup;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use messaging_core::dedup::{RetryVerdict, judge_retry};
-use messaging_core::{
-    Fingerprint, IDEMPOTENT_REPLAYED_HEADER, IdempotencyKey, Problem, ProblemCode, UserId,
-};
+use anyhow::Context;
+use http::StatusCode;
+use messaging_core::dedup::{KeyUse, RetryVerdict, judge_key_reuse};
+use messaging_core::{Fingerprint, IdempotencyKey, IntentName, UserId, micros};
 use moka::sync::Cache;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::HashSet;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -45,18 +45,53 @@ pub struct IntentKey<'a> {
     pub fingerprint: Fingerprint,
 }
 
-pub enum Begun {
-    /// The key was used before for the same intent: its stored response.
-    Replay(Response),
+/// A JSON answer with a body of type `T`, exactly as the client gets it: a replay is the
+/// stored bytes again, marked `replayed`.
+#[derive(Debug)]
+pub struct Answer<T> {
+    pub status: StatusCode,
+    pub json: String,
+    pub replayed: bool,
+    body: PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize> Answer<T> {
+    pub fn new(status: StatusCode, body: &T, replayed: bool) -> Result<Self, ApiError> {
+        let json = serde_json::to_string(body).context("Failed to serialize an answer")?;
+        Ok(Self::from_json(status, json, replayed))
+    }
+}
+
+impl<T> Answer<T> {
+    fn from_json(status: StatusCode, json: String, replayed: bool) -> Self {
+        Self {
+            status,
+            json,
+            replayed,
+            body: PhantomData,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Answer<T> {
+    /// The body as a value, for callers that act on it rather than send it on.
+    pub fn body(&self) -> Result<T, ApiError> {
+        Ok(serde_json::from_str(&self.json).context("Failed to read a stored answer")?)
+    }
+}
+
+pub enum Begun<T> {
+    /// The key was used before for the same intent: its stored answer.
+    Replay(Answer<T>),
     /// A new intent: write through [`FreshIntent::tx`], then [`FreshIntent::commit`].
-    Fresh(FreshIntent),
+    Fresh(FreshIntent<T>),
 }
 
 #[derive(Clone)]
 pub struct Idempotency {
     retention: Duration,
     in_flight: Arc<Mutex<HashSet<(UserId, IdempotencyKey)>>>,
-    /// Completed responses already read once. A stored response never changes until it
+    /// Completed answers already read once. A stored answer never changes until it
     /// expires (checked on every use), so repeats are answered from memory.
     completed: Cache<(UserId, IdempotencyKey), Arc<StoredResponse>>,
 }
@@ -66,7 +101,7 @@ impl Idempotency {
         Self {
             retention,
             in_flight: Arc::default(),
-            // Weighed by size: at most 16 MiB of stored responses.
+            // Weighed by size: at most 16 MiB of stored answers.
             completed: Cache::builder()
                 .weigher(|_, stored: &Arc<StoredResponse>| {
                     u32::try_from(stored.body.len())
@@ -78,12 +113,11 @@ impl Idempotency {
         }
     }
 
-    pub async fn begin(&self, db: &Db, intent: IntentKey<'_>) -> Result<Begun, ApiError> {
+    pub async fn begin<T>(&self, db: &Db, intent: IntentKey<'_>) -> Result<Begun<T>, ApiError> {
         let now = db::now();
         // Fast path: a completed key is answered from memory or one read, with no write.
-        if let Some(stored) = self.completed(db, &intent, db::to_micros(now)).await? {
-            return judge(intent.user, intent.endpoint, &intent.fingerprint, &stored)
-                .map(Begun::Replay);
+        if let Some(stored) = self.completed(db, &intent, micros::from_time(now)).await? {
+            return judge(&intent, &stored).map(Begun::Replay);
         }
 
         let guard =
@@ -101,12 +135,11 @@ impl Idempotency {
             created_at: now,
             expires_at: now + self.retention,
             _guard: guard,
+            answer: PhantomData,
         }))
     }
-}
 
-impl Idempotency {
-    /// The key's stored response, unless there is none or it has expired.
+    /// The key's stored answer, unless there is none or it has expired.
     async fn completed(
         &self,
         db: &Db,
@@ -114,63 +147,61 @@ impl Idempotency {
         now: i64,
     ) -> sqlx::Result<Option<Arc<StoredResponse>>> {
         let key = (intent.user, intent.key.clone());
-        if let Some(stored) = self.completed.get(&key) {
-            if stored.expires_at > now {
-                return Ok(Some(stored));
-            }
-            // Expired: the key may have been used afresh since.
-            self.completed.invalidate(&key);
-        }
-        // Every row is complete: it is written in the transaction that completes it.
-        let Some(stored) = db::idempotency::find(db.pool(), intent.user, intent.key).await? else {
-            return Ok(None);
+        let (stored, cached) = match self.completed.get(&key) {
+            Some(stored) => (stored, true),
+            // Every row is complete: it is written in the transaction that completes it.
+            None => match idempotency_keys::find(db.pool(), intent.user, intent.key).await? {
+                Some(stored) => (Arc::new(stored), false),
+                None => return Ok(None),
+            },
         };
-        if stored.expires_at <= now {
+        if !stored.is_live_at(now) {
+            // Expired: the key may be used afresh.
+            self.completed.invalidate(&key);
             return Ok(None);
         }
-        let stored = Arc::new(stored);
-        self.completed.insert(key, stored.clone());
+        if !cached {
+            self.completed.insert(key, Arc::clone(&stored));
+        }
         Ok(Some(stored))
     }
 }
 
-/// Replays a stored response, or refuses a different payload under the same key.
-fn judge(
-    user: UserId,
-    endpoint: &'static str,
-    fingerprint: &Fingerprint,
-    stored: &StoredResponse,
-) -> Result<Response, ApiError> {
-    let verdict = if stored.endpoint == endpoint {
-        judge_retry(&stored.fingerprint, fingerprint)
-    } else {
-        RetryVerdict::Mismatch {
-            differing_fields: vec!["endpoint".to_owned()],
-        }
+/// Replays a stored answer, or refuses another intent under the same key.
+fn judge<T>(intent: &IntentKey<'_>, stored: &StoredResponse) -> Result<Answer<T>, ApiError> {
+    let first = KeyUse {
+        endpoint: &stored.endpoint,
+        fingerprint: &stored.fingerprint,
     };
-    match verdict {
+    let retry = KeyUse {
+        endpoint: intent.endpoint,
+        fingerprint: &intent.fingerprint,
+    };
+    match judge_key_reuse(first, retry) {
         RetryVerdict::Replay => {
-            metrics::counter!(dedup::REPLAYS, "endpoint" => endpoint).increment(1);
-            tracing::info!(user.id = %user, endpoint, "idempotent replay");
+            metrics::counter!(dedup::REPLAYS, "endpoint" => intent.endpoint).increment(1);
+            tracing::info!(user.id = %intent.user, endpoint = intent.endpoint, "idempotent replay");
             let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-            Ok(json_response(status, stored.body.clone(), true))
+            Ok(Answer::from_json(status, stored.body.clone(), true))
         }
         RetryVerdict::Mismatch { differing_fields } => {
-            metrics::counter!(dedup::MISMATCHES, "kind" => "idempotency_key").increment(1);
-            tracing::info!(user.id = %user, endpoint, ?differing_fields, "idempotency key reused");
-            let detail = format!(
-                "This Idempotency-Key was first used for a different request (differing: {}). Make a new key for a new intent.",
-                differing_fields.join(", ")
-            );
-            Err(ApiError::from(
-                Problem::new(ProblemCode::IdempotencyKeyReused, detail)
-                    .with_differing_fields(differing_fields),
-            ))
+            Err(refuse_reuse(IntentName::IdempotencyKey, differing_fields))
         }
     }
 }
 
-pub struct FreshIntent {
+/// The 422 for a key or `local_id` reused for another intent, counted and logged.
+pub fn refuse_reuse(name: IntentName, differing_fields: Vec<String>) -> ApiError {
+    metrics::counter!(dedup::MISMATCHES, "kind" => name.as_str()).increment(1);
+    tracing::info!(
+        kind = name.as_str(),
+        ?differing_fields,
+        "reused for another intent"
+    );
+    ApiError::from(name.reused(differing_fields))
+}
+
+pub struct FreshIntent<T> {
     tx: Tx,
     user: UserId,
     key: IdempotencyKey,
@@ -179,19 +210,20 @@ pub struct FreshIntent {
     created_at: OffsetDateTime,
     expires_at: OffsetDateTime,
     _guard: InFlightGuard,
+    answer: PhantomData<fn() -> T>,
 }
 
 /// How a fresh intent ended.
-pub enum Committed {
-    /// Its writes and its response are stored, together.
-    Stored(Response),
+pub enum Committed<T> {
+    /// Its writes and its answer are stored, together.
+    Stored(Answer<T>),
     /// Another request completed the same key first (in another process, or between
     /// this one's first read and its write): this one's writes are rolled back and the
-    /// key's stored response answers instead (a replay, or 422 for another payload).
-    Superseded(Response),
+    /// key's stored answer answers instead (a replay, or 422 for another payload).
+    Superseded(Answer<T>),
 }
 
-impl FreshIntent {
+impl<T: Serialize> FreshIntent<T> {
     pub fn tx(&mut self) -> &mut Tx {
         &mut self.tx
     }
@@ -201,24 +233,20 @@ impl FreshIntent {
         self.expires_at
     }
 
-    /// Stores the response under the key with the business rows and commits them together.
-    pub async fn commit<T: Serialize>(
-        mut self,
-        status: StatusCode,
-        body: &T,
-    ) -> Result<Committed, ApiError> {
-        let body = serde_json::to_string(body).map_err(anyhow::Error::from)?;
-        let record = db::idempotency::NewRecord {
+    /// Stores the answer under the key with the business rows and commits them together.
+    pub async fn commit(mut self, status: StatusCode, body: &T) -> Result<Committed<T>, ApiError> {
+        let answer = Answer::new(status, body, false)?;
+        let record = idempotency_keys::NewRecord {
             user: self.user,
             key: &self.key,
             endpoint: self.endpoint,
             fingerprint: &self.fingerprint,
             status: status.as_u16(),
-            body: &body,
-            created_at: db::to_micros(self.created_at),
-            expires_at: db::to_micros(self.expires_at),
+            body: &answer.json,
+            created_at: micros::from_time(self.created_at),
+            expires_at: micros::from_time(self.expires_at),
         };
-        let stored = match db::idempotency::insert_unless_live(&mut *self.tx, &record).await {
+        let stored = match idempotency_keys::insert_unless_live(&mut *self.tx, &record).await {
             Ok(stored) => stored,
             // PostgreSQL: another process holds this key past the lock timeout.
             Err(error) if db::is_contention(&error) => {
@@ -229,35 +257,19 @@ impl FreshIntent {
         };
         if stored {
             db::commit(self.tx).await?;
-            return Ok(Committed::Stored(json_response(status, body, false)));
+            return Ok(Committed::Stored(answer));
         }
-        let existing = db::idempotency::find(&mut *self.tx, self.user, &self.key).await?;
+        let existing = idempotency_keys::find(&mut *self.tx, self.user, &self.key).await?;
         self.tx.rollback().await?;
-        let existing = existing.ok_or_else(|| anyhow::anyhow!("Idempotency record vanished"))?;
-        judge(self.user, self.endpoint, &self.fingerprint, &existing).map(Committed::Superseded)
+        let existing = existing.context("Idempotency record vanished")?;
+        let intent = IntentKey {
+            user: self.user,
+            key: &self.key,
+            endpoint: self.endpoint,
+            fingerprint: self.fingerprint,
+        };
+        judge(&intent, &existing).map(Committed::Superseded)
     }
-}
-
-/// A JSON response; replays carry `Idempotent-Replayed: true` and the stored bytes as is.
-pub fn json_response(status: StatusCode, body: String, replayed: bool) -> Response {
-    let mut response = (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response();
-    if replayed {
-        // core's constant is the one name for this header; header names are case-blind.
-        let name = HeaderName::from_bytes(IDEMPOTENT_REPLAYED_HEADER.as_bytes())
-            .expect("a valid header name");
-        response
-            .headers_mut()
-            .insert(name, HeaderValue::from_static("true"));
-    }
-    response
 }
 
 /// Marks (user, key) as being processed in this process until dropped.
@@ -293,14 +305,14 @@ impl Drop for InFlightGuard {
     }
 }
 
-/// Deletes expired keys now and then, for the life of the server.
+/// Deletes expired keys and sessions now and then, for the life of the server.
 pub fn spawn_sweeper(db: Db, every: Duration) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
-            let now = db::to_micros(db::now());
-            match db::idempotency::delete_expired(db.pool(), now).await {
+            let now = micros::from_time(db::now());
+            match idempotency_keys::delete_expired(db.pool(), now).await {
                 Ok(0) => {}
                 Ok(n) => {
                     metrics::counter!(dedup::EXPIRED_KEYS).increment(n);

@@ -5,7 +5,8 @@ use axum::body::Body;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use server::config::Config;
-use server::startup::{AppState, router};
+use server::startup::router;
+use server::state::AppState;
 use tower::ServiceExt;
 
 /// Sends `request` to the router on a fresh SQLite file, without a socket.

@@ -8,7 +8,7 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos::task::spawn_local;
-use messaging_core::wire::{Conversation, CurrentUser, Cursor, Message};
+use messaging_core::wire::{Conversation, CurrentUser, Message, MessageCursor};
 use messaging_core::{ConversationId, LocalId, MessageText};
 
 /// At most this many pages are fetched to catch up after a reconnection.
@@ -100,17 +100,15 @@ fn catch_up(
     confirmed: RwSignal<Vec<Message>>,
     merge: Callback<Message>,
 ) {
-    let newest = confirmed.try_with_untracked(|list| {
-        list.last()
-            .map(|m| Cursor::after(m.created_at, *m.id.as_uuid()))
-    });
-    let Some(mut cursor) = newest.map(|c| c.map(|c| c.to_string())) else {
+    let Some(mut cursor) =
+        confirmed.try_with_untracked(|list| list.last().map(MessageCursor::after))
+    else {
         return;
     };
     spawn_local(async move {
         for _ in 0..MAX_CATCH_UP_PAGES {
             let Ok(page) = client
-                .messages(conversation, cursor.as_deref(), DEFAULT_TIMEOUT)
+                .messages(conversation, cursor.as_ref(), DEFAULT_TIMEOUT)
                 .await
             else {
                 return; // The next reconnection tries again.
@@ -118,9 +116,9 @@ fn catch_up(
             for message in page.items {
                 merge.try_run(message);
             }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return,
+            match page.next_cursor.as_deref().map(MessageCursor::parse) {
+                Some(next @ Some(_)) => cursor = next,
+                _ => return,
             }
         }
     });

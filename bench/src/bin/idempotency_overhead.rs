@@ -9,10 +9,10 @@
 use anyhow::{Context, bail};
 use axum::http::StatusCode;
 use messaging_core::wire::{ChatRequest, ChatResponse, ContextType, CurrentUser};
-use messaging_core::{ConversationId, IdempotencyKey, NewChatMessage, NewMessage};
+use messaging_core::{ConversationId, IdempotencyKey, NewChatMessage, NewMessage, micros};
 use server::db::{self, Db, conversations, directory, seed};
 use server::idempotency::{Begun, Committed, Idempotency, IntentKey};
-use server::messages::store_once;
+use server::messaging::store_once;
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -71,7 +71,7 @@ async fn conversation_of_alice(db: &Db) -> anyhow::Result<(CurrentUser, Conversa
         context_id: agency.id.into(),
         created_by: user.id,
         agency_id: agency.id,
-        created_at: db::to_micros(db::now()),
+        created_at: micros::from_time(db::now()),
     };
     let mut tx = db.begin_write().await?;
     conversations::insert(&mut *tx, &row).await?;
@@ -119,7 +119,7 @@ async fn store_keyed(
         endpoint: "chat",
         fingerprint: message.identity(user.id),
     };
-    let Begun::Fresh(mut fresh) = idempotency.begin(db, intent).await? else {
+    let Begun::Fresh(mut fresh) = idempotency.begin::<ChatResponse>(db, intent).await? else {
         bail!("a new key was answered as a replay");
     };
     let stored = store_once(fresh.tx(), conversation, user, &message).await?;

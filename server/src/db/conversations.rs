@@ -1,8 +1,8 @@
 //! Conversations, found by id for a participant or by their natural key.
 
-use super::{from_micros, uuid};
-use messaging_core::wire::{ContextType, Conversation, Participant};
-use messaging_core::{AgencyId, ConversationId, UserId};
+use super::uuid;
+use messaging_core::wire::{ContextType, Conversation, ConversationCursor, Participant};
+use messaging_core::{AgencyId, ConversationId, UserId, micros};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use uuid::Uuid;
@@ -32,8 +32,8 @@ fn conversation(row: &AnyRow) -> sqlx::Result<Conversation> {
             id: uuid(row, "creator_id")?.into(),
             display_name: row.try_get("creator_name")?,
         },
-        created_at: from_micros(row.try_get("created_at")?),
-        last_message_at: from_micros(row.try_get("last_message_at")?),
+        created_at: micros::to_time(row.try_get("created_at")?),
+        last_message_at: micros::to_time(row.try_get("last_message_at")?),
     })
 }
 
@@ -118,17 +118,10 @@ pub async fn touch<'e>(
     Ok(())
 }
 
-/// Where a listing resumes: after the conversation with this activity time and id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ListCursor {
-    pub last_message_at: i64,
-    pub id: Uuid,
-}
-
 pub struct ListFilter {
     pub context_type: Option<ContextType>,
     pub context_id: Option<Uuid>,
-    pub after: Option<ListCursor>,
+    pub after: Option<ConversationCursor>,
     pub limit: u32,
 }
 
@@ -175,7 +168,7 @@ pub async fn list_for_user<'e>(
         query = query.bind(context_id.to_string());
     }
     if let Some(after) = filter.after {
-        query = query.bind(after.last_message_at).bind(after.id.to_string());
+        query = query.bind(after.at).bind(after.id.to_string());
     }
     let rows = query.bind(i64::from(filter.limit)).fetch_all(db).await?;
     rows.iter().map(conversation).collect()

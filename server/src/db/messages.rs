@@ -1,9 +1,9 @@
 //! Messages, unique per (conversation, local_id).
 
-use super::{from_micros, uuid};
+use super::uuid;
 use messaging_core::device::DisplayData;
-use messaging_core::wire::{Message, Participant};
-use messaging_core::{ConversationId, DeviceKind, LocalId, MessageId, UserId};
+use messaging_core::wire::{Message, MessageCursor, Participant};
+use messaging_core::{ConversationId, DeviceKind, LocalId, MessageId, UserId, micros};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
@@ -26,7 +26,7 @@ fn message(row: &AnyRow) -> sqlx::Result<Message> {
             display_name: row.try_get("sender_name")?,
         },
         text: row.try_get("body")?,
-        created_at: from_micros(row.try_get("created_at")?),
+        created_at: micros::to_time(row.try_get("created_at")?),
         display_data: DisplayData {
             user_agent: row.try_get("user_agent")?,
             device_kind: DeviceKind::parse(&device_kind).unwrap_or(DeviceKind::Unknown),
@@ -130,19 +130,12 @@ pub async fn latest<'e>(
     rows.iter().rev().map(message).collect()
 }
 
-/// Where a page of messages resumes: after the message with this time and id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PageCursor {
-    pub created_at: i64,
-    pub id: MessageId,
-}
-
 /// Messages in the order they were stored, oldest first.
 #[tracing::instrument(skip_all, fields(conversation.id = %conversation))]
 pub async fn page<'e>(
     db: impl Executor<'e, Database = Any>,
     conversation: ConversationId,
-    after: Option<PageCursor>,
+    after: Option<MessageCursor>,
     limit: u32,
 ) -> sqlx::Result<Vec<Message>> {
     let rows = match after {
@@ -163,7 +156,7 @@ pub async fn page<'e>(
             );
             sqlx::query(&sql)
                 .bind(conversation.to_string())
-                .bind(after.created_at)
+                .bind(after.at)
                 .bind(after.id.to_string())
                 .bind(i64::from(limit))
                 .fetch_all(db)

@@ -4,13 +4,14 @@
 
 pub mod conversations;
 pub mod directory;
-pub mod idempotency;
+pub mod idempotency_keys;
 pub mod messages;
 pub mod seed;
 pub mod sessions;
 mod writer;
 
 use anyhow::Context;
+use messaging_core::micros;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
@@ -20,6 +21,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+pub use writer::WriteError;
 
 /// The schema's migrations (`server/migrations/`), compiled into the binary. sqlx's
 /// `migrate!` macro would do the same, but its macros crate compiles sqlx and both
@@ -59,10 +62,10 @@ impl Tx {
         }
     }
 
-    pub async fn rollback(self) -> sqlx::Result<()> {
+    pub async fn rollback(self) -> Result<(), WriteError> {
         match self {
             Self::Sqlite(tx) => tx.rollback().await,
-            Self::Postgres(tx) => tx.rollback().await,
+            Self::Postgres(tx) => Ok(tx.rollback().await?),
         }
     }
 }
@@ -188,7 +191,7 @@ impl Db {
 /// Commits a write transaction. The crash tests' fault points sit on either side of
 /// the commit (see `server/src/crash.rs`): the two moments a crash must lose nothing
 /// that was acknowledged and double nothing that is retried.
-pub async fn commit(tx: Tx) -> sqlx::Result<()> {
+pub async fn commit(tx: Tx) -> Result<(), WriteError> {
     crate::crash::point("before_commit");
     match tx {
         Tx::Sqlite(tx) => tx.commit().await?,
@@ -238,7 +241,17 @@ fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
 }
 
 /// Whether an error means "another transaction holds what we need; try again soon":
-/// PostgreSQL's lock timeout, or SQLite still locked after its busy timeout.
+/// PostgreSQL's lock timeout, or SQLite still locked after its busy timeout, also when it
+/// failed the group commit a write was part of.
+pub fn is_write_contention(error: &WriteError) -> bool {
+    match error {
+        WriteError::Store(error) => is_contention(error),
+        WriteError::BatchFailed(error) => is_contention(error),
+        WriteError::CommitterStopped => false,
+    }
+}
+
+/// [`is_write_contention`] for a single statement's error.
 pub fn is_contention(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {
@@ -252,19 +265,10 @@ pub fn is_contention(error: &sqlx::Error) -> bool {
     }
 }
 
-/// Times are stored as Unix microseconds.
-pub fn to_micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
-}
-
-pub fn from_micros(micros: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-/// Now, at the storage's precision, so what is returned equals what a re-read gives.
+/// Now, at the store's precision (times are stored as Unix microseconds), so what is
+/// returned equals what a re-read gives.
 pub fn now() -> OffsetDateTime {
-    from_micros(to_micros(OffsetDateTime::now_utc()))
+    micros::to_time(micros::from_time(OffsetDateTime::now_utc()))
 }
 
 /// Reads a UUID stored as text.

@@ -1,9 +1,9 @@
 //! Demo data for the embedded default: two customers, two agencies with one member each.
 //! Every password is `demo-password`.
 
+use super::Db;
 use super::directory::{self, NewUser};
-use super::{Db, to_micros};
-use crate::auth::hash_password;
+use crate::passwords::hash_password;
 use anyhow::Context;
 use messaging_core::wire::Agency;
 use messaging_core::{AgencyId, UserId};
@@ -43,7 +43,7 @@ pub async fn seed_if_empty(db: &Db) -> anyhow::Result<()> {
         return Ok(());
     }
     let password_hash = hash_password(DEMO_PASSWORD.to_owned()).await?;
-    let now = to_micros(super::now());
+    let now = messaging_core::micros::from_time(super::now());
     let mut tx = db.begin_write().await?;
     let mut agencies = Vec::new();
     for (slug, name, description) in DEMO_AGENCIES {

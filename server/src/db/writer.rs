@@ -23,6 +23,20 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
 
 type Outcome = Result<(), Arc<sqlx::Error>>;
 
+/// Why a write transaction failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+    /// The shared transaction this write was released into failed to commit (or was
+    /// lost): none of its writes are stored.
+    #[error("the group commit failed: {0}")]
+    BatchFailed(Arc<sqlx::Error>),
+    /// The committer is gone; no write can become durable.
+    #[error("the committer stopped")]
+    CommitterStopped,
+}
+
 const ROLLBACK_SAVEPOINT: [&str; 2] = ["ROLLBACK TO write", "RELEASE write"];
 
 #[derive(Clone, Debug)]
@@ -99,24 +113,24 @@ pub struct WriteTx {
 
 impl WriteTx {
     /// Keeps the writes; returns once they are durable.
-    pub async fn commit(self) -> sqlx::Result<()> {
+    pub async fn commit(self) -> Result<(), WriteError> {
         self.finish(&["RELEASE write"]).await
     }
 
     /// Drops the writes. Also waits for the commit of the writes it may have read, so a
     /// caller never answers with data that is not durable yet.
-    pub async fn rollback(self) -> sqlx::Result<()> {
+    pub async fn rollback(self) -> Result<(), WriteError> {
         self.finish(&ROLLBACK_SAVEPOINT).await
     }
 
-    async fn finish(mut self, statements: &[&str]) -> sqlx::Result<()> {
+    async fn finish(mut self, statements: &[&str]) -> Result<(), WriteError> {
         let mut connection = self.connection.take().expect("a transaction finishes once");
         for sql in statements {
             if let Err(error) = connection.conn.execute(*sql).await {
                 // Left open: the next holder settles it, or rolls the whole batch back.
                 drop(connection);
                 self.released.notify_one();
-                return Err(error);
+                return Err(error.into());
             }
         }
         connection.savepoint_open = false;
@@ -126,10 +140,8 @@ impl WriteTx {
         self.released.notify_one();
         match committed.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(sqlx::Error::Protocol(format!(
-                "the group commit failed: {error}"
-            ))),
-            Err(_) => Err(sqlx::Error::Protocol("the committer stopped".into())),
+            Ok(Err(error)) => Err(WriteError::BatchFailed(error)),
+            Err(_) => Err(WriteError::CommitterStopped),
         }
     }
 }

@@ -1,10 +1,10 @@
+use super::problems::LookupProblems;
 use crate::db::directory;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::startup::AppState;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use messaging_core::Problem;
 use messaging_core::wire::Agency;
 
 /// `GET /api/agencies`: every agency a user can contact.
@@ -17,7 +17,7 @@ pub async fn list_agencies(State(state): State<AppState>) -> Result<Json<Vec<Age
 #[utoipa::path(
     get, path = "/api/agencies/{slug}", tag = "agencies",
     params(("slug" = String, Path)),
-    responses((status = 200, body = Agency), (status = 404, description = "Unknown agency", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Agency), LookupProblems)
 )]
 pub async fn get_agency(
     State(state): State<AppState>,

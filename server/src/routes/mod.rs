@@ -1,49 +1,49 @@
-//! HTTP handlers by resource.
+//! The HTTP API's handlers, by resource: each extracts, calls the service
+//! ([`crate::messaging`], [`crate::auth`]) and answers.
 
 pub mod agencies;
 pub mod chat;
 pub mod conversations;
+pub mod problems;
 pub mod session;
 pub mod system;
 
-use crate::error::ApiError;
-use messaging_core::ProblemCode;
-use messaging_core::wire::Cursor;
-use uuid::Uuid;
+use crate::idempotency::Answer;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 
-/// Runs a request's writes to the end even if the client disconnects. axum drops a
-/// handler's future when its connection closes; a write transaction dropped halfway left
-/// its pooled connection unusable ("begin_with at non-zero transaction depth" from sqlx,
-/// then a 500 for every later write on it: found by the benchmark), and an intent cut
-/// off after its commit would lose the answer its retry should replay.
-async fn to_completion<T: Send + 'static>(
-    work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::spawn(work)
-        .await
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("request task failed: {e}")))?
+/// A JSON answer; a replay carries `Idempotent-Replayed: true` and the stored bytes as is.
+impl<T> IntoResponse for Answer<T> {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.json,
+        )
+            .into_response();
+        if self.replayed {
+            response.headers_mut().insert(
+                HeaderName::from_static(REPLAYED_HEADER),
+                HeaderValue::from_static("true"),
+            );
+        }
+        response
+    }
 }
 
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
+/// core's [`messaging_core::IDEMPOTENT_REPLAYED_HEADER`] as http spells header names (lower case).
+const REPLAYED_HEADER: &str = "idempotent-replayed";
 
-/// A page size within bounds.
-fn page_limit(requested: Option<u32>) -> u32 {
-    requested.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use messaging_core::IDEMPOTENT_REPLAYED_HEADER;
 
-/// Where the previous page ended (the format is `core`'s [`Cursor`]).
-fn encode_cursor(micros: i64, id: Uuid) -> String {
-    Cursor { micros, id }.to_string()
-}
-
-fn decode_cursor(cursor: &str) -> Result<(i64, Uuid), ApiError> {
-    Cursor::parse(cursor)
-        .map(|cursor| (cursor.micros, cursor.id))
-        .ok_or_else(|| {
-            ApiError::new(
-                ProblemCode::MalformedBody,
-                "The cursor is not one this API gave out.",
-            )
-        })
+    #[test]
+    fn the_replayed_header_is_the_one_core_names() {
+        assert!(REPLAYED_HEADER.eq_ignore_ascii_case(IDEMPOTENT_REPLAYED_HEADER));
+    }
 }

@@ -1,13 +1,13 @@
+use super::problems::{SessionProblems, SignInProblems};
 use crate::auth::{self, Authenticated};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
-use messaging_core::Problem;
 use messaging_core::wire::{CurrentUser, SessionResponse, SignInRequest};
 
 /// `POST /api/session`: signs in; sets the session cookie and returns a bearer token.
@@ -16,7 +16,7 @@ use messaging_core::wire::{CurrentUser, SessionResponse, SignInRequest};
     request_body = SignInRequest,
     responses(
         (status = 200, description = "Signed in; also sets the `session` cookie (HttpOnly, SameSite=Lax)", body = SessionResponse),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"), (status = 401, description = "Wrong username or password", body = Problem, content_type = "application/problem+json"), (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"), (status = 422, description = "Missing or mistyped fields", body = Problem, content_type = "application/problem+json"), (status = 429, description = "Too many attempts; see Retry-After", body = Problem, content_type = "application/problem+json")
+        SignInProblems
     )
 )]
 pub async fn sign_in(
@@ -41,7 +41,7 @@ pub async fn sign_in(
 /// `DELETE /api/session`: signs out this session.
 #[utoipa::path(
     delete, path = "/api/session", tag = "session",
-    responses((status = 204, description = "Signed out"), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")),
+    responses((status = 204, description = "Signed out"), SessionProblems),
     security(("bearer" = []), ("cookie" = []))
 )]
 pub async fn sign_out(
@@ -59,7 +59,7 @@ pub async fn sign_out(
 /// `GET /api/session`: who is signed in.
 #[utoipa::path(
     get, path = "/api/session", tag = "session",
-    responses((status = 200, body = CurrentUser), (status = 401, description = "Not signed in", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = CurrentUser), SessionProblems),
     security(("bearer" = []), ("cookie" = []))
 )]
 pub async fn current_user(caller: Authenticated) -> Json<CurrentUser> {

@@ -173,7 +173,7 @@ async fn messages_page_by_cursor_oldest_first(app: TestApp) {
 
 async fn the_conversation_page_opens_on_the_newest_messages(app: TestApp) {
     let (token, id) = conversation(&app).await;
-    let shown = server::pages::SHOWN_MESSAGES as usize;
+    let shown = server::page_data::SHOWN_MESSAGES as usize;
     // The opening message and `shown` more: the oldest one no longer fits.
     for n in 1..=shown {
         let message = chat(&id, &format!("n{n}."), &format!("m-{n}"));

@@ -3,10 +3,11 @@
 
 use crate::db::{self, Tx};
 use crate::error::ApiError;
+use crate::idempotency::refuse_reuse;
 use crate::metrics::dedup;
 use messaging_core::dedup::RetryVerdict;
 use messaging_core::wire::{CurrentUser, Message, Participant};
-use messaging_core::{ConversationId, MessageId, NewMessage, Problem, ProblemCode};
+use messaging_core::{ConversationId, IntentName, MessageId, NewMessage, micros};
 
 pub enum Stored {
     /// Stored now.
@@ -39,7 +40,7 @@ pub async fn store_once(
         sender_id: sender.id,
         text: message.text.as_str(),
         display_data: &message.display_data,
-        created_at: db::to_micros(created_at),
+        created_at: micros::from_time(created_at),
     };
     if db::messages::insert(&mut **tx, &row).await? {
         db::conversations::touch(&mut **tx, conversation_id, row.created_at).await?;
@@ -64,7 +65,7 @@ pub async fn store_once(
 }
 
 /// A stored message met again under its `local_id`: the same message, or a refusal.
-pub fn judge_duplicate(
+pub(super) fn judge_duplicate(
     existing: Message,
     sender: &CurrentUser,
     message: &NewMessage,
@@ -80,21 +81,7 @@ pub fn judge_duplicate(
             Ok(existing)
         }
         RetryVerdict::Mismatch { differing_fields } => {
-            metrics::counter!(dedup::MISMATCHES, "kind" => "local_id").increment(1);
-            tracing::info!(
-                conversation.id = %existing.conversation_id,
-                message.local_id = %existing.local_id,
-                ?differing_fields,
-                "local_id reused for another message"
-            );
-            let detail = format!(
-                "This local_id names another message in this conversation (differing: {}). Make a new local_id per message.",
-                differing_fields.join(", ")
-            );
-            Err(ApiError::from(
-                Problem::new(ProblemCode::LocalIdReused, detail)
-                    .with_differing_fields(differing_fields),
-            ))
+            Err(refuse_reuse(IntentName::LocalId, differing_fields))
         }
     }
 }

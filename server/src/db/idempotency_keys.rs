@@ -12,6 +12,14 @@ pub struct StoredResponse {
     pub expires_at: i64,
 }
 
+impl StoredResponse {
+    /// Whether the key still replays at `now` (Unix micros). [`insert_unless_live`]
+    /// applies the same rule in SQL, where racing requests meet.
+    pub fn is_live_at(&self, now: i64) -> bool {
+        self.expires_at > now
+    }
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn find<'e>(
     db: impl Executor<'e, Database = Any>,

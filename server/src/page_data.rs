@@ -1,16 +1,16 @@
-//! What the server-rendered pages read, provided to `app`'s server functions as
-//! [`PageData`] so that SQL stays in this crate.
+//! The pages' adapter over the service: what the server-rendered pages read and do,
+//! provided to `app`'s server functions as [`PageData`] so that SQL stays in this crate.
 
 use crate::auth;
-use crate::db::{conversations, directory, messages};
-use crate::error::ApiError;
+use crate::db::directory;
+use crate::error::{self, ApiError};
 use crate::extract::user_agent;
-use crate::routes::{chat, conversations as conversation_routes};
-use crate::startup::AppState;
+use crate::messaging::{self, Sender};
+use crate::state::AppState;
 use app::data::{ConversationPage, PageData, PageDataError};
 use messaging_core::wire::{
-    Agency, ChatRequest, Conversation, CreateConversationRequest, CreateConversationResponse,
-    CurrentUser,
+    Agency, ChatRequest, Conversation, ConversationListQuery, CreateConversationRequest,
+    CurrentUser, MAX_PAGE_SIZE,
 };
 use messaging_core::{ConversationId, IdempotencyKey, ProblemCode};
 use std::future::Future;
@@ -29,8 +29,8 @@ fn shown(error: ApiError) -> PageDataError {
             status: problem.status,
             message: problem.detail,
         },
-        ApiError::Unexpected(error) => {
-            tracing::error!(error = format!("{error:#}"), "page data failed");
+        ApiError::Unexpected(error) | ApiError::IntentInterrupted(error) => {
+            error::report(&error);
             PageDataError {
                 status: 500,
                 message: "Something went wrong on our side.".into(),
@@ -41,8 +41,17 @@ fn shown(error: ApiError) -> PageDataError {
 
 /// How many conversations the list page shows.
 const LISTED_CONVERSATIONS: u32 = 100;
-/// A conversation page opens on this many of its newest messages.
-pub const SHOWN_MESSAGES: u32 = 200;
+/// A conversation page opens on this many of its newest messages: the largest page.
+pub const SHOWN_MESSAGES: u32 = MAX_PAGE_SIZE;
+
+impl ServerPageData {
+    fn sender(user: CurrentUser, headers: &http::HeaderMap) -> Sender {
+        Sender {
+            user,
+            user_agent: user_agent(headers),
+        }
+    }
+}
 
 impl ServerPageData {
     /// The request's user, or the 401 a form post without a session gets.
@@ -90,16 +99,15 @@ impl PageData for ServerPageData {
             let Some(reader) = self.current_user(headers).await? else {
                 return Ok(None);
             };
-            let pool = self.state.db.pool();
-            let Some(conversation) = conversations::for_participant(pool, id, reader.id)
+            let Some(conversation) = messaging::conversation(&self.state, reader.id, id)
                 .await
-                .map_err(|e| shown(e.into()))?
+                .map_err(shown)?
             else {
                 return Ok(None);
             };
-            let messages = messages::latest(pool, id, SHOWN_MESSAGES)
+            let messages = messaging::latest_messages(&self.state, id, SHOWN_MESSAGES)
                 .await
-                .map_err(|e| shown(e.into()))?;
+                .map_err(shown)?;
             Ok(Some(ConversationPage {
                 conversation,
                 messages,
@@ -113,16 +121,14 @@ impl PageData for ServerPageData {
             let Some(reader) = self.current_user(headers).await? else {
                 return Ok(None);
             };
-            let filter = conversations::ListFilter {
-                context_type: None,
-                context_id: None,
-                after: None,
-                limit: LISTED_CONVERSATIONS,
+            let query = ConversationListQuery {
+                limit: Some(LISTED_CONVERSATIONS),
+                ..ConversationListQuery::default()
             };
-            conversations::list_for_user(self.state.db.pool(), reader.id, &filter)
+            messaging::conversations(&self.state, reader.id, query)
                 .await
-                .map(Some)
-                .map_err(|e| shown(e.into()))
+                .map(|page| Some(page.items))
+                .map_err(shown)
         })
     }
 
@@ -130,7 +136,7 @@ impl PageData for ServerPageData {
         &self,
         headers: http::HeaderMap,
         idempotency_key: String,
-        mut request: CreateConversationRequest,
+        request: CreateConversationRequest,
     ) -> Boxed<'_, ConversationId> {
         Box::pin(async move {
             let user = self.signed_in(&headers).await?;
@@ -140,30 +146,21 @@ impl PageData for ServerPageData {
                     e.to_string(),
                 ))
             })?;
-            request.initial_message.user_agent = user_agent(&headers);
-            let response =
-                conversation_routes::start_conversation(self.state.clone(), user, key, request)
-                    .await
-                    .map_err(shown)?;
-            // The stored (maybe replayed) response is the one source of the answer.
-            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            let sender = Self::sender(user, &headers);
+            let answer = messaging::start_conversation(self.state.clone(), sender, key, request)
                 .await
-                .map_err(|e| shown(ApiError::Unexpected(e.into())))?;
-            let created: CreateConversationResponse =
-                serde_json::from_slice(&body).map_err(|e| shown(ApiError::Unexpected(e.into())))?;
+                .map_err(shown)?;
+            // The answer a replay would give too: the same conversation.
+            let created = answer.body().map_err(shown)?;
             Ok(created.conversation.id)
         })
     }
 
-    fn post_chat_message(
-        &self,
-        headers: http::HeaderMap,
-        mut request: ChatRequest,
-    ) -> Boxed<'_, ()> {
+    fn post_chat_message(&self, headers: http::HeaderMap, request: ChatRequest) -> Boxed<'_, ()> {
         Box::pin(async move {
             let user = self.signed_in(&headers).await?;
-            request.user_agent = user_agent(&headers);
-            chat::post_chat_message(self.state.clone(), user, request)
+            let sender = Self::sender(user, &headers);
+            messaging::post_message(self.state.clone(), sender, request)
                 .await
                 .map(drop)
                 .map_err(shown)

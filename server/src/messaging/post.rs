@@ -1,0 +1,86 @@
+//! Posting a chat message, stored once per (conversation, `local_id`).
+
+use super::store::judge_duplicate;
+use super::{Sender, Stored, store_once, to_completion};
+use crate::db;
+use crate::error::ApiError;
+use crate::idempotency::Answer;
+use crate::state::AppState;
+use http::StatusCode;
+use messaging_core::NewChatMessage;
+use messaging_core::wire::{ChatRequest, ChatResponse, Message};
+
+/// Stores a chat message once per `local_id`: the one path behind the API and the chat
+/// form that works without JavaScript. A repeat is answered from what is stored; a new
+/// message's write runs to the end even if the client leaves.
+pub async fn post_message(
+    state: AppState,
+    sender: Sender,
+    mut request: ChatRequest,
+) -> Result<Answer<ChatResponse>, ApiError> {
+    request.user_agent = sender.device(request.user_agent.take());
+    answer_repeat_or_store(state, sender, request)
+        .await
+        .map_err(ApiError::in_intent)
+}
+
+async fn answer_repeat_or_store(
+    state: AppState,
+    sender: Sender,
+    request: ChatRequest,
+) -> Result<Answer<ChatResponse>, ApiError> {
+    let intent = NewChatMessage::try_from(request).map_err(ApiError::validation)?;
+    let conversation_id = intent.conversation_id;
+    if !state
+        .caches
+        .is_participant(&state.db, conversation_id, sender.user.id)
+        .await?
+    {
+        return Err(ApiError::not_found("conversation"));
+    }
+
+    // A repeat costs no write: it is answered from memory, or after one read.
+    if let Some(existing) = state
+        .caches
+        .stored_message(&state.db, conversation_id, &intent.message.local_id)
+        .await?
+    {
+        let message = judge_duplicate(existing, &sender.user, &intent.message)?;
+        return accepted(message, true);
+    }
+    to_completion(async move { store_new(&state, &sender, intent).await }).await
+}
+
+/// The write of a message not seen yet (or stored by a racing request meanwhile).
+async fn store_new(
+    state: &AppState,
+    sender: &Sender,
+    intent: NewChatMessage,
+) -> Result<Answer<ChatResponse>, ApiError> {
+    let mut tx = state.db.begin_write().await?;
+    let stored = store_once(
+        &mut tx,
+        intent.conversation_id,
+        &sender.user,
+        &intent.message,
+    )
+    .await?;
+    db::commit(tx).await?;
+    match stored {
+        Stored::New(message) => {
+            state.caches.remember_message(&message);
+            state.hub.publish(message.clone());
+            accepted(message, false)
+        }
+        Stored::Duplicate(message) => accepted(message, true),
+    }
+}
+
+/// 202, the same body for every retry of one `local_id`.
+fn accepted(message: Message, replayed: bool) -> Result<Answer<ChatResponse>, ApiError> {
+    let body = ChatResponse {
+        queued: true,
+        message,
+    };
+    Answer::new(StatusCode::ACCEPTED, &body, replayed)
+}

@@ -1,0 +1,76 @@
+//! Reading conversations and messages, for their participants only: to anyone else a
+//! conversation does not exist.
+
+use crate::db;
+use crate::error::ApiError;
+use crate::state::AppState;
+use messaging_core::wire::{
+    Conversation, ConversationCursor, ConversationListQuery, Message, MessageCursor, Page,
+    PageQuery, page_size,
+};
+use messaging_core::{ConversationId, UserId};
+
+/// The reader's conversations, newest activity first; with a context, the "does one
+/// exist?" check.
+pub async fn conversations(
+    state: &AppState,
+    reader: UserId,
+    query: ConversationListQuery,
+) -> Result<Page<Conversation>, ApiError> {
+    let limit = page_size(query.limit);
+    let filter = db::conversations::ListFilter {
+        context_type: query.context_type,
+        context_id: query.context_id,
+        after: query.cursor,
+        limit: limit + 1,
+    };
+    let items = db::conversations::list_for_user(state.db.pool(), reader, &filter).await?;
+    Ok(page(items, limit, ConversationCursor::after))
+}
+
+/// The conversation, if `reader` takes part in it.
+pub async fn conversation(
+    state: &AppState,
+    reader: UserId,
+    id: ConversationId,
+) -> Result<Option<Conversation>, ApiError> {
+    Ok(db::conversations::for_participant(state.db.pool(), id, reader).await?)
+}
+
+/// A page of the conversation's messages, oldest first.
+pub async fn messages(
+    state: &AppState,
+    reader: UserId,
+    id: ConversationId,
+    query: PageQuery,
+) -> Result<Page<Message>, ApiError> {
+    if conversation(state, reader, id).await?.is_none() {
+        return Err(ApiError::not_found("conversation"));
+    }
+    let limit = page_size(query.limit);
+    let items = db::messages::page(state.db.pool(), id, query.cursor, limit + 1).await?;
+    Ok(page(items, limit, MessageCursor::after))
+}
+
+/// The newest `limit` messages, oldest first: what a conversation opens on. The caller
+/// has checked that the reader takes part.
+pub async fn latest_messages(
+    state: &AppState,
+    id: ConversationId,
+    limit: u32,
+) -> Result<Vec<Message>, ApiError> {
+    Ok(db::messages::latest(state.db.pool(), id, limit).await?)
+}
+
+/// A page of `limit` items out of `limit + 1` read: the extra one only says that a
+/// next page exists, which starts after the last item kept.
+fn page<T, C: ToString>(mut items: Vec<T>, limit: u32, cursor_after: impl Fn(&T) -> C) -> Page<T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_cursor = items
+        .last()
+        .filter(|_| more)
+        .map(|last| cursor_after(last).to_string());
+    Page { items, next_cursor }
+}

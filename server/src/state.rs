@@ -1,0 +1,71 @@
+//! What every handler may reach: the store, the idempotency keys, the live streams, the
+//! caches. Extractors and middleware clone it per request, so it is one `Arc`.
+
+use crate::cache::Caches;
+use crate::config::Config;
+use crate::db::{Backend, Db, seed};
+use crate::events::Hub;
+use crate::idempotency::Idempotency;
+use crate::metrics;
+use crate::throttle::{SignInLimiter, sign_in_limiter};
+use anyhow::Context;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub idempotency: Idempotency,
+    pub hub: Hub,
+    pub caches: Caches,
+    pub sign_in_limiter: SignInLimiter,
+    pub leptos_options: LeptosOptions,
+}
+
+impl AppState {
+    /// Connects to the store (migrating it, and seeding it when asked).
+    pub async fn new(config: Config, bound_addr: SocketAddr) -> anyhow::Result<Self> {
+        // Install the metrics recorder before the first request can record anything.
+        metrics::handle();
+        let db = Db::connect(&config.database_url).await?;
+        if config.seed_demo_data {
+            seed::seed_if_empty(&db)
+                .await
+                .context("Failed to seed the demo data")?;
+        }
+        let hub = match db.backend() {
+            Backend::Sqlite => Hub::local(),
+            Backend::Postgres => Hub::following_postgres(db.clone(), config.database_url.clone())
+                .await
+                .context("Failed to listen for new messages on PostgreSQL")?,
+        };
+        Ok(Self(Arc::new(Shared {
+            leptos_options: config.leptos_options(bound_addr),
+            idempotency: Idempotency::new(config.key_retention),
+            config: Arc::new(config),
+            db,
+            hub,
+            caches: Caches::default(),
+            sign_in_limiter: sign_in_limiter(),
+        })))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
