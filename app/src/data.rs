@@ -45,7 +45,7 @@ mod provider {
         pub message: String,
     }
 
-    /// What the host server provides to the pages (see `server/src/pages.rs`).
+    /// What the host server provides to the pages (see `server/src/page_data.rs`).
     pub trait PageData: Send + Sync + 'static {
         fn agencies(&self) -> Boxed<'_, Vec<Agency>>;
         fn agency(&self, slug: String) -> Boxed<'_, Option<Agency>>;

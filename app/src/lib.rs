@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod components;
+pub mod compose;
 pub mod data;
 pub mod islands;
 mod live;

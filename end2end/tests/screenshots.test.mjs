@@ -1,5 +1,7 @@
-// Screenshots of the main pages on a phone and a desktop, saved for the README
-// (end2end/screenshots/), and the time to interactive, measured for the suite's report.
+// Screenshots of the main pages on a phone and a desktop, and the time to interactive,
+// measured for the suite's report. The suite keeps its screenshots under target/;
+// `scripts/screenshots` runs this file with SCREENSHOTS_DIR=end2end/screenshots to
+// refresh the README's.
 import { test } from "node:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -9,8 +11,10 @@ import { apiAs, signIn } from "../support/app.mjs";
 import { measureTimeToInteractive } from "../support/tti.mjs";
 
 const env = withServerAndBrowser(launchBrowser);
-const screenshots = resolve(import.meta.dirname, "../screenshots");
 const reportDir = resolve(import.meta.dirname, "../..", process.env.CARGO_TARGET_DIR ?? "target", "end2end");
+const screenshots = process.env.SCREENSHOTS_DIR
+  ? resolve(process.env.SCREENSHOTS_DIR)
+  : join(reportDir, "screenshots");
 
 const viewports = {
   phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true },

@@ -2,7 +2,8 @@ use server::config::Config;
 use server::startup::Application;
 use server::telemetry;
 
-// malloc and free were a fifth of a replayed send's CPU time with glibc's allocator.
+// The request path allocates many small short-lived objects, which mimalloc serves
+// faster than glibc's allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,29 +1,21 @@
 use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT};
+use crate::compose::{Compose, SendState};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use messaging_core::retry::Backoff;
-use messaging_core::wire::{ContextType, CreateConversationRequest, InitialMessage};
-use messaging_core::{AgencyId, ConversationId, DedupReason, IdempotencyKey, LocalId, MessageText};
-
-/// What the modal is doing.
-#[derive(Clone, Debug, PartialEq)]
-enum SendState {
-    Editing,
-    Sending,
-    Failed(String),
-    /// The conversation existed already; the person is told before going there.
-    AlreadyContacted(ConversationId),
-}
+use messaging_core::wire::{ContextType, CreateConversationRequest, CreateConversationResponse};
+use messaging_core::{AgencyId, ConversationId, IdempotencyKey};
 
 /// The compose dialog: a real `<dialog>` opened with `showModal()` (focus moves in, the
 /// page behind is inert, Escape closes), labelled by its title; focus returns to
-/// `return_focus` when it closes. The message's `local_id` is made once and, with the
-/// button's key, reused by every retry, so a retry can never store a second copy.
+/// `return_focus` when it closes. What it does is [`Compose`]'s: every retry of a send
+/// reuses its key and `local_id`, so a retry can never store a second copy.
 #[component]
 pub fn ComposeModal(
     open: RwSignal<bool>,
-    idempotency_key: StoredValue<IdempotencyKey>,
+    /// The intent's key, made when the button mounted.
+    idempotency_key: IdempotencyKey,
     context_type: ContextType,
     context_id: AgencyId,
     recipient: String,
@@ -32,20 +24,8 @@ pub fn ComposeModal(
     on_sent: Callback<ConversationId>,
 ) -> impl IntoView {
     let dialog = NodeRef::<html::Dialog>::new();
-    let text = RwSignal::new(String::new());
-    let touched = RwSignal::new(false);
-    let state = RwSignal::new(SendState::Editing);
-    let local_id = StoredValue::new(LocalId::generate());
-    // Set once a send was tried: from then on the same key and local_id name this text.
-    let attempted = StoredValue::new(false);
-    // Editing after a try, or sending again after a success, is a new intent: it gets a
-    // new key and local_id (reusing them with other text would be refused with 422).
-    let start_new_intent = move || {
-        idempotency_key.set_value(IdempotencyKey::generate());
-        local_id.set_value(LocalId::generate());
-        attempted.set_value(false);
-    };
-    let title_id = format!("compose-title-{}", local_id.with_value(|id| id.to_string()));
+    let compose = RwSignal::new(Compose::new(idempotency_key));
+    let title_id = compose.with_untracked(|c| format!("compose-title-{}", c.local_id()));
     let labelled_by = title_id.clone();
 
     // Open and close the native dialog with the signal.
@@ -63,45 +43,20 @@ pub fn ComposeModal(
             let _ = button.focus();
         }
     };
-
-    let validation = move || MessageText::parse(&text.get()).err().map(|e| e.to_string());
-    let sending = move || state.get() == SendState::Sending;
-
     let send = move || {
-        if state.get_untracked() == SendState::Sending {
+        let user_agent = window().navigator().user_agent().ok();
+        let Some(send) = compose
+            .try_update(|c| c.send(context_type, context_id, user_agent))
+            .flatten()
+        else {
             return;
-        }
-        touched.set(true);
-        let Ok(message) = MessageText::parse(&text.get_untracked()) else {
-            return;
-        };
-        attempted.set_value(true);
-        state.set(SendState::Sending);
-        let request = CreateConversationRequest {
-            context_type,
-            context_id: *context_id.as_uuid(),
-            initial_message: InitialMessage {
-                text: message.to_string(),
-                local_id: local_id.get_value().to_string(),
-                user_agent: window().navigator().user_agent().ok(),
-            },
         };
         let client = client.clone();
-        let key = idempotency_key.get_value();
         spawn_local(async move {
-            match send_with_retries(&client, &key, &request).await {
-                Ok(response) if response.dedup == Some(DedupReason::NaturalKey) => {
-                    state.set(SendState::AlreadyContacted(response.conversation.id));
-                }
-                Ok(response) => {
-                    start_new_intent();
-                    text.set(String::new());
-                    touched.set(false);
-                    state.set(SendState::Editing);
-                    open.set(false);
-                    on_sent.run(response.conversation.id);
-                }
-                Err(error) => state.set(SendState::Failed(error.message())),
+            let answer = send_with_retries(&client, &send.key, &send.request).await;
+            if let Some(id) = compose.try_update(|c| c.answered(answer)).flatten() {
+                open.set(false);
+                on_sent.run(id);
             }
         });
     };
@@ -136,77 +91,80 @@ pub fn ComposeModal(
                         "×"
                     </button>
                 </header>
-                <label class="field">
-                    <span>"Your message"</span>
-                    // showModal() focuses this first, so one can type at once.
-                    <textarea
-                        name="text"
-                        autofocus
-                        rows="5"
-                        required
-                        readonly=sending
-                        aria-invalid=move || (touched.get() && validation().is_some()).to_string()
-                        aria-describedby="compose-error"
-                        prop:value=move || text.get()
-                        on:input=move |event| {
-                            text.set(event_target_value(&event));
-                            touched.set(true);
-                            if attempted.get_value() {
-                                start_new_intent();
-                                state.set(SendState::Editing);
-                            }
-                        }
-                    ></textarea>
-                </label>
-                <p id="compose-error" class="field__error" role="alert">
-                    {move || touched.get().then(validation).flatten()}
-                </p>
-                {move || match state.get() {
-                    SendState::Failed(message) => {
-                        view! {
-                            <p class="notice error" role="alert" data-testid="send-error">
-                                {message}
-                                " Your message is kept; sending again is safe."
-                            </p>
-                        }
-                            .into_any()
-                    }
-                    SendState::AlreadyContacted(id) => {
-                        view! {
-                            <p class="notice info" role="status" data-testid="already-contacted">
-                                "You already contacted this agency. Your message was added to that conversation. "
-                                <button
-                                    type="button"
-                                    class="button link"
-                                    on:click=move |_| {
-                                        open.set(false);
-                                        on_sent.run(id);
-                                    }
-                                >
-                                    "Open the conversation"
-                                </button>
-                            </p>
-                        }
-                            .into_any()
-                    }
-                    _ => ().into_any(),
-                }}
+                <MessageField compose />
+                <SendNotice compose open on_sent />
                 <footer class="modal__footer">
                     <button
                         type="submit"
                         class="button primary"
-                        disabled=move || sending() || (touched.get() && validation().is_some())
-                        aria-busy=move || sending().to_string()
+                        disabled=move || !compose.with(Compose::can_send)
+                        aria-busy=move || compose.with(Compose::is_sending).to_string()
                     >
-                        {move || match state.get() {
-                            SendState::Sending => "Sending…",
-                            SendState::Failed(_) => "Retry",
-                            _ => "Send",
-                        }}
+                        {move || compose.with(Compose::button_label)}
                     </button>
                 </footer>
             </form>
         </dialog>
+    }
+}
+
+/// The message, with the rule it breaks under it.
+#[component]
+fn MessageField(compose: RwSignal<Compose>) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span>"Your message"</span>
+            // showModal() focuses this first, so one can type at once.
+            <textarea
+                name="text"
+                autofocus
+                rows="5"
+                required
+                readonly=move || compose.with(Compose::is_sending)
+                aria-invalid=move || compose.with(|c| c.problem().is_some()).to_string()
+                aria-describedby="compose-error"
+                prop:value=move || compose.with(|c| c.text().to_owned())
+                on:input=move |event| compose.update(|c| c.edit(event_target_value(&event)))
+            ></textarea>
+        </label>
+        <p id="compose-error" class="field__error" role="alert">
+            {move || compose.with(Compose::problem)}
+        </p>
+    }
+}
+
+/// Why the last send did not leave the dialog: an error, or a conversation that existed.
+#[component]
+fn SendNotice(
+    compose: RwSignal<Compose>,
+    open: RwSignal<bool>,
+    on_sent: Callback<ConversationId>,
+) -> impl IntoView {
+    move || match compose.with(|c| c.state().clone()) {
+        SendState::Failed(message) => view! {
+            <p class="notice error" role="alert" data-testid="send-error">
+                {message}
+                " Your message is kept; sending again is safe."
+            </p>
+        }
+        .into_any(),
+        SendState::AlreadyContacted(id) => view! {
+            <p class="notice info" role="status" data-testid="already-contacted">
+                "You already contacted this agency. Your message was added to that conversation. "
+                <button
+                    type="button"
+                    class="button link"
+                    on:click=move |_| {
+                        open.set(false);
+                        on_sent.run(id);
+                    }
+                >
+                    "Open the conversation"
+                </button>
+            </p>
+        }
+        .into_any(),
+        SendState::Editing | SendState::Sending => ().into_any(),
     }
 }
 
@@ -251,38 +209,31 @@ fn keep_focus_inside(event: &leptos::ev::KeyboardEvent) {
     }
 }
 
-/// Sends, retrying by itself only what `core` calls retryable and only while the server
-/// asks for patience (409 in flight, 429, 503); other failures go back to the person,
-/// whose retry reuses the same key and local_id.
+/// Sends, retrying by itself only while the server asks for patience (`core`'s
+/// [`Backoff::delay_when_asked`]); other failures go back to the person, whose retry
+/// reuses the same key and local_id.
 async fn send_with_retries(
     client: &ApiClient,
     key: &IdempotencyKey,
     request: &CreateConversationRequest,
-) -> Result<messaging_core::wire::CreateConversationResponse, CallError> {
+) -> Result<CreateConversationResponse, CallError> {
     let backoff = Backoff::default();
     let mut retry = 0;
     loop {
-        match client
+        let error = match client
             .create_conversation(key, request, DEFAULT_TIMEOUT)
             .await
         {
             Ok(response) => return Ok(response),
-            Err(error) => {
-                let asked_to_wait = error.retry_after.is_some();
-                let delay = backoff.delay(
-                    retry,
-                    error.failure,
-                    js_sys::Math::random(),
-                    error.retry_after,
-                );
-                match delay.filter(|_| asked_to_wait) {
-                    Some(delay) => {
-                        sleep(delay).await;
-                        retry += 1;
-                    }
-                    None => return Err(error),
-                }
+            Err(error) => error,
+        };
+        let jitter = js_sys::Math::random();
+        match backoff.delay_when_asked(retry, error.failure, jitter, error.retry_after) {
+            Some(delay) => {
+                sleep(delay).await;
+                retry += 1;
             }
+            None => return Err(error),
         }
     }
 }

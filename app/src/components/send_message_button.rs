@@ -1,5 +1,6 @@
 use super::ComposeModal;
 use crate::api::ApiClient;
+use crate::compose::{AfterCheck, ExistenceCheck};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -40,8 +41,8 @@ pub fn SendMessageButton(
     let context_type = context_type.unwrap_or(ContextType::AgencyInquiry);
     let check_timeout = check_timeout.unwrap_or(DEFAULT_CHECK_TIMEOUT);
     let client = ApiClient::new(api_base);
-    let key = StoredValue::new(IdempotencyKey::generate());
-    let checking = RwSignal::new(false);
+    let key = IdempotencyKey::generate();
+    let check = RwSignal::new(ExistenceCheck::default());
     let modal_open = RwSignal::new(false);
     let button_ref = NodeRef::<html::Button>::new();
     let open = on_open.unwrap_or_else(|| Callback::new(go_to_conversation));
@@ -51,55 +52,40 @@ pub fn SendMessageButton(
         move |event: leptos::ev::MouseEvent| {
             // The script handles it: the fallback form is not followed.
             event.prevent_default();
-            // A second click while the check runs (or the modal is open) does nothing.
-            if checking.get_untracked() || modal_open.get_untracked() {
+            if !check
+                .try_update(|c| c.start(modal_open.get_untracked()))
+                .unwrap_or(false)
+            {
                 return;
             }
-            checking.set(true);
             let client = client.clone();
             spawn_local(async move {
                 let found = client
                     .find_conversation(context_type, *context_id.as_uuid(), check_timeout)
                     .await;
-                checking.set(false);
-                match found {
-                    Ok(Some(conversation)) => open.run(conversation.id),
-                    // None, an error or a timeout: let the person write anyway.
-                    Ok(None) | Err(_) => modal_open.set(true),
+                match check.try_update(|c| c.finish(found)) {
+                    Some(AfterCheck::Open(id)) => open.run(id),
+                    Some(AfterCheck::Compose) => modal_open.set(true),
+                    None => {} // Unmounted meanwhile.
                 }
             });
         }
     };
-
-    // Inside the fallback form it submits (without script); otherwise it is a plain button.
-    let button_type = if fallback_href.is_some() {
-        "submit"
-    } else {
-        "button"
-    };
+    let checking = move || check.with(ExistenceCheck::is_running);
     let button = view! {
         <button
-            type=button_type
+            type=if fallback_href.is_some() { "submit" } else { "button" }
             class="button primary send-message-button"
             node_ref=button_ref
             aria-haspopup="dialog"
-            aria-busy=move || checking.get().to_string()
+            aria-busy=move || checking().to_string()
             on:click=on_click
         >
-            {move || if checking.get() { "Checking…" } else { "Send message" }}
+            {move || if checking() { "Checking…" } else { "Send message" }}
         </button>
     };
-    let button = match fallback_href {
-        Some(href) => view! {
-            <form class="send-message-form" method="get" action=href>
-                {button}
-            </form>
-        }
-        .into_any(),
-        None => button.into_any(),
-    };
     view! {
-        {button}
+        <FallbackForm href=fallback_href>{button}</FallbackForm>
         <ComposeModal
             open=modal_open
             idempotency_key=key
@@ -110,6 +96,21 @@ pub fn SendMessageButton(
             return_focus=button_ref
             on_sent=open
         />
+    }
+}
+
+/// Without script, the button submits a plain form to `href` (a page with a
+/// server-rendered compose form); with none, the children stand alone.
+#[component]
+fn FallbackForm(href: Option<String>, children: Children) -> impl IntoView {
+    match href {
+        Some(href) => view! {
+            <form class="send-message-form" method="get" action=href>
+                {children()}
+            </form>
+        }
+        .into_any(),
+        None => children().into_any(),
     }
 }
 

@@ -102,8 +102,8 @@ pub struct Db {
     pool: AnyPool,
     /// SQLite's write transactions, on ONE connection: SQLite allows one writer at a
     /// time, and writers that wait in its queue wait in order and wake at once, where
-    /// writers racing for the file lock sleep in SQLite's busy handler (1 to 100 ms naps,
-    /// the benchmark's 300 ms p99). Its commits are grouped: one fsync per batch.
+    /// writers racing for the file lock sleep in SQLite's busy handler (naps of 1 to
+    /// 100 ms, which make the tail latency). Its commits are grouped: one fsync per batch.
     sqlite_writer: Option<writer::Writer>,
 }
 
