@@ -1,6 +1,10 @@
 //! The axum server: the idempotent messaging API under `/api` and the server-rendered
 //! Leptos pages, from one binary.
 
+// Leptos' server-side view types nest deeply: rendering the pages' islands needs more
+// than the default 128 levels of type layout.
+#![recursion_limit = "256"]
+
 pub mod auth;
 pub mod cache;
 pub mod config;
