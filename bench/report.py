@@ -33,7 +33,7 @@ BEFORE_AND_AFTER = [
      "Leptos islands, and one layer for the middleware stack",
      "The whole page hydrated, so the bundle carried the router, every page and their data "
      "loading. After, pages are server-rendered HTML and only the Send message button, the "
-     "conversation and the key maker are islands (`app/src/islands.rs`); the bundle is also "
+     "conversation and the key maker are islands (`app/components/src/islands.rs`); the bundle is also "
      "served precompressed (it went out uncompressed). A profile of the replay path showed the "
      "router boxing each route once per `.layer` call and cloning every box per request, a "
      "StripPrefix for the `/api` nest, and a getrandom syscall per request id: now one "

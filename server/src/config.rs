@@ -61,7 +61,7 @@ impl Config {
     /// Leptos's own settings, derived from ours so the two cannot disagree.
     pub fn leptos_options(&self, bound_addr: SocketAddr) -> LeptosOptions {
         LeptosOptions::builder()
-            .output_name(app::OUTPUT_NAME)
+            .output_name(site::OUTPUT_NAME)
             .site_root(self.site_root.as_str())
             .site_pkg_dir("pkg")
             .site_addr(bound_addr)

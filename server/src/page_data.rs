@@ -7,12 +7,12 @@ use crate::error::{self, ApiError};
 use crate::extract::user_agent;
 use crate::messaging::{self, Sender};
 use crate::state::AppState;
-use app::data::{ConversationPage, PageData, PageDataError};
 use messaging_core::wire::{
     Agency, ChatRequest, Conversation, ConversationListQuery, CreateConversationRequest,
     CurrentUser, MAX_PAGE_SIZE,
 };
 use messaging_core::{ConversationId, IdempotencyKey, ProblemCode};
+use site::data::{ConversationPage, PageData, PageDataError};
 use std::future::Future;
 use std::pin::Pin;
 

@@ -9,8 +9,6 @@ use crate::routes::{agencies, chat, conversations, session, system};
 use crate::state::AppState;
 use crate::{auth, idempotency, metrics};
 use anyhow::Context;
-use app::data::{PageData, SERVER_FN_PREFIX};
-use app::{App, shell};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
@@ -23,6 +21,8 @@ use leptos_axum::{
     LeptosRoutes, file_and_error_handler, generate_route_list, handle_server_fns_with_context,
 };
 use messaging_core::{MAX_REQUEST_BODY_BYTES, Problem};
+use site::data::{PageData, SERVER_FN_PREFIX};
+use site::{App, shell};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;

@@ -1,8 +1,9 @@
 use super::{FailedPostNotice, SignInFirst};
-use crate::data::{FormIntent, ReturnedForm, get_conversation, signed_in_user};
-use crate::islands::ConversationIsland;
+use crate::data::{FormIntent, PostChatMessage, ReturnedForm, get_conversation, signed_in_user};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
+use messaging_components::islands::ConversationIsland;
 use messaging_core::ConversationId;
 
 /// One conversation, for its participants.
@@ -48,6 +49,7 @@ pub fn ConversationPageView() -> impl IntoView {
                                     reader=page.reader
                                     form_local_id=local_id
                                     form_text=returned.text
+                                    form_action=PostChatMessage::url().to_owned()
                                 />
                             }
                                 .into_any()

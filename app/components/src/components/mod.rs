@@ -1,15 +1,13 @@
-//! Reusable components, one public component per file.
+//! The components, one public component per file.
 
 mod compose_modal;
 mod conversation_view;
 mod device_icon;
-mod key_maker;
 mod send_message_button;
 mod timestamp;
 
 pub use compose_modal::ComposeModal;
 pub use conversation_view::ConversationView;
 pub use device_icon::DeviceIcon;
-pub use key_maker::KeyMaker;
 pub use send_message_button::{DEFAULT_CHECK_TIMEOUT, SendMessageButton};
 pub use timestamp::Timestamp;

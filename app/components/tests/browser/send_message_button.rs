@@ -2,8 +2,8 @@
 //! replaced by a scripted stub (the network boundary); the real server is covered by
 //! the end-to-end suite.
 use crate::support::{calls, element, exists, mount, posts, stub_fetch, type_text, until};
-use app::components::SendMessageButton;
 use leptos::prelude::*;
+use messaging_components::SendMessageButton;
 use messaging_core::{AgencyId, ConversationId};
 use std::time::Duration;
 use wasm_bindgen_test::wasm_bindgen_test;

@@ -1,5 +1,6 @@
 use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT};
 use crate::compose::{Compose, SendState};
+use crate::labels::{fill, use_labels};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -11,18 +12,55 @@ use messaging_core::{AgencyId, ConversationId, IdempotencyKey};
 /// page behind is inert, Escape closes), labelled by its title; focus returns to
 /// `return_focus` when it closes. What it does is [`Compose`]'s: every retry of a send
 /// reuses its key and `local_id`, so a retry can never store a second copy.
+///
+/// [`SendMessageButton`](crate::SendMessageButton) opens it after its existence check;
+/// an app can also open it with a button of its own:
+///
+/// ```
+/// use leptos::{html, prelude::*};
+/// use messaging_components::ComposeModal;
+/// use messaging_components::api::ApiClient;
+/// use messaging_core::wire::ContextType;
+/// use messaging_core::{AgencyId, IdempotencyKey};
+///
+/// #[component]
+/// fn WriteNow(agency: AgencyId) -> impl IntoView {
+///     let open = RwSignal::new(false);
+///     let button = NodeRef::<html::Button>::new();
+///     view! {
+///         <button node_ref=button on:click=move |_| open.set(true)>"Write"</button>
+///         <ComposeModal
+///             open
+///             idempotency_key=IdempotencyKey::generate()
+///             context_type=ContextType::AgencyInquiry
+///             context_id=agency
+///             recipient="Northwind Travel".to_owned()
+///             client=ApiClient::new("")
+///             return_focus=button
+///             on_sent=Callback::new(|_| ())
+///         />
+///     }
+/// }
+/// ```
 #[component]
 pub fn ComposeModal(
+    /// Whether the dialog is open; it sets it back to `false` when it closes.
     open: RwSignal<bool>,
     /// The intent's key, made when the button mounted.
     idempotency_key: IdempotencyKey,
+    /// What the conversation is about, and with whom (its `context_id`).
     context_type: ContextType,
     context_id: AgencyId,
+    /// Shown in the title (the labels' `compose_title`).
     recipient: String,
+    /// The API the send goes to.
     client: ApiClient,
+    /// Gets the focus back when the dialog closes.
     return_focus: NodeRef<html::Button>,
+    /// Called with the conversation once the message is in it.
     on_sent: Callback<ConversationId>,
 ) -> impl IntoView {
+    let labels = use_labels();
     let dialog = NodeRef::<html::Dialog>::new();
     let compose = RwSignal::new(Compose::new(idempotency_key));
     let title_id = compose.with_untracked(|c| format!("compose-title-{}", c.local_id()));
@@ -81,11 +119,11 @@ pub fn ComposeModal(
                 }
             >
                 <header class="modal__header">
-                    <h2 id=title_id>{format!("Message {recipient}")}</h2>
+                    <h2 id=title_id>{fill(&labels.compose_title, &[("recipient", &recipient)])}</h2>
                     <button
                         type="button"
                         class="button ghost"
-                        aria-label="Close"
+                        aria-label=labels.close.to_string()
                         on:click=move |_| open.set(false)
                     >
                         "×"
@@ -100,7 +138,7 @@ pub fn ComposeModal(
                         disabled=move || !compose.with(Compose::can_send)
                         aria-busy=move || compose.with(Compose::is_sending).to_string()
                     >
-                        {move || compose.with(Compose::button_label)}
+                        {move || compose.with(|c| c.button_label(&labels).to_owned())}
                     </button>
                 </footer>
             </form>
@@ -111,9 +149,14 @@ pub fn ComposeModal(
 /// The message, with the rule it breaks under it.
 #[component]
 fn MessageField(compose: RwSignal<Compose>) -> impl IntoView {
+    let labels = use_labels();
+    let problem = {
+        let labels = labels.clone();
+        move || compose.with(|c| c.problem().map(|p| labels.text_problem(&p)))
+    };
     view! {
         <label class="field">
-            <span>"Your message"</span>
+            <span>{labels.your_message.to_string()}</span>
             // showModal() focuses this first, so one can type at once.
             <textarea
                 name="text"
@@ -128,7 +171,7 @@ fn MessageField(compose: RwSignal<Compose>) -> impl IntoView {
             ></textarea>
         </label>
         <p id="compose-error" class="field__error" role="alert">
-            {move || compose.with(Compose::problem)}
+            {problem}
         </p>
     }
 }
@@ -140,17 +183,17 @@ fn SendNotice(
     open: RwSignal<bool>,
     on_sent: Callback<ConversationId>,
 ) -> impl IntoView {
+    let labels = use_labels();
     move || match compose.with(|c| c.state().clone()) {
-        SendState::Failed(message) => view! {
+        SendState::Failed(error) => view! {
             <p class="notice error" role="alert" data-testid="send-error">
-                {message}
-                " Your message is kept; sending again is safe."
+                {format!("{} {}", error.message(&labels), labels.kept_for_retry)}
             </p>
         }
         .into_any(),
         SendState::AlreadyContacted(id) => view! {
             <p class="notice info" role="status" data-testid="already-contacted">
-                "You already contacted this agency. Your message was added to that conversation. "
+                {format!("{} ", labels.already_contacted)}
                 <button
                     type="button"
                     class="button link"
@@ -159,7 +202,7 @@ fn SendNotice(
                         on_sent.run(id);
                     }
                 >
-                    "Open the conversation"
+                    {labels.open_conversation.to_string()}
                 </button>
             </p>
         }

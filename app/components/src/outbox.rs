@@ -5,6 +5,7 @@
 //! retry, reload or second tab can store it twice.
 
 use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT};
+use crate::labels::{Labels, use_labels};
 use futures_channel::oneshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -23,9 +24,13 @@ const SENDER_LOCK: &str = "messaging-outbox-sender";
 /// A message waiting to be confirmed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
+    /// Where it goes.
     pub conversation_id: ConversationId,
+    /// Its name for every retry, made when it was written.
     pub local_id: LocalId,
+    /// What was written.
     pub text: String,
+    /// The browser's, for the device icon.
     pub user_agent: Option<String>,
     /// Sends tried so far.
     pub attempts: u32,
@@ -36,6 +41,7 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// A message just written, not tried yet.
     pub fn new(
         conversation_id: ConversationId,
         local_id: LocalId,
@@ -72,6 +78,8 @@ pub struct Outbox {
     entries: RwSignal<Vec<Pending>>,
     client: StoredValue<ApiClient>,
     on_confirmed: Callback<Message>,
+    /// The words a failure is noted in.
+    labels: StoredValue<Labels>,
     /// A send loop of this tab is running (or waiting for the lock).
     sending: StoredValue<bool>,
     /// Ends the current backoff wait early (Retry now, back online, a new message).
@@ -87,6 +95,7 @@ impl Outbox {
             storage_key: StoredValue::new(storage_key),
             client: StoredValue::new(client),
             on_confirmed,
+            labels: StoredValue::new(use_labels()),
             sending: StoredValue::new(false),
             wake: StoredValue::new(None),
         };
@@ -184,7 +193,7 @@ impl Outbox {
         self.change(|entries| {
             if let Some(entry) = entries.iter_mut().find(|e| &e.local_id == local_id) {
                 entry.attempts = entry.attempts.saturating_add(1);
-                entry.last_error = Some(error.message());
+                entry.last_error = Some(self.labels.with_value(|labels| error.message(labels)));
                 entry.refused = refused;
             }
         });

@@ -1,15 +1,11 @@
-//! The Leptos UI of the messaging component: reusable components under [`components`],
-//! the demo pages under [`pages`], and the HTML shell the server renders them into.
+//! The demo site: its pages (server-rendered, with the components as islands), the
+//! server functions they read and post through, the HTML shell, and the browser entry
+//! point. It uses `messaging-components` as any app would.
 
-pub mod api;
-pub mod components;
-pub mod compose;
 pub mod data;
 pub mod islands;
-mod live;
-pub mod outbox;
+pub mod key_maker;
 pub mod pages;
-pub mod timeline;
 
 use data::{SignOut, signed_in_user};
 use leptos::prelude::*;

@@ -1,7 +1,7 @@
 //! The conversation view in headless Chromium with `window.fetch` stubbed: the local
 //! echo, its reconciliation by `local_id`, failure and retry, and the persisted outbox.
 use crate::support::{element, exists, mount, posts, stub_fetch, type_text, until};
-use app::components::ConversationView;
+use messaging_components::ConversationView;
 use messaging_core::wire::{Conversation, CurrentUser, Message};
 use messaging_core::{LocalId, UserId};
 use wasm_bindgen_test::wasm_bindgen_test;

@@ -2,11 +2,14 @@
 //! the components drive and native tests check.
 
 use crate::api::CallError;
+use crate::labels::Labels;
 use messaging_core::wire::{
     ContextType, Conversation, CreateConversationRequest, CreateConversationResponse,
     InitialMessage,
 };
-use messaging_core::{AgencyId, ConversationId, DedupReason, IdempotencyKey, LocalId, MessageText};
+use messaging_core::{
+    AgencyId, ConversationId, DedupReason, IdempotencyKey, LocalId, MessageText, MessageTextError,
+};
 
 /// The button's existence check: one at a time, and never while the dialog is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,6 +37,7 @@ impl ExistenceCheck {
         true
     }
 
+    /// The check's outcome, and where it leads.
     pub fn finish(&mut self, found: Result<Option<Conversation>, CallError>) -> AfterCheck {
         self.running = false;
         match found {
@@ -42,6 +46,7 @@ impl ExistenceCheck {
         }
     }
 
+    /// A check is running (the button says so).
     pub fn is_running(&self) -> bool {
         self.running
     }
@@ -50,9 +55,12 @@ impl ExistenceCheck {
 /// What the dialog is doing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SendState {
+    /// Being written (also after a success, for a next message).
     Editing,
+    /// A send is in flight (with its automatic retries).
     Sending,
-    Failed(String),
+    /// The last send failed; sending again retries the same intent.
+    Failed(CallError),
     /// The conversation existed already; the person is told before going there.
     AlreadyContacted(ConversationId),
 }
@@ -76,7 +84,9 @@ pub struct Compose {
 /// What a send carries; the same on every retry of one intent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Send {
+    /// The `Idempotency-Key` header.
     pub key: IdempotencyKey,
+    /// The body, its message under the intent's `local_id`.
     pub request: CreateConversationRequest,
 }
 
@@ -93,43 +103,50 @@ impl Compose {
         }
     }
 
+    /// What is written.
     pub fn text(&self) -> &str {
         &self.text
     }
 
+    /// What the dialog is doing.
     pub fn state(&self) -> &SendState {
         &self.state
     }
 
+    /// The message's name in this intent.
     pub fn local_id(&self) -> &LocalId {
         &self.local_id
     }
 
+    /// A send is in flight.
     pub fn is_sending(&self) -> bool {
         self.state == SendState::Sending
     }
 
-    /// The rule the text breaks, once the person has typed: `core`'s own message, the
-    /// one the server would give.
-    pub fn problem(&self) -> Option<String> {
+    /// The rule the text breaks, once the person has typed: `core`'s own check, the one
+    /// the server makes.
+    pub fn problem(&self) -> Option<MessageTextError> {
         if !self.touched {
             return None;
         }
-        MessageText::parse(&self.text).err().map(|e| e.to_string())
+        MessageText::parse(&self.text).err()
     }
 
+    /// Whether the send button is enabled.
     pub fn can_send(&self) -> bool {
         !self.is_sending() && self.problem().is_none()
     }
 
-    pub fn button_label(&self) -> &'static str {
+    /// The send button's text.
+    pub fn button_label<'a>(&self, labels: &'a Labels) -> &'a str {
         match self.state {
-            SendState::Sending => "Sending…",
-            SendState::Failed(_) => "Retry",
-            _ => "Send",
+            SendState::Sending => &labels.sending,
+            SendState::Failed(_) => &labels.retry,
+            SendState::Editing | SendState::AlreadyContacted(_) => &labels.send,
         }
     }
 
+    /// The person typed; after a tried send that makes a new intent.
     pub fn edit(&mut self, text: String) {
         self.text = text;
         self.touched = true;
@@ -183,7 +200,7 @@ impl Compose {
                 Some(response.conversation.id)
             }
             Err(error) => {
-                self.state = SendState::Failed(error.message());
+                self.state = SendState::Failed(error);
                 None
             }
         }
@@ -289,7 +306,7 @@ mod tests {
         let mut compose = typed("Hello");
         let first = send(&mut compose);
         assert_eq!(compose.answered(Err(timed_out())), None);
-        assert_eq!(compose.button_label(), "Retry");
+        assert_eq!(compose.button_label(&Labels::default()), "Retry");
         let retry = send(&mut compose);
         assert_eq!(retry, first);
     }

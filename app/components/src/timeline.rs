@@ -17,20 +17,30 @@ pub enum Delivery {
     /// The last try failed. `will_retry`: the outbox tries again by itself (offline,
     /// timeout, server busy); otherwise the server refused it and only the person can
     /// decide (edit, or discard).
-    Failed { reason: String, will_retry: bool },
+    Failed {
+        /// Why, in words for the person.
+        reason: String,
+        /// Whether the outbox tries again by itself.
+        will_retry: bool,
+    },
 }
 
 /// One line of the conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Row {
+    /// The message's name, the same in every copy of it.
     pub local_id: LocalId,
+    /// Who wrote it, by display name.
     pub sender: String,
     /// Written by the reader.
     pub own: bool,
+    /// What it says.
     pub text: String,
     /// When the server stored it; `None` while it is unsent.
     pub sent_at: Option<OffsetDateTime>,
+    /// What it was sent from.
     pub device: DeviceKind,
+    /// How far it got.
     pub delivery: Delivery,
 }
 

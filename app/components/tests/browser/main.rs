@@ -1,9 +1,8 @@
 //! Component tests in headless Chromium (wasm-bindgen-test with `run_in_browser`).
-//! Run by `scripts/test` as `cargo test -p app --target wasm32-unknown-unknown --features csr`.
+//! Run by `scripts/test` as `cargo test -p messaging-components --target wasm32-unknown-unknown --features csr`.
 #![cfg(target_arch = "wasm32")]
 
 mod conversation_view;
-mod key_maker;
 mod send_message_button;
 mod support;
 

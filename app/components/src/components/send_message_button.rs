@@ -1,6 +1,7 @@
 use super::ComposeModal;
 use crate::api::ApiClient;
 use crate::compose::{AfterCheck, ExistenceCheck};
+use crate::labels::use_labels;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,6 +16,28 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// and keeps it for every retry of this intent. On click it asks whether a conversation
 /// exists (giving up after `check_timeout`): if so it opens it; if not, or if the check
 /// failed or timed out, it opens the compose modal, whose send is idempotent anyway.
+///
+/// ```
+/// use leptos::prelude::*;
+/// use messaging_components::SendMessageButton;
+/// use messaging_core::{AgencyId, ConversationId};
+/// use std::time::Duration;
+///
+/// #[component]
+/// fn Contact(agency: AgencyId, name: String) -> impl IntoView {
+///     // An app with its own router opens conversations itself.
+///     let open = Callback::new(|id: ConversationId| leptos::logging::log!("open {id}"));
+///     view! {
+///         <SendMessageButton
+///             context_id=agency
+///             recipient=name
+///             check_timeout=Duration::from_secs(5)
+///             on_open=open
+///             fallback_href="/contact-form"
+///         />
+///     }
+/// }
+/// ```
 #[component]
 pub fn SendMessageButton(
     /// The agency to contact.
@@ -23,7 +46,9 @@ pub fn SendMessageButton(
     /// Shown in the modal's title: "Message {recipient}".
     #[prop(into)]
     recipient: String,
-    #[prop(optional)] context_type: Option<ContextType>,
+    /// What the conversation is about (default: an agency inquiry).
+    #[prop(optional)]
+    context_type: Option<ContextType>,
     /// How long the existence check may take (default 10 s).
     #[prop(optional)]
     check_timeout: Option<Duration>,
@@ -72,6 +97,14 @@ pub fn SendMessageButton(
         }
     };
     let checking = move || check.with(ExistenceCheck::is_running);
+    let labels = use_labels();
+    let label = move || {
+        if checking() {
+            labels.checking.to_string()
+        } else {
+            labels.send_message.to_string()
+        }
+    };
     let button = view! {
         <button
             type=if fallback_href.is_some() { "submit" } else { "button" }
@@ -81,7 +114,7 @@ pub fn SendMessageButton(
             aria-busy=move || checking().to_string()
             on:click=on_click
         >
-            {move || if checking() { "Checking…" } else { "Send message" }}
+            {label}
         </button>
     };
     view! {

@@ -1,10 +1,28 @@
+use crate::labels::use_labels;
 use leptos::prelude::*;
 use messaging_core::DeviceKind;
 
 /// The device a message was sent from, as a small inline SVG (no icon font or emoji,
 /// which not every system has) with the device's name as its accessible label.
+///
+/// ```
+/// use leptos::prelude::*;
+/// use messaging_components::DeviceIcon;
+/// use messaging_core::DeviceKind;
+///
+/// let icon = view! { <DeviceIcon kind=DeviceKind::from_user_agent("Mozilla/5.0 (iPhone)") /> };
+/// ```
 #[component]
-pub fn DeviceIcon(kind: DeviceKind) -> impl IntoView {
+pub fn DeviceIcon(
+    /// The device, as `core` tells it from a user agent.
+    kind: DeviceKind,
+) -> impl IntoView {
+    // Product names stay as they are; only "unknown" is words.
+    let name = match kind {
+        DeviceKind::Unknown => use_labels().unknown_device.to_string(),
+        known => known.label().to_owned(),
+    };
+    let title = name.clone();
     // Outline shapes on a 16×16 grid, drawn with the text colour.
     let shape = match kind {
         DeviceKind::Iphone | DeviceKind::Android => {
@@ -34,9 +52,9 @@ pub fn DeviceIcon(kind: DeviceKind) -> impl IntoView {
             stroke-width="1.3"
             stroke-linecap="round"
             role="img"
-            aria-label=kind.label()
+            aria-label=name.clone()
         >
-            <title>{kind.label()}</title>
+            <title>{title}</title>
             {shape}
         </svg>
     }

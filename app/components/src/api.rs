@@ -2,6 +2,7 @@
 //! `fetch` (gloo-net) with a timeout; failures come back as a [`Failure`] that `core`'s
 //! retry policy understands, plus the problem body when the server sent one.
 
+use crate::labels::{Labels, fill};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use messaging_core::retry::{Failure, parse_retry_after};
 use messaging_core::wire::{
@@ -19,6 +20,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallError {
+    /// What went wrong, as `core`'s retry policy judges it.
     pub failure: Failure,
     /// The server's problem body, when it answered with one.
     pub problem: Option<Problem>,
@@ -35,14 +37,15 @@ impl CallError {
         }
     }
 
-    /// What to tell the person.
-    pub fn message(&self) -> String {
+    /// What to tell the person: the server's explanation, or the labels' words for a
+    /// failure without one.
+    pub fn message(&self, labels: &Labels) -> String {
         match (&self.problem, self.failure) {
             (Some(problem), _) => problem.detail.clone(),
-            (None, Failure::Timeout) => "The server took too long to answer.".into(),
-            (None, Failure::Network) => "Could not reach the server. Check your connection.".into(),
+            (None, Failure::Timeout) => labels.timed_out.to_string(),
+            (None, Failure::Network) => labels.unreachable.to_string(),
             (None, Failure::Status { status, .. }) => {
-                format!("The server answered with an error ({status}).")
+                fill(&labels.server_error, &[("status", &status.to_string())])
             }
         }
     }
@@ -55,6 +58,8 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
+    /// A client for the API at `base`: "" for the same origin, or an origin such as
+    /// `https://api.example.com` (which must then accept this site's requests).
     pub fn new(base: impl Into<String>) -> Self {
         Self {
             base: base.into().trim_end_matches('/').to_owned(),

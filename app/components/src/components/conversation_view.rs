@@ -1,12 +1,11 @@
 use super::{DeviceIcon, Timestamp};
 use crate::api::{ApiClient, DEFAULT_TIMEOUT};
-use crate::data::PostChatMessage;
+use crate::labels::{Labels, fill, use_labels};
 use crate::live;
 use crate::outbox::{Outbox, Pending};
 use crate::timeline::{self, Delivery, Row};
 use leptos::html;
 use leptos::prelude::*;
-use leptos::server_fn::ServerFn;
 use leptos::task::spawn_local;
 use messaging_core::wire::{Conversation, CurrentUser, Message, MessageCursor};
 use messaging_core::{ConversationId, LocalId, MessageText};
@@ -19,10 +18,36 @@ const MAX_CATCH_UP_PAGES: usize = 20;
 /// or "failed" with a retry. Unsent messages wait in the [`Outbox`], so they survive a
 /// reload; each is known by its `local_id`, so it never shows twice.
 ///
-/// Without JavaScript the composer is a plain form posting to the `post_chat_message`
-/// server function with the server-rendered `form_local_id`.
+/// Server-rendered with a `form_action`, the composer also works without JavaScript: a
+/// plain form posting `conversation_id`, `local_id` (the server-rendered
+/// `form_local_id`) and `text` there, as `application/x-www-form-urlencoded`.
+///
+/// ```
+/// use leptos::prelude::*;
+/// use messaging_components::ConversationView;
+/// use messaging_core::LocalId;
+/// use messaging_core::wire::{Conversation, CurrentUser, Message};
+///
+/// #[component]
+/// fn ConversationPage(
+///     conversation: Conversation,
+///     messages: Vec<Message>,
+///     reader: CurrentUser,
+/// ) -> impl IntoView {
+///     view! {
+///         <ConversationView
+///             conversation
+///             messages
+///             reader
+///             form_local_id=LocalId::generate()
+///             form_action="/messages/post"
+///         />
+///     }
+/// }
+/// ```
 #[component]
 pub fn ConversationView(
+    /// The conversation shown.
     conversation: Conversation,
     /// The messages the page was rendered with, oldest first.
     messages: Vec<Message>,
@@ -33,6 +58,9 @@ pub fn ConversationView(
     /// Text the composer starts with (a failed post without JavaScript brings it back).
     #[prop(optional, into)]
     form_text: String,
+    /// Where the composer posts without JavaScript; without it there is no such form.
+    #[prop(optional, into)]
+    form_action: Option<String>,
     /// Where the API lives; empty for the same origin.
     #[prop(optional, into)]
     api_base: String,
@@ -80,14 +108,18 @@ pub fn ConversationView(
         count
     });
 
+    let labels = use_labels();
     view! {
-        <section class="conversation" aria-label=format!("Conversation: {}", conversation.title)>
-            <ol class="messages" node_ref=list aria-live="polite" aria-label="Messages">
+        <section
+            class="conversation"
+            aria-label=fill(&labels.conversation, &[("title", &conversation.title)])
+        >
+            <ol class="messages" node_ref=list aria-live="polite" aria-label=labels.messages.to_string()>
                 <For each=move || rows.get() key=Row::clone let:row>
                     <MessageRow row outbox />
                 </For>
             </ol>
-            <Composer conversation_id form_local_id form_text outbox />
+            <Composer conversation_id form_local_id form_text form_action outbox />
         </section>
     }
 }
@@ -133,9 +165,10 @@ fn MessageRow(row: Row, outbox: Outbox) -> impl IntoView {
         Delivery::Sending => "sending",
         Delivery::Failed { .. } => "failed",
     };
+    let labels = use_labels();
     let status = row
         .own
-        .then(|| delivery_view(delivery, row.local_id.clone(), outbox));
+        .then(|| delivery_view(delivery, row.local_id.clone(), outbox, &labels));
     view! {
         <li
             class="message"
@@ -156,11 +189,20 @@ fn MessageRow(row: Row, outbox: Outbox) -> impl IntoView {
     }
 }
 
-fn delivery_view(delivery: Delivery, local_id: LocalId, outbox: Outbox) -> impl IntoView {
+fn delivery_view(
+    delivery: Delivery,
+    local_id: LocalId,
+    outbox: Outbox,
+    labels: &Labels,
+) -> AnyView {
     match delivery {
-        Delivery::Sent => view! { <span class="delivery delivery--sent">"Sent"</span> }.into_any(),
+        Delivery::Sent => {
+            view! { <span class="delivery delivery--sent">{labels.sent.to_string()}</span> }
+                .into_any()
+        }
         Delivery::Sending => {
-            view! { <span class="delivery delivery--sending">"Sending…"</span> }.into_any()
+            view! { <span class="delivery delivery--sending">{labels.sending.to_string()}</span> }
+                .into_any()
         }
         Delivery::Failed { reason, will_retry } => {
             let retry_id = local_id.clone();
@@ -171,21 +213,20 @@ fn delivery_view(delivery: Delivery, local_id: LocalId, outbox: Outbox) -> impl 
                         class="button link"
                         on:click=move |_| outbox.discard(&local_id)
                     >
-                        "Discard"
+                        {labels.discard.to_string()}
                     </button>
                 }
             });
-            let note = if will_retry {
-                " Retrying by itself."
-            } else {
-                ""
-            };
+            let mut status = fill(&labels.not_sent, &[("reason", &reason)]);
+            if will_retry {
+                status = format!("{status} {}", labels.retrying_by_itself);
+            }
             view! {
                 <span class="delivery delivery--failed" role="status">
-                    {format!("Not sent: {reason}{note}")}
+                    {status}
                     " "
                     <button type="button" class="button link" on:click=move |_| outbox.retry(&retry_id)>
-                        "Retry"
+                        {labels.retry.to_string()}
                     </button>
                     {discard}
                 </span>
@@ -196,19 +237,33 @@ fn delivery_view(delivery: Delivery, local_id: LocalId, outbox: Outbox) -> impl 
 }
 
 /// Writes a message. With JavaScript it goes to the outbox (shown at once, sent in the
-/// background); without, the form posts to the server with its server-rendered local_id.
+/// background); without, the form posts to `form_action` with its server-rendered
+/// local_id.
 #[component]
 fn Composer(
     conversation_id: ConversationId,
     form_local_id: LocalId,
     form_text: String,
+    form_action: Option<String>,
     outbox: Outbox,
 ) -> impl IntoView {
+    let labels = use_labels();
     let text = RwSignal::new(form_text);
     let touched = RwSignal::new(false);
     // The next message's local_id; a new one once a message is in the outbox.
     let local_id = RwSignal::new(form_local_id);
-    let validation = move || MessageText::parse(&text.get()).err().map(|e| e.to_string());
+    let problem = {
+        let labels = labels.clone();
+        move || {
+            MessageText::parse(&text.get())
+                .err()
+                .map(|e| labels.text_problem(&e))
+        }
+    };
+    let shown_problem = {
+        let problem = problem.clone();
+        move || touched.get().then(&problem).flatten()
+    };
 
     let send = move || {
         touched.set(true);
@@ -225,27 +280,33 @@ fn Composer(
         text.set(String::new());
         touched.set(false);
     };
+    // Posted only without JavaScript, so only where a form action was given.
+    let no_script_fields = form_action.is_some().then(|| {
+        view! {
+            <input type="hidden" name="conversation_id" value=conversation_id.to_string() />
+            <input type="hidden" name="local_id" value=move || local_id.get().to_string() />
+        }
+    });
 
     view! {
         <form
             class="composer"
-            method="post"
-            action=PostChatMessage::url()
+            method=form_action.as_ref().map(|_| "post")
+            action=form_action
             on:submit=move |event| {
                 event.prevent_default();
                 send();
             }
         >
-            <input type="hidden" name="conversation_id" value=conversation_id.to_string() />
-            <input type="hidden" name="local_id" value=move || local_id.get().to_string() />
+            {no_script_fields}
             <label class="field composer__field">
-                <span class="visually-hidden">"Your message"</span>
+                <span class="visually-hidden">{labels.your_message.to_string()}</span>
                 <textarea
                     name="text"
                     rows="2"
                     required
-                    placeholder="Write a message…"
-                    aria-invalid=move || (touched.get() && validation().is_some()).to_string()
+                    placeholder=labels.write_a_message.to_string()
+                    aria-invalid=move || (touched.get() && problem().is_some()).to_string()
                     aria-describedby="composer-error"
                     prop:value=move || text.get()
                     on:input=move |event| text.set(event_target_value(&event))
@@ -261,10 +322,10 @@ fn Composer(
                 </textarea>
             </label>
             <button type="submit" class="button primary">
-                "Send"
+                {labels.send.to_string()}
             </button>
             <p id="composer-error" class="field__error composer__error" role="alert">
-                {move || touched.get().then(validation).flatten()}
+                {shown_problem}
             </p>
         </form>
     }

@@ -1,7 +1,7 @@
 use crate::data::{get_agency, signed_in_user};
-use crate::islands::SendMessageIsland;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
+use messaging_components::islands::SendMessageIsland;
 
 /// An agency's page with its "Send message" button (signed-out visitors get a sign-in
 /// link that brings them back here).

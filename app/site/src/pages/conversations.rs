@@ -1,7 +1,7 @@
 use super::SignInFirst;
-use crate::components::Timestamp;
 use crate::data::{list_conversations, signed_in_user};
 use leptos::prelude::*;
+use messaging_components::Timestamp;
 use messaging_core::UserId;
 use messaging_core::wire::Conversation;
 

@@ -1,0 +1,191 @@
+//! Every text the components show a person, in one value with English defaults, so an
+//! app can translate them without forking: provide a [`Labels`] as context (or pass it
+//! to an island), and every component below reads it.
+//!
+//! ```
+//! use leptos::prelude::*;
+//! use messaging_components::{Labels, provide_labels};
+//!
+//! #[component]
+//! fn FrenchMarketplace(children: Children) -> impl IntoView {
+//!     provide_labels(Labels {
+//!         send_message: "Envoyer un message".into(),
+//!         compose_title: "Message à {recipient}".into(),
+//!         ..Labels::default()
+//!     });
+//!     children()
+//! }
+//! ```
+
+use leptos::prelude::*;
+use messaging_core::MessageTextError;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+type Text = Cow<'static, str>;
+
+/// The texts, each a template where a `{name}` stands for a value the component fills
+/// in (named in each field's documentation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Labels {
+    /// The button that starts a conversation.
+    pub send_message: Text,
+    /// The button while it asks whether a conversation exists.
+    pub checking: Text,
+    /// The compose dialog's title; `{recipient}`.
+    pub compose_title: Text,
+    /// The dialog's close button (its accessible name).
+    pub close: Text,
+    /// The label of the message field.
+    pub your_message: Text,
+    /// The send button.
+    pub send: Text,
+    /// The send button while a send is in flight, and a message's delivery meanwhile.
+    pub sending: Text,
+    /// The send button after a failure, and the retry of a message not sent.
+    pub retry: Text,
+    /// After a failed send's reason.
+    pub kept_for_retry: Text,
+    /// When the send found the conversation that existed (a natural-key merge).
+    pub already_contacted: Text,
+    /// The link to that conversation.
+    pub open_conversation: Text,
+    /// The conversation's accessible name; `{title}`.
+    pub conversation: Text,
+    /// The list of messages (its accessible name).
+    pub messages: Text,
+    /// A message's delivery, as its sender sees it.
+    pub sent: Text,
+    /// A message that was not sent; `{reason}`.
+    pub not_sent: Text,
+    /// After `not_sent` when the outbox tries again by itself.
+    pub retrying_by_itself: Text,
+    /// Drops a message the server refused.
+    pub discard: Text,
+    /// The composer's placeholder.
+    pub write_a_message: Text,
+    /// A device the user agent did not tell.
+    pub unknown_device: Text,
+    /// No answer in time (and no explanation from the server).
+    pub timed_out: Text,
+    /// No connection to the server.
+    pub unreachable: Text,
+    /// An error status without the server's explanation; `{status}`.
+    pub server_error: Text,
+    /// The message text rules (`core`'s [`MessageTextError`]).
+    pub text_blank: Text,
+    /// `{len}`, `{max}`.
+    pub text_too_long: Text,
+    /// `{code}`: the character's code point, as `U+0007`.
+    pub text_control_character: Text,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Self {
+            send_message: "Send message".into(),
+            checking: "Checking…".into(),
+            compose_title: "Message {recipient}".into(),
+            close: "Close".into(),
+            your_message: "Your message".into(),
+            send: "Send".into(),
+            sending: "Sending…".into(),
+            retry: "Retry".into(),
+            kept_for_retry: "Your message is kept; sending again is safe.".into(),
+            already_contacted:
+                "You already contacted this agency. Your message was added to that conversation."
+                    .into(),
+            open_conversation: "Open the conversation".into(),
+            conversation: "Conversation: {title}".into(),
+            messages: "Messages".into(),
+            sent: "Sent".into(),
+            not_sent: "Not sent: {reason}".into(),
+            retrying_by_itself: "Retrying by itself.".into(),
+            discard: "Discard".into(),
+            write_a_message: "Write a message…".into(),
+            unknown_device: "Unknown device".into(),
+            timed_out: "The server took too long to answer.".into(),
+            unreachable: "Could not reach the server. Check your connection.".into(),
+            server_error: "The server answered with an error ({status}).".into(),
+            // core's own wording: the server's validation errors say the same.
+            text_blank: "the message is empty".into(),
+            text_too_long: "the message is {len} characters long; at most {max} are allowed".into(),
+            text_control_character: "the message holds a control character ({code})".into(),
+        }
+    }
+}
+
+impl Labels {
+    /// Why a message text breaks `core`'s rules, in these words.
+    pub fn text_problem(&self, error: &MessageTextError) -> String {
+        match error {
+            MessageTextError::Blank => self.text_blank.to_string(),
+            MessageTextError::TooLong { len } => fill(
+                &self.text_too_long,
+                &[
+                    ("len", &len.to_string()),
+                    ("max", &messaging_core::MessageText::MAX_CHARS.to_string()),
+                ],
+            ),
+            MessageTextError::ControlCharacter { code } => fill(
+                &self.text_control_character,
+                &[("code", &format!("U+{code:04X}"))],
+            ),
+        }
+    }
+}
+
+/// `template` with each `{name}` replaced by its value.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    values
+        .iter()
+        .fold(template.to_owned(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
+}
+
+/// Makes `labels` the texts of every component below the current owner.
+pub fn provide_labels(labels: Labels) {
+    provide_context(labels);
+}
+
+/// The labels provided above, or the English defaults.
+pub fn use_labels() -> Labels {
+    use_context::<Labels>().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_filled_by_name() {
+        assert_eq!(
+            fill("Message {recipient}", &[("recipient", "Northwind")]),
+            "Message Northwind"
+        );
+        assert_eq!(fill("{a}{b}{a}", &[("a", "1"), ("b", "2")]), "121");
+        assert_eq!(fill("no values", &[("a", "1")]), "no values");
+    }
+
+    #[test]
+    fn the_default_words_for_text_rules_are_cores() {
+        let labels = Labels::default();
+        for error in [
+            MessageTextError::Blank,
+            MessageTextError::TooLong { len: 4001 },
+            MessageTextError::ControlCharacter { code: 7 },
+        ] {
+            assert_eq!(labels.text_problem(&error), error.to_string());
+        }
+    }
+
+    #[test]
+    fn a_partial_translation_keeps_the_english_defaults_for_the_rest() {
+        let french: Labels =
+            serde_json::from_str(r#"{"send_message": "Envoyer un message"}"#).expect("labels");
+        assert_eq!(french.send_message, "Envoyer un message");
+        assert_eq!(french.send, Labels::default().send);
+    }
+}
