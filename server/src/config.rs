@@ -14,6 +14,8 @@ pub struct Config {
     pub site_addr: SocketAddr,
     /// `LEPTOS_SITE_ROOT`: where `scripts/build-site` put `pkg/`, default `target/site`.
     pub site_root: String,
+    /// `LEPTOS_OUTPUT_NAME`: the bundle's name in `pkg/`, default the demo's (`messaging`).
+    pub output_name: String,
     /// `DATABASE_URL`: `sqlite:...` or `postgres://...`; default a SQLite file in
     /// `DATA_DIR` (default `data/`).
     pub database_url: String,
@@ -48,6 +50,7 @@ impl Config {
         Ok(Self {
             site_addr,
             site_root: env_or("LEPTOS_SITE_ROOT", "target/site"),
+            output_name: env_or("LEPTOS_OUTPUT_NAME", site::OUTPUT_NAME),
             database_url: env_or(
                 "DATABASE_URL",
                 &format!("sqlite://{data_dir}/messaging.db?mode=rwc"),
@@ -61,7 +64,7 @@ impl Config {
     /// Leptos's own settings, derived from ours so the two cannot disagree.
     pub fn leptos_options(&self, bound_addr: SocketAddr) -> LeptosOptions {
         LeptosOptions::builder()
-            .output_name(site::OUTPUT_NAME)
+            .output_name(self.output_name.as_str())
             .site_root(self.site_root.as_str())
             .site_pkg_dir("pkg")
             .site_addr(bound_addr)

@@ -90,23 +90,36 @@ impl Modify for SecuritySchemes {
 
 /// The whole HTTP surface: API, health, metrics, static bundle and server-rendered pages.
 pub fn router(state: AppState) -> Router {
+    let pages = demo_site(&state);
+    with_middleware(api_router().merge(pages), state)
+}
+
+/// The API under `/api`, with `/healthz` and `/metrics`: what an app serving its own
+/// pages beside the API merges its routes into (see `examples/`), before
+/// [`with_middleware`].
+pub fn api_router() -> Router<AppState> {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api_routes())
         .split_for_parts();
     let openapi = Arc::new(openapi.to_pretty_json().unwrap_or_default());
-    let api = api
-        .route(
-            "/api/openapi.json",
-            get(move || async move {
-                (
-                    [(header::CONTENT_TYPE, "application/json")],
-                    (*openapi).clone(),
-                )
-            }),
-        )
-        .route("/api/{*rest}", any(system::api_not_found))
-        .method_not_allowed_fallback(system::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES));
+    api.route(
+        "/api/openapi.json",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                (*openapi).clone(),
+            )
+        }),
+    )
+    .route("/api/{*rest}", any(system::api_not_found))
+    .method_not_allowed_fallback(system::method_not_allowed)
+    .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+    .route("/healthz", get(system::healthz))
+    .route("/metrics", get(system::metrics))
+}
+
+/// The demo's pages, its server functions and its browser bundle.
+fn demo_site(state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
     let page_data: Arc<dyn PageData> = Arc::new(ServerPageData {
         state: state.clone(),
@@ -119,16 +132,13 @@ pub fn router(state: AppState) -> Router {
     // Pages are compressed on the fly for browsers that accept it (a conversation page is
     // mostly repeated markup); the API's answers are small and stay as they are.
     let pages = Router::new()
-        .leptos_routes_with_context(&state, routes, provide_page_data, {
+        .leptos_routes_with_context(state, routes, provide_page_data, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(CompressionLayer::new());
     Router::new()
-        .merge(api)
-        .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
         .route(
             &format!("{SERVER_FN_PREFIX}/{{*name}}"),
             get(server_fns.clone())
@@ -137,8 +147,14 @@ pub fn router(state: AppState) -> Router {
         )
         .nest_service("/pkg", bundle_files(&state.leptos_options))
         .merge(pages)
-        // One layer for the whole stack (outermost first): the router boxes each route
-        // once per `.layer` call and clones every box per request.
+}
+
+/// What every route gets: request ids, tracing, the log of unexpected errors, metrics
+/// and the refusal of cross-site writes; then the state.
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    // One layer for the whole stack (outermost first): the router boxes each route once
+    // per `.layer` call and clones every box per request.
+    routes
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -167,7 +183,7 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
 /// The browser bundle under `/pkg`. Browsers that accept brotli or gzip get the copies
 /// `scripts/build-site` wrote beside each file (the wasm is a third of its size in
 /// brotli); the names carry no content hash, so browsers revalidate (304 when unchanged).
-fn bundle_files(options: &LeptosOptions) -> SetResponseHeader<ServeDir, HeaderValue> {
+pub fn bundle_files(options: &LeptosOptions) -> SetResponseHeader<ServeDir, HeaderValue> {
     let dir = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     SetResponseHeader::overriding(
         ServeDir::new(dir).precompressed_br().precompressed_gzip(),
@@ -183,7 +199,16 @@ pub struct Application {
 }
 
 impl Application {
+    /// The demo: the API and the demo site.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, router).await
+    }
+
+    /// The API and whatever routes `routes` makes around it (see [`api_router`]).
+    pub async fn build_with(
+        config: Config,
+        routes: impl FnOnce(AppState) -> Router,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.site_addr)
             .await
             .with_context(|| format!("Failed to bind {}", config.site_addr))?;
@@ -195,7 +220,7 @@ impl Application {
         let hub = state.hub.clone();
         Ok(Self {
             listener,
-            router: router(state),
+            router: routes(state),
             hub,
         })
     }

@@ -56,7 +56,5 @@ pub fn ConversationIsland(
     if let Some(labels) = labels {
         provide_labels(labels);
     }
-    view! {
-        <ConversationView conversation messages reader form_local_id form_text form_action />
-    }
+    view! { <ConversationView conversation messages reader form_local_id form_text form_action /> }
 }

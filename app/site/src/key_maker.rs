@@ -23,7 +23,9 @@ pub fn KeyMaker() -> impl IntoView {
             </button>
             <p class="key-maker__result" aria-live="polite">
                 <output data-testid="key">
-                    {move || key.get().map(|k| k.to_string()).unwrap_or_else(|| "No key yet".into())}
+                    {move || {
+                        key.get().map(|k| k.to_string()).unwrap_or_else(|| "No key yet".into())
+                    }}
                 </output>
                 " "
                 <span class="muted" data-testid="made">

@@ -58,10 +58,26 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=pages::Home ssr=SsrMode::Async />
                     <Route path=path!("/sign-in") view=pages::SignInPage ssr=SsrMode::Async />
                     <Route path=path!("/agencies") view=pages::AgenciesPage ssr=SsrMode::Async />
-                    <Route path=path!("/agencies/:slug") view=pages::AgencyPage ssr=SsrMode::Async />
-                    <Route path=path!("/agencies/:slug/message") view=pages::ComposePage ssr=SsrMode::Async />
-                    <Route path=path!("/conversations") view=pages::ConversationsPage ssr=SsrMode::Async />
-                    <Route path=path!("/conversations/:id") view=pages::ConversationPageView ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/agencies/:slug")
+                        view=pages::AgencyPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/agencies/:slug/message")
+                        view=pages::ComposePage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/conversations")
+                        view=pages::ConversationsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/conversations/:id")
+                        view=pages::ConversationPageView
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>
@@ -77,21 +93,38 @@ fn SiteHeader() -> impl IntoView {
     view! {
         <header class="site-header">
             <nav class="site-header__nav" aria-label="Main">
-                <a class="site-header__brand" href="/">"Messages"</a>
+                <a class="site-header__brand" href="/">
+                    "Messages"
+                </a>
                 <a href="/agencies">"Agencies"</a>
                 <a href="/conversations">"Your conversations"</a>
             </nav>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match user.await {
-                        Ok(Some(user)) => view! {
-                            <form class="site-header__account" method="post" action=SignOut::PATH>
-                                <span class="muted">{user.display_name}</span>
-                                <button type="submit" class="button ghost">"Sign out"</button>
-                            </form>
+                        Ok(Some(user)) => {
+                            view! {
+                                <form
+                                    class="site-header__account"
+                                    method="post"
+                                    action=SignOut::PATH
+                                >
+                                    <span class="muted">{user.display_name}</span>
+                                    <button type="submit" class="button ghost">
+                                        "Sign out"
+                                    </button>
+                                </form>
+                            }
+                                .into_any()
                         }
-                        .into_any(),
-                        _ => view! { <a class="site-header__account" href="/sign-in">"Sign in"</a> }.into_any(),
+                        _ => {
+                            view! {
+                                <a class="site-header__account" href="/sign-in">
+                                    "Sign in"
+                                </a>
+                            }
+                                .into_any()
+                        }
                     }
                 })}
             </Transition>

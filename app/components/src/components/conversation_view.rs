@@ -114,7 +114,12 @@ pub fn ConversationView(
             class="conversation"
             aria-label=fill(&labels.conversation, &[("title", &conversation.title)])
         >
-            <ol class="messages" node_ref=list aria-live="polite" aria-label=labels.messages.to_string()>
+            <ol
+                class="messages"
+                node_ref=list
+                aria-live="polite"
+                aria-label=labels.messages.to_string()
+            >
                 <For each=move || rows.get() key=Row::clone let:row>
                     <MessageRow row outbox />
                 </For>
@@ -225,13 +230,17 @@ fn delivery_view(
                 <span class="delivery delivery--failed" role="status">
                     {status}
                     " "
-                    <button type="button" class="button link" on:click=move |_| outbox.retry(&retry_id)>
+                    <button
+                        type="button"
+                        class="button link"
+                        on:click=move |_| outbox.retry(&retry_id)
+                    >
                         {labels.retry.to_string()}
                     </button>
                     {discard}
                 </span>
             }
-                .into_any()
+            .into_any()
         }
     }
 }
@@ -311,7 +320,6 @@ fn Composer(
                     prop:value=move || text.get()
                     on:input=move |event| text.set(event_target_value(&event))
                     on:keydown=move |event| {
-                        // Enter sends, Shift+Enter is a new line (not while an IME composes).
                         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
                             event.prevent_default();
                             send();

@@ -25,21 +25,31 @@ pub fn DeviceIcon(
     let title = name.clone();
     // Outline shapes on a 16×16 grid, drawn with the text colour.
     let shape = match kind {
-        DeviceKind::Iphone | DeviceKind::Android => {
-            view! { <rect x="4.5" y="1.5" width="7" height="13" rx="1.5" /><path d="M7 12.5h2" /> }.into_any()
+        DeviceKind::Iphone | DeviceKind::Android => view! {
+            <rect x="4.5" y="1.5" width="7" height="13" rx="1.5" />
+            <path d="M7 12.5h2" />
         }
-        DeviceKind::Ipad => {
-            view! { <rect x="2.5" y="1.5" width="11" height="13" rx="1.5" /><path d="M7 12.5h2" /> }.into_any()
+        .into_any(),
+        DeviceKind::Ipad => view! {
+            <rect x="2.5" y="1.5" width="11" height="13" rx="1.5" />
+            <path d="M7 12.5h2" />
         }
-        DeviceKind::Mac => {
-            view! { <rect x="3" y="3" width="10" height="7" rx="1" /><path d="M1 12.5h14" /> }.into_any()
+        .into_any(),
+        DeviceKind::Mac => view! {
+            <rect x="3" y="3" width="10" height="7" rx="1" />
+            <path d="M1 12.5h14" />
         }
-        DeviceKind::Windows | DeviceKind::Linux => {
-            view! { <rect x="1.5" y="2" width="13" height="9" rx="1" /><path d="M6 14h4M8 11v3" /> }.into_any()
+        .into_any(),
+        DeviceKind::Windows | DeviceKind::Linux => view! {
+            <rect x="1.5" y="2" width="13" height="9" rx="1" />
+            <path d="M6 14h4M8 11v3" />
         }
-        DeviceKind::Unknown => {
-            view! { <circle cx="8" cy="8" r="6.5" /><path d="M1.5 8h13M8 1.5c2 2 2 11 0 13M8 1.5c-2 2-2 11 0 13" /> }.into_any()
+        .into_any(),
+        DeviceKind::Unknown => view! {
+            <circle cx="8" cy="8" r="6.5" />
+            <path d="M1.5 8h13M8 1.5c2 2 2 11 0 13M8 1.5c-2 2-2 11 0 13" />
         }
+        .into_any(),
     };
     view! {
         <svg

@@ -10,7 +10,9 @@ pub fn AgenciesPage() -> impl IntoView {
             <p class="muted">"Pick an agency to contact."</p>
         </header>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            <ErrorBoundary fallback=|_| view! { <p class="notice error">"Could not load the agencies."</p> }>
+            <ErrorBoundary fallback=|_| {
+                view! { <p class="notice error">"Could not load the agencies."</p> }
+            }>
                 <ul class="card-list">
                     {move || Suspend::new(async move {
                         agencies
@@ -22,7 +24,10 @@ pub fn AgenciesPage() -> impl IntoView {
                                         view! {
                                             <li class="card">
                                                 <h2>
-                                                    <a href=format!("/agencies/{}", agency.slug)>{agency.name}</a>
+                                                    <a href=format!(
+                                                        "/agencies/{}",
+                                                        agency.slug,
+                                                    )>{agency.name}</a>
                                                 </h2>
                                                 <p class="muted">{agency.description}</p>
                                             </li>

@@ -12,7 +12,9 @@ pub fn AgencyPage() -> impl IntoView {
     let user = Resource::new(|| (), |()| signed_in_user());
 
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| {
+            view! { <p class="muted">"Loading…"</p> }
+        }>
             {move || Suspend::new(async move {
                 let signed_in = matches!(user.await, Ok(Some(_)));
                 match agency.await {
@@ -28,7 +30,10 @@ pub fn AgencyPage() -> impl IntoView {
                                 .into_any()
                         } else {
                             view! {
-                                <a class="button primary" href=format!("/sign-in?next=/agencies/{}", agency.slug)>
+                                <a
+                                    class="button primary"
+                                    href=format!("/sign-in?next=/agencies/{}", agency.slug)
+                                >
                                     "Sign in to send a message"
                                 </a>
                             }
@@ -47,7 +52,10 @@ pub fn AgencyPage() -> impl IntoView {
                             .into_any()
                     }
                     Ok(None) => view! { <h1>"No such agency"</h1> }.into_any(),
-                    Err(_) => view! { <p class="notice error">"Could not load this agency."</p> }.into_any(),
+                    Err(_) => {
+                        view! { <p class="notice error">"Could not load this agency."</p> }
+                            .into_any()
+                    }
                 }
             })}
         </Suspense>

@@ -17,7 +17,9 @@ pub fn ComposePage() -> impl IntoView {
     let returned = ReturnedForm::from_query();
 
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| {
+            view! { <p class="muted">"Loading…"</p> }
+        }>
             {move || {
                 let returned = returned.clone();
                 Suspend::new(async move {
@@ -34,7 +36,10 @@ pub fn ComposePage() -> impl IntoView {
                     view! {
                         <header class="page__header">
                             <p class="muted">
-                                <a href=format!("/agencies/{}", agency.slug)>{agency.name.clone()}</a>
+                                <a href=format!(
+                                    "/agencies/{}",
+                                    agency.slug,
+                                )>{agency.name.clone()}</a>
                             </p>
                             <h1>{format!("Message {}", agency.name)}</h1>
                         </header>
@@ -45,10 +50,14 @@ pub fn ComposePage() -> impl IntoView {
                             <input type="hidden" name="back" value=here />
                             <label class="field">
                                 <span>"Your message"</span>
-                                <textarea name="text" rows="6" required>{returned.text}</textarea>
+                                <textarea name="text" rows="6" required>
+                                    {returned.text}
+                                </textarea>
                             </label>
                             <FailedPostNotice error=returned.error />
-                            <button type="submit" class="button primary">"Send"</button>
+                            <button type="submit" class="button primary">
+                                "Send"
+                            </button>
                         </form>
                     }
                         .into_any()

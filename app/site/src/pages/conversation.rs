@@ -21,7 +21,9 @@ pub fn ConversationPageView() -> impl IntoView {
     let returned = ReturnedForm::from_query();
 
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| {
+            view! { <p class="muted">"Loading…"</p> }
+        }>
             {move || {
                 let returned = returned.clone();
                 Suspend::new(async move {
@@ -39,7 +41,10 @@ pub fn ConversationPageView() -> impl IntoView {
                                     </p>
                                     <h1>{page.conversation.title_for(page.reader.id)}</h1>
                                     <p class="muted">
-                                        {format!("Started by {}", page.conversation.created_by.display_name)}
+                                        {format!(
+                                            "Started by {}",
+                                            page.conversation.created_by.display_name,
+                                        )}
                                     </p>
                                 </header>
                                 <FailedPostNotice error=returned.error />
@@ -61,7 +66,12 @@ pub fn ConversationPageView() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(_) => view! { <p class="notice error">"Could not load this conversation."</p> }.into_any(),
+                        Err(_) => {
+                            view! {
+                                <p class="notice error">"Could not load this conversation."</p>
+                            }
+                                .into_any()
+                        }
                     }
                 })
             }}

@@ -14,7 +14,9 @@ pub fn ConversationsPage() -> impl IntoView {
         <header class="page__header">
             <h1>"Your conversations"</h1>
         </header>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| {
+            view! { <p class="muted">"Loading…"</p> }
+        }>
             {move || Suspend::new(async move {
                 match conversations.await {
                     Ok(None) => view! { <SignInFirst next="/conversations" /> }.into_any(),
@@ -30,12 +32,18 @@ pub fn ConversationsPage() -> impl IntoView {
                         let reader = reader.await.ok().flatten().map(|user| user.id);
                         view! {
                             <ul class="card-list">
-                                {list.into_iter().map(|c| conversation_item(c, reader)).collect_view()}
+                                {list
+                                    .into_iter()
+                                    .map(|c| conversation_item(c, reader))
+                                    .collect_view()}
                             </ul>
                         }
                             .into_any()
                     }
-                    Err(_) => view! { <p class="notice error">"Could not load your conversations."</p> }.into_any(),
+                    Err(_) => {
+                        view! { <p class="notice error">"Could not load your conversations."</p> }
+                            .into_any()
+                    }
                 }
             })}
         </Suspense>

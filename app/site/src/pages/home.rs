@@ -6,9 +6,7 @@ pub fn Home() -> impl IntoView {
     view! {
         <header class="page__header">
             <h1>"Messages"</h1>
-            <p class="muted">
-                "Contact an agency once, however often the network fails you."
-            </p>
+            <p class="muted">"Contact an agency once, however often the network fails you."</p>
         </header>
         <p>
             <a class="button primary" href="/agencies">

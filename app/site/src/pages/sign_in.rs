@@ -34,12 +34,21 @@ pub fn SignInPage() -> impl IntoView {
                 </label>
                 <label class="field">
                     <span>"Password"</span>
-                    <input name="password" type="password" autocomplete="current-password" required />
+                    <input
+                        name="password"
+                        type="password"
+                        autocomplete="current-password"
+                        required
+                    />
                 </label>
                 <p class="field__error" role="alert">
                     {error}
                 </p>
-                <button type="submit" class="button primary" disabled=move || action.pending().get()>
+                <button
+                    type="submit"
+                    class="button primary"
+                    disabled=move || action.pending().get()
+                >
                     "Sign in"
                 </button>
             </ActionForm>
