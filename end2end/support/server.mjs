@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-const repo = resolve(import.meta.dirname, "../..");
+export const repo = resolve(import.meta.dirname, "../..");
 const targetDir = resolve(repo, process.env.CARGO_TARGET_DIR ?? "target");
 
 function freePort() {
@@ -19,11 +19,14 @@ function freePort() {
   });
 }
 
-/** Starts the server on a fresh data directory; returns its base URL and a stop function. */
-export async function startServer(env = {}) {
+/**
+ * Starts a server binary (the demo's, or an example's) on a fresh data directory;
+ * returns its base URL and a stop function.
+ */
+export async function startServer(env = {}, { binary = "server" } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "messaging-e2e-"));
-  const child = spawn(join(targetDir, "debug/server"), [], {
+  const child = spawn(join(targetDir, "debug", binary), [], {
     cwd: repo,
     env: {
       ...process.env,

@@ -5,6 +5,9 @@ use leptos::config::{Env, LeptosOptions};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The demo site's bundle name (`site::OUTPUT_NAME`), the default.
+const DEMO_OUTPUT_NAME: &str = "messaging";
+
 /// A year: long enough for any retry, short enough that expiry times never overflow.
 const MAX_KEY_RETENTION_SECS: u64 = 365 * 24 * 60 * 60;
 
@@ -50,7 +53,7 @@ impl Config {
         Ok(Self {
             site_addr,
             site_root: env_or("LEPTOS_SITE_ROOT", "target/site"),
-            output_name: env_or("LEPTOS_OUTPUT_NAME", site::OUTPUT_NAME),
+            output_name: env_or("LEPTOS_OUTPUT_NAME", DEMO_OUTPUT_NAME),
             database_url: env_or(
                 "DATABASE_URL",
                 &format!("sqlite://{data_dir}/messaging.db?mode=rwc"),
@@ -75,4 +78,12 @@ impl Config {
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+#[cfg(all(test, feature = "demo"))]
+mod tests {
+    #[test]
+    fn the_default_bundle_is_the_demo_sites() {
+        assert_eq!(super::DEMO_OUTPUT_NAME, site::OUTPUT_NAME);
+    }
 }

@@ -17,6 +17,7 @@ pub mod http;
 pub mod idempotency;
 pub mod messaging;
 pub mod metrics;
+#[cfg(feature = "demo")]
 pub mod page_data;
 pub mod passwords;
 pub mod routes;

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::error::log_unexpected;
 use crate::events::Hub;
+#[cfg(feature = "demo")]
 use crate::page_data::ServerPageData;
 use crate::routes::{agencies, chat, conversations, session, system};
 use crate::state::AppState;
@@ -16,21 +17,14 @@ use axum::http::Request;
 use axum::http::{HeaderValue, header};
 use axum::routing::{any, get};
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
-use leptos_axum::{
-    LeptosRoutes, file_and_error_handler, generate_route_list, handle_server_fns_with_context,
-};
 use messaging_core::{MAX_REQUEST_BODY_BYTES, Problem};
-use site::data::{PageData, SERVER_FN_PREFIX};
-use site::{App, shell};
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeader;
@@ -89,6 +83,7 @@ impl Modify for SecuritySchemes {
 }
 
 /// The whole HTTP surface: API, health, metrics, static bundle and server-rendered pages.
+#[cfg(feature = "demo")]
 pub fn router(state: AppState) -> Router {
     let pages = demo_site(&state);
     with_middleware(api_router().merge(pages), state)
@@ -119,7 +114,17 @@ pub fn api_router() -> Router<AppState> {
 }
 
 /// The demo's pages, its server functions and its browser bundle.
+#[cfg(feature = "demo")]
 fn demo_site(state: &AppState) -> Router<AppState> {
+    use leptos::prelude::provide_context;
+    use leptos_axum::{
+        LeptosRoutes, file_and_error_handler, generate_route_list, handle_server_fns_with_context,
+    };
+    use site::data::{PageData, SERVER_FN_PREFIX};
+    use site::{App, shell};
+    use tower_http::compression::CompressionLayer;
+    use tower_http::limit::RequestBodyLimitLayer;
+
     let routes = generate_route_list(App);
     let page_data: Arc<dyn PageData> = Arc::new(ServerPageData {
         state: state.clone(),
@@ -200,6 +205,7 @@ pub struct Application {
 
 impl Application {
     /// The demo: the API and the demo site.
+    #[cfg(feature = "demo")]
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         Self::build_with(config, router).await
     }

@@ -6,8 +6,8 @@ use crate::labels::{Labels, fill};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use messaging_core::retry::{Failure, parse_retry_after};
 use messaging_core::wire::{
-    ChatRequest, ChatResponse, ContextType, Conversation, CreateConversationRequest,
-    CreateConversationResponse, MAX_PAGE_SIZE, Message, MessageCursor, Page,
+    Agency, ChatRequest, ChatResponse, ContextType, Conversation, CreateConversationRequest,
+    CreateConversationResponse, CurrentUser, MAX_PAGE_SIZE, Message, MessageCursor, Page,
 };
 use messaging_core::{ConversationId, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, Problem};
 use serde::de::DeserializeOwned;
@@ -68,6 +68,29 @@ impl ApiClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Who is signed in (by the session cookie); `None` when nobody is.
+    pub async fn current_user(&self, timeout: Duration) -> Result<Option<CurrentUser>, CallError> {
+        let request = Request::get(&self.url("/api/session"));
+        absent_when(401, call(request, None::<&()>, timeout).await)
+    }
+
+    /// An agency by its slug; `None` when there is none.
+    pub async fn agency(&self, slug: &str, timeout: Duration) -> Result<Option<Agency>, CallError> {
+        let slug = String::from(js_sys::encode_uri_component(slug));
+        let request = Request::get(&self.url(&format!("/api/agencies/{slug}")));
+        absent_when(404, call(request, None::<&()>, timeout).await)
+    }
+
+    /// A conversation the signed-in user takes part in; `None` for any other.
+    pub async fn conversation(
+        &self,
+        id: ConversationId,
+        timeout: Duration,
+    ) -> Result<Option<Conversation>, CallError> {
+        let request = Request::get(&self.url(&format!("/api/messages/conversations/{id}")));
+        absent_when(404, call(request, None::<&()>, timeout).await)
     }
 
     /// The "does a conversation already exist?" check.
@@ -135,6 +158,17 @@ impl ApiClient {
         self.url(&format!(
             "/api/messages/conversations/{conversation}/stream"
         ))
+    }
+}
+
+/// A call's answer, with the one status that means "no such thing" as `None`.
+fn absent_when<T>(status: u16, answer: Result<T, CallError>) -> Result<Option<T>, CallError> {
+    match answer {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if matches!(error.failure, Failure::Status { status: s, .. } if s == status) => {
+            Ok(None)
+        }
+        Err(error) => Err(error),
     }
 }
 

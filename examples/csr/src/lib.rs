@@ -1,0 +1,181 @@
+//! A client-side rendered Leptos 0.8 app (no server rendering) that mounts
+//! `messaging-components` in French: every text comes from one `Labels` value. The page
+//! to show comes from the address (`/agencies/{slug}`, `/conversations/{id}`); the server
+//! beside the API (`src/main.rs`) answers every such address with `index.html`.
+
+use leptos::prelude::*;
+use messaging_components::api::{ApiClient, DEFAULT_TIMEOUT};
+use messaging_components::{ConversationView, Labels, SendMessageButton, provide_labels};
+use messaging_core::{ConversationId, LocalId};
+
+/// The texts in French; any field left out would stay in English.
+pub fn french() -> Labels {
+    Labels {
+        send_message: "Envoyer un message".into(),
+        checking: "Vérification…".into(),
+        compose_title: "Message à {recipient}".into(),
+        close: "Fermer".into(),
+        your_message: "Votre message".into(),
+        send: "Envoyer".into(),
+        sending: "Envoi…".into(),
+        retry: "Réessayer".into(),
+        kept_for_retry: "Votre message est conservé ; le renvoyer est sans risque.".into(),
+        already_contacted:
+            "Vous avez déjà contacté cette agence. Votre message a été ajouté à cette conversation."
+                .into(),
+        open_conversation: "Ouvrir la conversation".into(),
+        conversation: "Conversation : {title}".into(),
+        messages: "Messages".into(),
+        sent: "Envoyé".into(),
+        not_sent: "Non envoyé : {reason}".into(),
+        retrying_by_itself: "Nouvel essai automatique.".into(),
+        discard: "Abandonner".into(),
+        write_a_message: "Écrire un message…".into(),
+        unknown_device: "Appareil inconnu".into(),
+        timed_out: "Le serveur a mis trop de temps à répondre.".into(),
+        unreachable: "Impossible de joindre le serveur. Vérifiez votre connexion.".into(),
+        server_error: "Le serveur a répondu par une erreur ({status}).".into(),
+        text_blank: "le message est vide".into(),
+        text_too_long: "le message compte {len} caractères ; {max} au plus".into(),
+        text_control_character: "le message contient un caractère de contrôle ({code})".into(),
+    }
+}
+
+/// What the address asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Agency(String),
+    Conversation(ConversationId),
+    Unknown,
+}
+
+impl Screen {
+    pub fn of_path(path: &str) -> Self {
+        let mut parts = path.trim_matches('/').split('/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("agencies"), Some(slug), None) if !slug.is_empty() => {
+                Self::Agency(slug.to_owned())
+            }
+            (Some("conversations"), Some(id), None) => {
+                id.parse().map(Self::Conversation).unwrap_or(Self::Unknown)
+            }
+            _ => Self::Unknown,
+        }
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_labels(french());
+    let path = window().location().pathname().unwrap_or_default();
+    let screen = match Screen::of_path(&path) {
+        Screen::Agency(slug) => view! { <AgencyScreen slug /> }.into_any(),
+        Screen::Conversation(id) => view! { <ConversationScreen id /> }.into_any(),
+        Screen::Unknown => view! { <h1>"Page introuvable"</h1> }.into_any(),
+    };
+    view! { <main class="page">{screen}</main> }
+}
+
+#[component]
+fn AgencyScreen(slug: String) -> impl IntoView {
+    let agency = LocalResource::new(move || {
+        let slug = slug.clone();
+        async move { ApiClient::new("").agency(&slug, DEFAULT_TIMEOUT).await }
+    });
+    view! {
+        <Suspense fallback=|| {
+            view! { <p>"Chargement…"</p> }
+        }>
+            {move || Suspend::new(async move {
+                match agency.await {
+                    Ok(Some(agency)) => {
+                        view! {
+                            <h1>{agency.name.clone()}</h1>
+                            <SendMessageButton context_id=agency.id recipient=agency.name />
+                        }
+                            .into_any()
+                    }
+                    _ => view! { <h1>"Agence introuvable"</h1> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ConversationScreen(id: ConversationId) -> impl IntoView {
+    let loaded = LocalResource::new(move || async move {
+        let client = ApiClient::new("");
+        let reader = client.current_user(DEFAULT_TIMEOUT).await.ok()??;
+        let conversation = client.conversation(id, DEFAULT_TIMEOUT).await.ok()??;
+        let messages = client.messages(id, None, DEFAULT_TIMEOUT).await.ok()?.items;
+        Some((conversation, messages, reader))
+    });
+    view! {
+        <Suspense fallback=|| {
+            view! { <p>"Chargement…"</p> }
+        }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Some((conversation, messages, reader)) => {
+                        view! {
+                            <h1>{conversation.title_for(reader.id)}</h1>
+                            <ConversationView
+                                conversation
+                                messages
+                                reader
+                                form_local_id=LocalId::generate()
+                            />
+                        }
+                            .into_any()
+                    }
+                    None => view! { <h1>"Conversation introuvable"</h1> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The browser entry point: mounts the app, then marks the page as ready.
+#[cfg(feature = "csr")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+    if let Some(root) = document().document_element() {
+        let _ = root.set_attribute("data-hydrated", "true");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_names_the_screen() {
+        let id = ConversationId::new_random();
+        assert_eq!(
+            Screen::of_path("/agencies/northwind"),
+            Screen::Agency("northwind".into())
+        );
+        assert_eq!(
+            Screen::of_path(&format!("/conversations/{id}")),
+            Screen::Conversation(id)
+        );
+        for unknown in ["/", "/agencies/", "/conversations/nope", "/agencies/a/b"] {
+            assert_eq!(Screen::of_path(unknown), Screen::Unknown, "{unknown}");
+        }
+    }
+
+    #[test]
+    fn every_text_is_translated() {
+        let (french, english) = (
+            serde_json::to_value(french()).expect("labels"),
+            serde_json::to_value(Labels::default()).expect("labels"),
+        );
+        let (french, english) = (french.as_object().unwrap(), english.as_object().unwrap());
+        for (field, text) in english {
+            assert_ne!(french.get(field), Some(text), "{field} is still in English");
+        }
+    }
+}

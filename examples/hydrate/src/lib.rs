@@ -1,0 +1,146 @@
+//! A marketplace of its own, as a Leptos 0.8 app with full hydration and a router, using
+//! `messaging-components`: an agency page with **Send message**, and a conversation page
+//! with the live conversation. Its data comes from the API in the browser (the library's
+//! `ApiClient`), which the same server serves beside the pages (`src/main.rs`).
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::path;
+use messaging_components::api::{ApiClient, DEFAULT_TIMEOUT};
+use messaging_components::{ConversationView, SendMessageButton};
+use messaging_core::{ConversationId, LocalId};
+
+/// The bundle's name under `/pkg`.
+pub const OUTPUT_NAME: &str = "example_hydrate";
+
+/// The HTML document, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="stylesheet" href="/style.css" />
+                <HydrationScripts options />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The app: its own router, its own pages.
+#[component]
+pub fn App() -> impl IntoView {
+    // Effects run only in the browser: the end-to-end suite waits for this mark.
+    Effect::new(|_| {
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Router>
+            <main class="page">
+                <Routes fallback=|| view! { <h1>"Not found"</h1> }>
+                    <Route path=path!("/agencies/:slug") view=AgencyPage />
+                    <Route path=path!("/conversations/:id") view=ConversationPage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// An agency's page: its name and the button. A found or new conversation opens in
+/// this app's router, not by a page load.
+#[component]
+fn AgencyPage() -> impl IntoView {
+    let slug = move || use_params_map().with(|p| p.get("slug")).unwrap_or_default();
+    let agency = LocalResource::new(move || {
+        let slug = slug();
+        async move { ApiClient::new("").agency(&slug, DEFAULT_TIMEOUT).await }
+    });
+    let navigate = use_navigate();
+    let open = Callback::new(move |id: ConversationId| {
+        navigate(&format!("/conversations/{id}"), Default::default())
+    });
+    view! {
+        <Suspense fallback=|| {
+            view! { <p>"Loading…"</p> }
+        }>
+            {move || Suspend::new(async move {
+                match agency.await {
+                    Ok(Some(agency)) => {
+                        view! {
+                            <h1>{agency.name.clone()}</h1>
+                            <SendMessageButton
+                                context_id=agency.id
+                                recipient=agency.name
+                                on_open=open
+                            />
+                        }
+                            .into_any()
+                    }
+                    Ok(None) => view! { <h1>"No such agency"</h1> }.into_any(),
+                    Err(_) => view! { <p>"Could not load the agency."</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A conversation, for the signed-in reader.
+#[component]
+fn ConversationPage() -> impl IntoView {
+    let id = move || {
+        use_params_map()
+            .with(|p| p.get("id"))
+            .and_then(|id| id.parse::<ConversationId>().ok())
+    };
+    let loaded = LocalResource::new(move || {
+        let id = id();
+        async move {
+            let client = ApiClient::new("");
+            let (Some(id), Ok(Some(reader))) = (id, client.current_user(DEFAULT_TIMEOUT).await)
+            else {
+                return None;
+            };
+            let conversation = client.conversation(id, DEFAULT_TIMEOUT).await.ok()??;
+            let messages = client.messages(id, None, DEFAULT_TIMEOUT).await.ok()?.items;
+            Some((conversation, messages, reader))
+        }
+    });
+    view! {
+        <Suspense fallback=|| {
+            view! { <p>"Loading…"</p> }
+        }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Some((conversation, messages, reader)) => {
+                        view! {
+                            <h1>{conversation.title_for(reader.id)}</h1>
+                            <ConversationView
+                                conversation
+                                messages
+                                reader
+                                form_local_id=LocalId::generate()
+                            />
+                        }
+                            .into_any()
+                    }
+                    None => view! { <h1>"Conversation not found"</h1> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The browser entry point: hydrates the whole app.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}
