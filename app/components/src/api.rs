@@ -23,7 +23,7 @@ pub struct CallError {
     /// What went wrong, as `core`'s retry policy judges it.
     pub failure: Failure,
     /// The server's problem body, when it answered with one.
-    pub problem: Option<Problem>,
+    pub problem: Option<Box<Problem>>,
     /// The server's `Retry-After`, when it sent one.
     pub retry_after: Option<Duration>,
 }
@@ -222,7 +222,7 @@ async fn problem_of(response: Response) -> CallError {
         .get("retry-after")
         .as_deref()
         .and_then(parse_retry_after);
-    let problem = response.json::<Problem>().await.ok();
+    let problem = response.json::<Problem>().await.ok().map(Box::new);
     CallError {
         failure: Failure::Status {
             status,
