@@ -207,6 +207,25 @@ def main():
     lines += [
         "",
         f"- Bundle goal ≤ 100 KB brotli for wasm + JS: {bundle['brotli'] / 1000:,.0f} KB, {verdict(bundle['brotli'] <= 100_000)}.",
+    ]
+    examples = R.get("example_bundles")
+    if examples:
+        lines += [
+            "",
+            "The example apps over the component library (`examples/`, `wasm-opt -Oz`, wasm + JS):",
+            "",
+            "| app | raw | gzip | brotli |",
+            "| --- | --- | --- | --- |",
+        ]
+        for name, what in [
+            ("hydrate", "full hydration with `leptos_router`: both components and the router"),
+            ("csr", "client-side rendered: both components, French labels"),
+            ("csr-button", "the same app with `SendMessageButton` only: what a consumer of just the button ships"),
+        ]:
+            b = examples[name]
+            lines.append(f"| {what} | {b['raw'] / 1024:,.1f} KiB | {b['gzip'] / 1024:,.1f} KiB | {b['brotli'] / 1024:,.1f} KiB |")
+    lines += [
+        "",
         f"- Time to interactive ({tti['what']}): median **{tti['median_ms']} ms** "
         f"(min {tti['min_ms']}, max {tti['max_ms']}, {tti['runs']} runs).",
         "",

@@ -425,6 +425,10 @@ def main():
     idempotency_overhead(results)
     bench_postgres(results)
     results["bundle"] = json.loads((SITE / "bundle-size.json").read_text())
+    results["example_bundles"] = {
+        example: json.loads((REPO / "target" / "examples" / example / "bundle-size.json").read_text())["total"]
+        for example in ("hydrate", "csr", "csr-button")
+    }
     time_to_interactive(results)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     subprocess.run([sys.executable, str(REPO / "bench" / "report.py")], check=True)

@@ -4,9 +4,13 @@
 //! beside the API (`src/main.rs`) answers every such address with `index.html`.
 
 use leptos::prelude::*;
+#[cfg(not(feature = "button-only"))]
+use messaging_components::ConversationView;
 use messaging_components::api::{ApiClient, DEFAULT_TIMEOUT};
-use messaging_components::{ConversationView, Labels, SendMessageButton, provide_labels};
-use messaging_core::{ConversationId, LocalId};
+use messaging_components::{Labels, SendMessageButton, provide_labels};
+use messaging_core::ConversationId;
+#[cfg(not(feature = "button-only"))]
+use messaging_core::LocalId;
 
 /// The texts in French; any field left out would stay in English.
 pub fn french() -> Labels {
@@ -70,7 +74,7 @@ pub fn App() -> impl IntoView {
     let path = window().location().pathname().unwrap_or_default();
     let screen = match Screen::of_path(&path) {
         Screen::Agency(slug) => view! { <AgencyScreen slug /> }.into_any(),
-        Screen::Conversation(id) => view! { <ConversationScreen id /> }.into_any(),
+        Screen::Conversation(id) => conversation_screen(id),
         Screen::Unknown => view! { <h1>"Page introuvable"</h1> }.into_any(),
     };
     view! { <main class="page">{screen}</main> }
@@ -82,26 +86,28 @@ fn AgencyScreen(slug: String) -> impl IntoView {
         let slug = slug.clone();
         async move { ApiClient::new("").agency(&slug, DEFAULT_TIMEOUT).await }
     });
-    view! {
-        <Suspense fallback=|| {
-            view! { <p>"Chargement…"</p> }
-        }>
-            {move || Suspend::new(async move {
-                match agency.await {
-                    Ok(Some(agency)) => {
-                        view! {
-                            <h1>{agency.name.clone()}</h1>
-                            <SendMessageButton context_id=agency.id recipient=agency.name />
-                        }
-                            .into_any()
-                    }
-                    _ => view! { <h1>"Agence introuvable"</h1> }.into_any(),
-                }
-            })}
-        </Suspense>
+    move || match agency.get() {
+        None => view! { <p>"Chargement…"</p> }.into_any(),
+        Some(Ok(Some(agency))) => view! {
+            <h1>{agency.name.clone()}</h1>
+            <SendMessageButton context_id=agency.id recipient=agency.name />
+        }
+        .into_any(),
+        Some(_) => view! { <h1>"Agence introuvable"</h1> }.into_any(),
     }
 }
 
+#[cfg(feature = "button-only")]
+fn conversation_screen(id: ConversationId) -> AnyView {
+    view! { <p>{format!("Conversation {id}")}</p> }.into_any()
+}
+
+#[cfg(not(feature = "button-only"))]
+fn conversation_screen(id: ConversationId) -> AnyView {
+    view! { <ConversationScreen id /> }.into_any()
+}
+
+#[cfg(not(feature = "button-only"))]
 #[component]
 fn ConversationScreen(id: ConversationId) -> impl IntoView {
     let loaded = LocalResource::new(move || async move {
@@ -111,28 +117,14 @@ fn ConversationScreen(id: ConversationId) -> impl IntoView {
         let messages = client.messages(id, None, DEFAULT_TIMEOUT).await.ok()?.items;
         Some((conversation, messages, reader))
     });
-    view! {
-        <Suspense fallback=|| {
-            view! { <p>"Chargement…"</p> }
-        }>
-            {move || Suspend::new(async move {
-                match loaded.await {
-                    Some((conversation, messages, reader)) => {
-                        view! {
-                            <h1>{conversation.title_for(reader.id)}</h1>
-                            <ConversationView
-                                conversation
-                                messages
-                                reader
-                                form_local_id=LocalId::generate()
-                            />
-                        }
-                            .into_any()
-                    }
-                    None => view! { <h1>"Conversation introuvable"</h1> }.into_any(),
-                }
-            })}
-        </Suspense>
+    move || match loaded.get() {
+        None => view! { <p>"Chargement…"</p> }.into_any(),
+        Some(Some((conversation, messages, reader))) => view! {
+            <h1>{conversation.title_for(reader.id)}</h1>
+            <ConversationView conversation messages reader form_local_id=LocalId::generate() />
+        }
+        .into_any(),
+        Some(None) => view! { <h1>"Conversation introuvable"</h1> }.into_any(),
     }
 }
 

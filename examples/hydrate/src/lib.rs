@@ -66,28 +66,17 @@ fn AgencyPage() -> impl IntoView {
     let open = Callback::new(move |id: ConversationId| {
         navigate(&format!("/conversations/{id}"), Default::default())
     });
-    view! {
-        <Suspense fallback=|| {
-            view! { <p>"Loading…"</p> }
-        }>
-            {move || Suspend::new(async move {
-                match agency.await {
-                    Ok(Some(agency)) => {
-                        view! {
-                            <h1>{agency.name.clone()}</h1>
-                            <SendMessageButton
-                                context_id=agency.id
-                                recipient=agency.name
-                                on_open=open
-                            />
-                        }
-                            .into_any()
-                    }
-                    Ok(None) => view! { <h1>"No such agency"</h1> }.into_any(),
-                    Err(_) => view! { <p>"Could not load the agency."</p> }.into_any(),
-                }
-            })}
-        </Suspense>
+    // Read with `get`, not awaited: on the server a LocalResource never resolves, so the
+    // page renders "Loading…" there and in the browser until the API has answered.
+    move || match agency.get() {
+        None => view! { <p>"Loading…"</p> }.into_any(),
+        Some(Ok(Some(agency))) => view! {
+            <h1>{agency.name.clone()}</h1>
+            <SendMessageButton context_id=agency.id recipient=agency.name on_open=open />
+        }
+        .into_any(),
+        Some(Ok(None)) => view! { <h1>"No such agency"</h1> }.into_any(),
+        Some(Err(_)) => view! { <p>"Could not load the agency."</p> }.into_any(),
     }
 }
 
@@ -112,28 +101,14 @@ fn ConversationPage() -> impl IntoView {
             Some((conversation, messages, reader))
         }
     });
-    view! {
-        <Suspense fallback=|| {
-            view! { <p>"Loading…"</p> }
-        }>
-            {move || Suspend::new(async move {
-                match loaded.await {
-                    Some((conversation, messages, reader)) => {
-                        view! {
-                            <h1>{conversation.title_for(reader.id)}</h1>
-                            <ConversationView
-                                conversation
-                                messages
-                                reader
-                                form_local_id=LocalId::generate()
-                            />
-                        }
-                            .into_any()
-                    }
-                    None => view! { <h1>"Conversation not found"</h1> }.into_any(),
-                }
-            })}
-        </Suspense>
+    move || match loaded.get() {
+        None => view! { <p>"Loading…"</p> }.into_any(),
+        Some(Some((conversation, messages, reader))) => view! {
+            <h1>{conversation.title_for(reader.id)}</h1>
+            <ConversationView conversation messages reader form_local_id=LocalId::generate() />
+        }
+        .into_any(),
+        Some(None) => view! { <h1>"Conversation not found"</h1> }.into_any(),
     }
 }
 
