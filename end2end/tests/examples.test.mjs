@@ -4,6 +4,7 @@
 // The client-side rendered one speaks French through the library's Labels.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repo, startServer } from "../support/server.mjs";
 import { launchBrowser, waitForHydration } from "../support/browser.mjs";
@@ -13,17 +14,31 @@ const examples = [
   {
     name: "hydrate",
     binary: "example-hydrate",
+    entry: "hydrate",
     words: { sendMessage: "Send message", yourMessage: "Your message", send: "Send", retry: "Retry", composer: "Write a message…" },
   },
   {
     name: "csr",
     binary: "example-csr",
+    entry: "start",
     words: { sendMessage: "Envoyer un message", yourMessage: "Votre message", send: "Envoyer", retry: "Réessayer", composer: "Écrire un message…" },
   },
 ];
 
 const isCreate = (request) =>
   request.method() === "POST" && new URL(request.url()).pathname === "/api/messages/conversations";
+
+/** The functions a bundle's JS glue exports: what the wasm exports to JavaScript. */
+function exportedFunctions(name) {
+  const glue = readFileSync(join(repo, "target/examples", name, "pkg", `example_${name}.js`), "utf8");
+  return [...glue.matchAll(/^export function (\w+)/gm)].map((match) => match[1]);
+}
+
+for (const { name, entry } of examples) {
+  test(`example ${name}: the library exports nothing to JavaScript, the app its own entry only`, () => {
+    assert.deepEqual(exportedFunctions(name), [entry]);
+  });
+}
 
 for (const { name, binary, words } of examples) {
   test(`example ${name}: send with a retry, the outbox across a reload, a live reply`, async () => {
