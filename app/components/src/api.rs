@@ -8,6 +8,7 @@ use messaging_core::retry::{Failure, parse_retry_after};
 use messaging_core::wire::{
     Agency, ChatRequest, ChatResponse, ContextType, Conversation, CreateConversationRequest,
     CreateConversationResponse, CurrentUser, MAX_PAGE_SIZE, Message, MessageCursor, Page,
+    SessionResponse, SignInRequest,
 };
 use messaging_core::{ConversationId, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, Problem};
 use serde::de::DeserializeOwned;
@@ -68,6 +69,22 @@ impl ApiClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Signs in; the browser keeps the session cookie the answer sets.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        timeout: Duration,
+    ) -> Result<CurrentUser, CallError> {
+        let body = SignInRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        let request = Request::post(&self.url("/api/session"));
+        let session: SessionResponse = call(request, Some(&body), timeout).await?;
+        Ok(session.user)
     }
 
     /// Who is signed in (by the session cookie); `None` when nobody is.

@@ -48,6 +48,7 @@ pub fn french() -> Labels {
 /// What the address asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Screen {
+    SignIn,
     Agency(String),
     Conversation(ConversationId),
     Unknown,
@@ -57,6 +58,7 @@ impl Screen {
     pub fn of_path(path: &str) -> Self {
         let mut parts = path.trim_matches('/').split('/');
         match (parts.next(), parts.next(), parts.next()) {
+            (Some("sign-in"), None, None) => Self::SignIn,
             (Some("agencies"), Some(slug), None) if !slug.is_empty() => {
                 Self::Agency(slug.to_owned())
             }
@@ -73,11 +75,52 @@ pub fn App() -> impl IntoView {
     provide_labels(french());
     let path = window().location().pathname().unwrap_or_default();
     let screen = match Screen::of_path(&path) {
+        Screen::SignIn => view! { <SignInScreen /> }.into_any(),
         Screen::Agency(slug) => view! { <AgencyScreen slug /> }.into_any(),
         Screen::Conversation(id) => conversation_screen(id),
         Screen::Unknown => view! { <h1>"Page introuvable"</h1> }.into_any(),
     };
     view! { <main class="page">{screen}</main> }
+}
+
+/// Signs in through the API (its session cookie then rides on every call), and goes on
+/// to an agency.
+#[component]
+fn SignInScreen() -> impl IntoView {
+    let (username, password) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let failed = RwSignal::new(false);
+    let sign_in = Action::new_local(move |(user, pass): &(String, String)| {
+        let (user, pass) = (user.clone(), pass.clone());
+        async move {
+            ApiClient::new("")
+                .sign_in(&user, &pass, DEFAULT_TIMEOUT)
+                .await
+        }
+    });
+    Effect::new(move |_| match sign_in.value().get() {
+        Some(Ok(_)) => {
+            let _ = window().location().set_href("/agencies/northwind");
+        }
+        Some(Err(_)) => failed.set(true),
+        None => {}
+    });
+    view! {
+        <h1>"Connexion"</h1>
+        <form on:submit=move |event| {
+            event.prevent_default();
+            sign_in.dispatch((username.get_untracked(), password.get_untracked()));
+        }>
+            <label>"Identifiant" <input bind:value=username autocomplete="username" /></label>
+            <label>
+                "Mot de passe"
+                <input type="password" bind:value=password autocomplete="current-password" />
+            </label>
+            <button type="submit">"Se connecter"</button>
+            <p role="alert">
+                {move || failed.get().then_some("Identifiant ou mot de passe incorrect.")}
+            </p>
+        </form>
+    }
 }
 
 #[component]
@@ -146,6 +189,7 @@ mod tests {
     #[test]
     fn the_address_names_the_screen() {
         let id = ConversationId::new_random();
+        assert_eq!(Screen::of_path("/sign-in"), Screen::SignIn);
         assert_eq!(
             Screen::of_path("/agencies/northwind"),
             Screen::Agency("northwind".into())

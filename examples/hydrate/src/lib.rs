@@ -45,11 +45,49 @@ pub fn App() -> impl IntoView {
         <Router>
             <main class="page">
                 <Routes fallback=|| view! { <h1>"Not found"</h1> }>
+                    <Route path=path!("/sign-in") view=SignInPage />
                     <Route path=path!("/agencies/:slug") view=AgencyPage />
                     <Route path=path!("/conversations/:id") view=ConversationPage />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// Signs in through the API (its session cookie then rides on every call), and goes on
+/// to an agency.
+#[component]
+fn SignInPage() -> impl IntoView {
+    let (username, password) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let failed = RwSignal::new(false);
+    let navigate = use_navigate();
+    let sign_in = Action::new_local(move |(user, pass): &(String, String)| {
+        let (user, pass) = (user.clone(), pass.clone());
+        async move {
+            ApiClient::new("")
+                .sign_in(&user, &pass, DEFAULT_TIMEOUT)
+                .await
+        }
+    });
+    Effect::new(move |_| match sign_in.value().get() {
+        Some(Ok(_)) => navigate("/agencies/northwind", Default::default()),
+        Some(Err(_)) => failed.set(true),
+        None => {}
+    });
+    view! {
+        <h1>"Sign in"</h1>
+        <form on:submit=move |event| {
+            event.prevent_default();
+            sign_in.dispatch((username.get_untracked(), password.get_untracked()));
+        }>
+            <label>"Username" <input bind:value=username autocomplete="username" /></label>
+            <label>
+                "Password"
+                <input type="password" bind:value=password autocomplete="current-password" />
+            </label>
+            <button type="submit">"Sign in"</button>
+            <p role="alert">{move || failed.get().then_some("Wrong username or password.")}</p>
+        </form>
     }
 }
 
