@@ -52,6 +52,17 @@ impl CallError {
     }
 }
 
+/// What [`ConversationView`](crate::ConversationView) opens on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenedConversation {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// Its first page of messages, oldest first.
+    pub messages: Vec<Message>,
+    /// The signed-in reader.
+    pub reader: CurrentUser,
+}
+
 /// A client for the API at `base` ("" for the same origin).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ApiClient {
@@ -108,6 +119,27 @@ impl ApiClient {
     ) -> Result<Option<Conversation>, CallError> {
         let request = Request::get(&self.url(&format!("/api/messages/conversations/{id}")));
         absent_when(404, call(request, None::<&()>, timeout).await)
+    }
+
+    /// Everything a conversation view needs, for the signed-in reader; `None` when nobody
+    /// is signed in or the conversation is not theirs to see.
+    pub async fn open_conversation(
+        &self,
+        id: ConversationId,
+        timeout: Duration,
+    ) -> Result<Option<OpenedConversation>, CallError> {
+        let Some(reader) = self.current_user(timeout).await? else {
+            return Ok(None);
+        };
+        let Some(conversation) = self.conversation(id, timeout).await? else {
+            return Ok(None);
+        };
+        let messages = self.messages(id, None, timeout).await?.items;
+        Ok(Some(OpenedConversation {
+            conversation,
+            messages,
+            reader,
+        }))
     }
 
     /// The "does a conversation already exist?" check.

@@ -4,9 +4,9 @@
 //! beside the API (`src/main.rs`) answers every such address with `index.html`.
 
 use leptos::prelude::*;
-#[cfg(not(feature = "button-only"))]
-use messaging_components::ConversationView;
 use messaging_components::api::{ApiClient, DEFAULT_TIMEOUT};
+#[cfg(not(feature = "button-only"))]
+use messaging_components::{ConversationView, api::OpenedConversation};
 use messaging_components::{Labels, SendMessageButton, provide_labels};
 use messaging_core::ConversationId;
 #[cfg(not(feature = "button-only"))]
@@ -153,16 +153,17 @@ fn conversation_screen(id: ConversationId) -> AnyView {
 #[cfg(not(feature = "button-only"))]
 #[component]
 fn ConversationScreen(id: ConversationId) -> impl IntoView {
-    let loaded = LocalResource::new(move || async move {
+    let opened = LocalResource::new(move || async move {
         let client = ApiClient::new("");
-        let reader = client.current_user(DEFAULT_TIMEOUT).await.ok()??;
-        let conversation = client.conversation(id, DEFAULT_TIMEOUT).await.ok()??;
-        let messages = client.messages(id, None, DEFAULT_TIMEOUT).await.ok()?.items;
-        Some((conversation, messages, reader))
+        client.open_conversation(id, DEFAULT_TIMEOUT).await.ok()?
     });
-    move || match loaded.get() {
+    move || match opened.get() {
         None => view! { <p>"Chargement…"</p> }.into_any(),
-        Some(Some((conversation, messages, reader))) => view! {
+        Some(Some(OpenedConversation {
+            conversation,
+            messages,
+            reader,
+        })) => view! {
             <h1>{conversation.title_for(reader.id)}</h1>
             <ConversationView conversation messages reader form_local_id=LocalId::generate() />
         }

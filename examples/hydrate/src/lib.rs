@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::path;
-use messaging_components::api::{ApiClient, DEFAULT_TIMEOUT};
+use messaging_components::api::{ApiClient, DEFAULT_TIMEOUT, OpenedConversation};
 use messaging_components::{ConversationView, SendMessageButton};
 use messaging_core::{ConversationId, LocalId};
 
@@ -126,22 +126,20 @@ fn ConversationPage() -> impl IntoView {
             .with(|p| p.get("id"))
             .and_then(|id| id.parse::<ConversationId>().ok())
     };
-    let loaded = LocalResource::new(move || {
+    let opened = LocalResource::new(move || {
         let id = id();
         async move {
             let client = ApiClient::new("");
-            let (Some(id), Ok(Some(reader))) = (id, client.current_user(DEFAULT_TIMEOUT).await)
-            else {
-                return None;
-            };
-            let conversation = client.conversation(id, DEFAULT_TIMEOUT).await.ok()??;
-            let messages = client.messages(id, None, DEFAULT_TIMEOUT).await.ok()?.items;
-            Some((conversation, messages, reader))
+            client.open_conversation(id?, DEFAULT_TIMEOUT).await.ok()?
         }
     });
-    move || match loaded.get() {
+    move || match opened.get() {
         None => view! { <p>"Loading…"</p> }.into_any(),
-        Some(Some((conversation, messages, reader))) => view! {
+        Some(Some(OpenedConversation {
+            conversation,
+            messages,
+            reader,
+        })) => view! {
             <h1>{conversation.title_for(reader.id)}</h1>
             <ConversationView conversation messages reader form_local_id=LocalId::generate() />
         }
