@@ -1,5 +1,6 @@
-//! Who is calling: argon2 passwords, session tokens (cookie for browsers, bearer for API
-//! clients), the sign-in rate limit, and the cross-site request check.
+//! Who is calling: signing in and out (passwords in `passwords`, the rate limit in
+//! `throttle`), session tokens (cookie for browsers, bearer for API clients), and the
+//! cross-site request check.
 
 use crate::db::{self, directory, sessions};
 use crate::error::ApiError;

@@ -4,8 +4,6 @@
 use crate::config::Config;
 use crate::error::log_unexpected;
 use crate::events::Hub;
-#[cfg(feature = "demo")]
-use crate::page_data::ServerPageData;
 use crate::routes::{agencies, chat, conversations, session, system};
 use crate::state::AppState;
 use crate::{auth, idempotency, metrics};
@@ -18,7 +16,6 @@ use axum::http::{HeaderValue, header};
 use axum::routing::{any, get};
 use leptos::config::LeptosOptions;
 use messaging_core::{MAX_REQUEST_BODY_BYTES, Problem};
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -116,6 +113,7 @@ pub fn api_router() -> Router<AppState> {
 /// The demo's pages, its server functions and its browser bundle.
 #[cfg(feature = "demo")]
 fn demo_site(state: &AppState) -> Router<AppState> {
+    use crate::page_data::ServerPageData;
     use leptos::prelude::provide_context;
     use leptos_axum::{
         LeptosRoutes, file_and_error_handler, generate_route_list, handle_server_fns_with_context,

@@ -211,7 +211,12 @@ mod tests {
             serde_json::to_value(Labels::default()).expect("labels"),
         );
         let (french, english) = (french.as_object().unwrap(), english.as_object().unwrap());
-        for (field, text) in english {
+        // Words that are the same in both languages.
+        let same = ["messages"];
+        for (field, text) in english
+            .iter()
+            .filter(|(field, _)| !same.contains(&field.as_str()))
+        {
             assert_ne!(french.get(field), Some(text), "{field} is still in English");
         }
     }
