@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use messaging_core::device::DisplayData;
 use messaging_core::retry::parse_retry_after;
-use messaging_core::wire::{ContextType, Cursor};
+use messaging_core::wire::{ContextType, MessageCursor};
 use messaging_core::{DeviceKind, IdempotencyKey, LocalId, MessageText};
 
 fuzz_target!(|input: &str| {
@@ -27,8 +27,8 @@ fuzz_target!(|input: &str| {
         assert_eq!(text.as_str(), input);
         assert!(text.as_str().chars().count() <= MessageText::MAX_CHARS);
     }
-    if let Some(cursor) = Cursor::parse(input) {
-        assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));
+    if let Some(cursor) = MessageCursor::parse(input) {
+        assert_eq!(MessageCursor::parse(&cursor.to_string()), Some(cursor));
     }
     if let Some(kind) = DeviceKind::parse(input) {
         assert_eq!(kind.as_str(), input);
