@@ -9,7 +9,7 @@ mod store;
 
 pub use post::post_message;
 pub use read::{conversation, conversations, latest_messages, messages};
-pub use start::{CREATE_ENDPOINT, start_conversation};
+pub use start::start_conversation;
 pub use store::{Stored, store_once};
 
 use crate::error::ApiError;

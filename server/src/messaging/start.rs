@@ -13,7 +13,7 @@ use messaging_core::wire::{CreateConversationRequest, CreateConversationResponse
 use messaging_core::{AgencyId, ConversationId, DedupReason, IdempotencyKey, NewConversation};
 
 /// The endpoint stored with each key record; a key reused at another endpoint is refused.
-pub const CREATE_ENDPOINT: &str = "POST /api/messages/conversations";
+const CREATE_ENDPOINT: &str = "POST /api/messages/conversations";
 
 /// Creates, merges or replays a conversation: the one path behind the API and the
 /// compose form that works without JavaScript. Its writes run to the end even if the
