@@ -83,6 +83,21 @@ async fn metrics_are_prometheus_text() {
 }
 
 #[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let made_up = http::Method::from_bytes(b"MADEUPMETHOD").expect("a token");
+    let request = Request::builder()
+        .method(made_up)
+        .uri("/api/agencies")
+        .body(Body::empty())
+        .expect("request");
+    let status = send(request, |_| {}).await.status();
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (_, text) = get("/metrics").await;
+    assert!(!text.contains("MADEUPMETHOD"), "{text}");
+    assert!(text.contains(r#"method="other""#), "{text}");
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_every_api_route() {
     let (status, text) = get("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);

@@ -25,7 +25,33 @@ use leptos_router::components::Redirect;
 /// that use it render before answering, so without JavaScript this is an HTTP redirect.)
 #[component]
 fn SignInFirst(#[prop(into)] next: String) -> impl IntoView {
-    view! { <Redirect path=format!("/sign-in?next={next}") /> }
+    view! { <Redirect path=format!("/sign-in?next={}", query_value(&next)) /> }
+}
+
+/// `value` percent-encoded for a query string (unreserved characters and `/` kept): a
+/// path parameter arrives decoded, and a control character in a `Location` header is
+/// refused by the HTTP library, as a panic.
+fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_value;
+
+    #[test]
+    fn a_query_value_keeps_paths_readable_and_escapes_the_rest() {
+        assert_eq!(query_value("/conversations/abc-1"), "/conversations/abc-1");
+        assert_eq!(query_value("/a b\n&c=é"), "/a%20b%0A%26c%3D%C3%A9");
+    }
 }
 
 /// Why a form post without JavaScript failed (it came back with the text and ids kept).
