@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeader;
+use tower_http::set_header::{SetResponseHeader, SetResponseHeaderLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -152,15 +152,35 @@ fn demo_site(state: &AppState) -> Router<AppState> {
         .merge(pages)
 }
 
-/// What every route gets: request ids, tracing, the log of unexpected errors, metrics
-/// and the refusal of cross-site writes; then the state.
+/// What every route gets: request ids, tracing, the log of unexpected errors, metrics,
+/// the refusal of cross-site writes and the security headers; then the state.
 pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    let hsts = state.config.production.then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        )
+    });
     // One layer for the whole stack (outermost first): the router boxes each route once
     // per `.layer` call and clones every box per request.
     routes
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(security_header(
+                    header::REFERRER_POLICY,
+                    "strict-origin-when-cross-origin",
+                ))
+                // No other site may frame the pages (a framed Send message dialog can be
+                // clicked through by a page that hides it): the CSP for browsers that
+                // read it, X-Frame-Options for the others.
+                .layer(security_header(
+                    header::CONTENT_SECURITY_POLICY,
+                    "frame-ancestors 'none'",
+                ))
+                .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+                .option_layer(hsts)
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(axum::middleware::from_fn(log_unexpected))
@@ -168,6 +188,13 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
                 .layer(axum::middleware::from_fn(auth::refuse_cross_site)),
         )
         .with_state(state)
+}
+
+fn security_header(
+    name: header::HeaderName,
+    value: &'static str,
+) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 /// The tracing span of a request: its route, not its raw path, and its request id.

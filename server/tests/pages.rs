@@ -83,6 +83,37 @@ async fn metrics_are_prometheus_text() {
 }
 
 #[tokio::test]
+async fn pages_and_api_answers_carry_the_security_headers() {
+    for path in ["/", "/api/agencies", "/api/no/such/thing"] {
+        let request = Request::get(path).body(Body::empty()).expect("request");
+        let response = send(request, |_| {}).await;
+        for (name, value) in [
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ] {
+            assert_eq!(
+                header_of(&response, name.clone()),
+                Some(value),
+                "{path}: {name}"
+            );
+        }
+        assert_eq!(
+            header_of(&response, header::STRICT_TRANSPORT_SECURITY),
+            None
+        );
+    }
+    let request = Request::get("/").body(Body::empty()).expect("request");
+    let response = send(request, |config| config.production = true).await;
+    assert!(
+        header_of(&response, header::STRICT_TRANSPORT_SECURITY)
+            .is_some_and(|v| v.starts_with("max-age=")),
+        "production answers carry HSTS"
+    );
+}
+
+#[tokio::test]
 async fn made_up_methods_share_one_metrics_label() {
     let made_up = http::Method::from_bytes(b"MADEUPMETHOD").expect("a token");
     let request = Request::builder()
