@@ -4,13 +4,11 @@
 
 use crate::error::ApiError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use messaging_core::{IDEMPOTENCY_KEY_HEADER, IdempotencyKey, MAX_REQUEST_BODY_BYTES, ProblemCode};
+use axum::http::{HeaderMap, StatusCode};
+use messaging_core::{IDEMPOTENCY_KEY_HEADER, IdempotencyKey, ProblemCode};
 use std::convert::Infallible;
 
 /// A JSON body. Syntax errors are 400, well-formed but wrong bodies (unknown fields,
@@ -98,23 +96,4 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
         .get(USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-}
-
-/// Refuses at once a body whose `Content-Length` is over the limit, before a byte of it is
-/// read: otherwise the body is read until it passes the limit, which a client trickling
-/// it can make last as long as it likes.
-pub async fn refuse_announced_oversize(request: Request, next: Next) -> Response {
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > MAX_REQUEST_BODY_BYTES as u64) {
-        return ApiError::new(
-            ProblemCode::PayloadTooLarge,
-            format!("Request bodies are limited to {MAX_REQUEST_BODY_BYTES} bytes."),
-        )
-        .into_response();
-    }
-    next.run(request).await
 }

@@ -4,7 +4,6 @@
 use crate::config::Config;
 use crate::error::log_unexpected;
 use crate::events::Hub;
-use crate::extract;
 use crate::routes::{agencies, chat, conversations, session, system};
 use crate::state::AppState;
 use crate::{auth, idempotency, metrics};
@@ -107,9 +106,6 @@ pub fn api_router() -> Router<AppState> {
     .route("/api/{*rest}", any(system::api_not_found))
     .method_not_allowed_fallback(system::method_not_allowed)
     .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
-    .layer(axum::middleware::from_fn(
-        extract::refuse_announced_oversize,
-    ))
     .route("/healthz", get(system::healthz))
     .route("/metrics", get(system::metrics))
 }
