@@ -240,6 +240,7 @@ impl Application {
         config: Config,
         routes: impl FnOnce(AppState) -> Router,
     ) -> anyhow::Result<Self> {
+        raise_open_file_limit();
         let listener = TcpListener::bind(config.site_addr)
             .await
             .with_context(|| format!("Failed to bind {}", config.site_addr))?;
@@ -272,6 +273,15 @@ impl Application {
         })
         .await;
         Ok(())
+    }
+}
+
+/// Each connection holds a file descriptor: the soft limit (often 1,024) goes up to the
+/// hard limit the operator allows, so it is not what turns visitors away.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
     }
 }
 

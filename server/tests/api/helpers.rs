@@ -252,12 +252,26 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start(database_url: &str) -> Self {
+        Self::start_as(Command::new(env!("CARGO_BIN_EXE_server")), database_url).await
+    }
+
+    /// The server started with its open-file soft limit lowered to `soft` first.
+    pub async fn start_with_soft_file_limit(database_url: &str, soft: u64) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -Sn {soft} && exec \"$0\""))
+            .arg(env!("CARGO_BIN_EXE_server"));
+        Self::start_as(command, database_url).await
+    }
+
+    async fn start_as(mut command: Command, database_url: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("port")
             .local_addr()
             .expect("addr")
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let child = command
             .env("DATABASE_URL", database_url)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")

@@ -55,3 +55,22 @@ async fn sigterm_shuts_down_gracefully_with_open_streams_and_keeps_acknowledged_
     let replay: Value = replay.json().await.expect("json");
     assert_eq!(replay["conversation"]["id"], id.as_str());
 }
+
+/// Each connection holds a descriptor: the process raises its open-file soft limit to the
+/// hard limit as it starts, whatever soft limit it was started with.
+#[tokio::test]
+async fn the_server_raises_its_open_file_limit_to_the_hard_limit() {
+    let (database_url, _dir) = fresh_database(Store::Sqlite).await;
+    let process = ServerProcess::start_with_soft_file_limit(&database_url, 256).await;
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", process.child.id()))
+        .expect("the process's limits");
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .expect("a line for open files")
+        .split_whitespace()
+        .collect();
+    let (soft, hard) = (open_files[3], open_files[4]);
+    assert_eq!(soft, hard, "{limits}");
+    assert_ne!(soft, "256", "{limits}");
+}
