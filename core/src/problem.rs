@@ -32,6 +32,8 @@ pub enum ProblemCode {
     /// A cookie-authenticated unsafe request from another site.
     CrossSiteRequest,
     RateLimited,
+    /// The request (its body, usually) did not arrive in time; the connection is closed.
+    RequestTimeout,
     Internal,
     Unavailable,
 }
@@ -44,6 +46,7 @@ impl ProblemCode {
             Self::CrossSiteRequest => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::RequestTimeout => 408,
             Self::IdempotencyKeyInFlight => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
@@ -71,6 +74,7 @@ impl ProblemCode {
             Self::MethodNotAllowed => "Method not allowed",
             Self::CrossSiteRequest => "Cross-site request refused",
             Self::RateLimited => "Too many requests",
+            Self::RequestTimeout => "Request not received in time",
             Self::Internal => "Internal server error",
             Self::Unavailable => "Service unavailable",
         }
@@ -94,12 +98,13 @@ impl ProblemCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CrossSiteRequest => "cross_site_request",
             Self::RateLimited => "rate_limited",
+            Self::RequestTimeout => "request_timeout",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
         }
     }
 
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::MalformedBody,
         Self::ValidationFailed,
         Self::UnsupportedMediaType,
@@ -115,6 +120,7 @@ impl ProblemCode {
         Self::MethodNotAllowed,
         Self::CrossSiteRequest,
         Self::RateLimited,
+        Self::RequestTimeout,
         Self::Internal,
         Self::Unavailable,
     ];

@@ -29,6 +29,7 @@ impl Failure {
                 Some(
                     ProblemCode::IdempotencyKeyInFlight
                     | ProblemCode::RateLimited
+                    | ProblemCode::RequestTimeout
                     | ProblemCode::Unavailable,
                 ) => true,
                 Some(_) if status < 500 => false,

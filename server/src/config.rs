@@ -1,5 +1,6 @@
 //! Settings from the environment, each with a default that needs no setup.
 
+use crate::http::ConnectionLimits;
 use anyhow::Context;
 use leptos::config::{Env, LeptosOptions};
 use std::net::SocketAddr;
@@ -7,6 +8,8 @@ use std::time::Duration;
 
 /// The demo site's bundle name (`site::OUTPUT_NAME`), the default.
 const DEMO_OUTPUT_NAME: &str = "messaging";
+
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A year: long enough for any retry, short enough that expiry times never overflow.
 const MAX_KEY_RETENTION_SECS: u64 = 365 * 24 * 60 * 60;
@@ -28,6 +31,12 @@ pub struct Config {
     pub seed_demo_data: bool,
     /// `LEPTOS_ENV=PROD`: production mode (secure cookies, no demo data).
     pub production: bool,
+    /// `HEADER_READ_TIMEOUT_SECS` (5), `IDLE_TIMEOUT_SECS` (60), `MAX_CONNECTIONS`
+    /// (10,000, and never more than the open-file limit allows).
+    pub connection_limits: ConnectionLimits,
+    /// `REQUEST_TIMEOUT_SECS` (30): how long a request, body included, may take to arrive
+    /// and be answered (a live stream's answer begins at once and is not cut).
+    pub request_timeout: Duration,
 }
 
 impl Config {
@@ -61,6 +70,8 @@ impl Config {
             key_retention,
             seed_demo_data: !production && env_or("SEED_DEMO_DATA", "true") != "false",
             production,
+            connection_limits: connection_limits()?,
+            request_timeout: env_secs("REQUEST_TIMEOUT_SECS", DEFAULT_REQUEST_TIMEOUT)?,
         })
     }
 
@@ -73,6 +84,35 @@ impl Config {
             .site_addr(bound_addr)
             .env(if self.production { Env::PROD } else { Env::DEV })
             .build()
+    }
+}
+
+fn connection_limits() -> anyhow::Result<ConnectionLimits> {
+    let defaults = ConnectionLimits::default();
+    Ok(ConnectionLimits {
+        header_read: env_secs("HEADER_READ_TIMEOUT_SECS", defaults.header_read)?,
+        idle: env_secs("IDLE_TIMEOUT_SECS", defaults.idle)?,
+        max_connections: match std::env::var("MAX_CONNECTIONS") {
+            Ok(value) => value
+                .parse()
+                .ok()
+                .filter(|&max| max > 0)
+                .context("MAX_CONNECTIONS must be a positive number")?,
+            Err(_) => defaults.max_connections,
+        },
+    })
+}
+
+/// A duration in whole seconds, at least one.
+fn env_secs(name: &str, default: Duration) -> anyhow::Result<Duration> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .ok()
+            .filter(|&secs| secs > 0)
+            .map(Duration::from_secs)
+            .with_context(|| format!("{name} must be a positive number of seconds")),
+        Err(_) => Ok(default),
     }
 }
 

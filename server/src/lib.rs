@@ -20,6 +20,7 @@ pub mod metrics;
 #[cfg(feature = "demo")]
 pub mod page_data;
 pub mod passwords;
+pub mod request_limits;
 pub mod routes;
 pub mod startup;
 pub mod state;

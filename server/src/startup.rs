@@ -4,9 +4,10 @@
 use crate::config::Config;
 use crate::error::log_unexpected;
 use crate::events::Hub;
+use crate::http::ConnectionLimits;
 use crate::routes::{agencies, chat, conversations, session, system};
 use crate::state::AppState;
-use crate::{auth, idempotency, metrics};
+use crate::{auth, idempotency, metrics, request_limits};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
@@ -153,7 +154,8 @@ fn demo_site(state: &AppState) -> Router<AppState> {
 }
 
 /// What every route gets: request ids, tracing, the log of unexpected errors, metrics,
-/// the refusal of cross-site writes and the security headers; then the state.
+/// the request's deadline and body limit, the refusal of cross-site writes and the
+/// security headers; then the state.
 pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     let hsts = state.config.production.then(|| {
         SetResponseHeaderLayer::if_not_present(
@@ -185,6 +187,13 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(axum::middleware::from_fn(log_unexpected))
                 .layer(axum::middleware::from_fn(metrics::track_requests))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    request_limits::request_deadline,
+                ))
+                .layer(axum::middleware::from_fn(
+                    request_limits::refuse_announced_oversize,
+                ))
                 .layer(axum::middleware::from_fn(auth::refuse_cross_site)),
         )
         .with_state(state)
@@ -226,6 +235,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     hub: Hub,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -240,7 +250,8 @@ impl Application {
         config: Config,
         routes: impl FnOnce(AppState) -> Router,
     ) -> anyhow::Result<Self> {
-        raise_open_file_limit();
+        let mut limits = config.connection_limits;
+        limits.max_connections = limits.max_connections.min(connections_allowed_by_os());
         let listener = TcpListener::bind(config.site_addr)
             .await
             .with_context(|| format!("Failed to bind {}", config.site_addr))?;
@@ -254,6 +265,7 @@ impl Application {
             listener,
             router: routes(state),
             hub,
+            limits,
         })
     }
 
@@ -266,7 +278,7 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening");
-        crate::http::serve(self.listener, self.router, async move {
+        crate::http::serve(self.listener, self.router, self.limits, async move {
             shutdown_signal().await;
             // Live streams never end on their own; end them so shutdown can finish.
             self.hub.close();
@@ -276,13 +288,23 @@ impl Application {
     }
 }
 
+/// Descriptors kept for everything that is not a client connection: the database, the
+/// bundle's files, the log.
+const RESERVED_FILES: u64 = 256;
+
 /// Each connection holds a file descriptor: the soft limit (often 1,024) goes up to the
-/// hard limit the operator allows, so it is not what turns visitors away.
-fn raise_open_file_limit() {
-    match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::debug!(limit, "open-file limit"),
-        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
-    }
+/// hard limit the operator allows, so it is not what turns visitors away; the connection
+/// cap stays under it, so `accept` does not fail (the cap sheds idle connections instead).
+fn connections_allowed_by_os() -> usize {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            tracing::warn!(%error, "could not raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    };
+    tracing::debug!(limit, "open-file limit");
+    usize::try_from(limit.saturating_sub(RESERVED_FILES).max(1)).unwrap_or(usize::MAX)
 }
 
 async fn shutdown_signal() {

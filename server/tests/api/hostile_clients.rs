@@ -1,13 +1,41 @@
-//! Clients that attack the transport: floods of headers and clients too slow to finish
-//! theirs (slowloris). Each is refused or cut off, and everyone else is still served.
+//! Clients that attack the transport: floods of headers, clients too slow to finish
+//! theirs (slowloris) or their body, connections that send nothing, more connections than
+//! the server takes. Each is refused or cut off, and everyone else is still served.
 
-use crate::helpers::{Store, TestApp, spawn_app};
+use crate::helpers::{Store, TestApp, fresh_database, spawn_app, spawn_app_on};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use server::http::HEADER_READ_TIMEOUT;
+use server::config::Config;
+use server::http::ConnectionLimits;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// The limits of the servers below that test them, short so the tests can wait them out.
+const SHORT: Duration = Duration::from_secs(2);
+
+/// How long the server may take to close a connection it has given up on: an HTTP/2
+/// peer that does not acknowledge the GOAWAY is dropped after five seconds.
+const CLOSING: Duration = Duration::from_secs(8);
+
+async fn spawn_with_short_limits(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let (database_url, data_dir) = fresh_database(Store::Sqlite).await;
+    spawn_app_on(database_url, data_dir, |config| {
+        config.connection_limits.header_read = SHORT;
+        config.connection_limits.idle = SHORT;
+        config.request_timeout = SHORT;
+        configure(config);
+    })
+    .await
+}
+
+/// Whether the server ends `stream` (end of stream or reset) within `within`.
+async fn closed_within(mut stream: TcpStream, within: Duration) -> bool {
+    let mut ignored = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut ignored))
+        .await
+        .is_ok()
+}
 
 async fn connect(app: &TestApp) -> TcpStream {
     let address = app.address.trim_start_matches("http://");
@@ -63,7 +91,7 @@ async fn clients_too_slow_to_send_their_headers_are_cut_off_and_others_are_serve
     }
     // One more header line each, four times a second, never the end of the headers, for
     // up to twice the timeout; a write fails once the server has closed the connection.
-    let give_up = tokio::time::Instant::now() + HEADER_READ_TIMEOUT * 2;
+    let give_up = tokio::time::Instant::now() + ConnectionLimits::default().header_read * 2;
     let trickle = tokio::spawn(async move {
         for round in 0.. {
             let mut open = Vec::new();
@@ -88,4 +116,179 @@ async fn clients_too_slow_to_send_their_headers_are_cut_off_and_others_are_serve
         "slow clients still connected after twice the header read timeout"
     );
     still_serves_others(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_that_send_nothing_or_only_the_http2_preface_are_closed() {
+    let app = spawn_with_short_limits(|_| {}).await;
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        silent.push(connect(&app).await);
+    }
+    for _ in 0..5 {
+        let mut stream = connect(&app).await;
+        // The preface and an empty SETTINGS frame: an HTTP/2 client that then says nothing.
+        stream
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+            .await
+            .expect("write");
+        silent.push(stream);
+    }
+    let closed = join_all(
+        silent
+            .into_iter()
+            .map(|s| closed_within(s, SHORT + CLOSING)),
+    )
+    .await;
+    assert!(closed.iter().all(|closed| *closed), "{closed:?}");
+    still_serves_others(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_http2_connections_are_closed_though_they_answer_pings() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let app = spawn_with_short_limits(|_| {}).await;
+    let stream = connect(&app).await;
+    // hyper's client answers the server's pings (and its GOAWAY's) by itself.
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("HTTP/2 handshake");
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get(app.url("/healthz"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    let response = sender.send_request(request).await.expect("an answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    drop(response);
+    let ended = tokio::time::timeout(SHORT + CLOSING, connection).await;
+    assert!(ended.is_ok(), "an idle HTTP/2 connection is still open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickled_a_byte_at_a_time_gets_408_within_the_request_timeout() {
+    let app = spawn_with_short_limits(|_| {}).await;
+    // The API's sign-in and the pages' server function: neither needs a session.
+    for path in ["/api/session", "/_fn/sign_in"] {
+        let (mut reader, mut writer) = connect(&app).await.into_split();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        );
+        writer.write_all(head.as_bytes()).await.expect("write");
+        // A byte every half second: 50 s for the whole body.
+        let trickle = tokio::spawn(async move {
+            for _ in 0..100 {
+                if writer.write_all(b" ").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(SHORT * 3, reader.read_to_end(&mut answer)).await;
+        trickle.abort();
+        assert!(read.is_ok(), "{path}: no answer, connection still open");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("request_timeout"), "{path}: {answer}");
+    }
+    still_serves_others(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_announced_over_the_limit_gets_413_without_waiting_for_it() {
+    let app = spawn_app(Store::Sqlite).await;
+    for path in ["/api/session", "/_fn/sign_in"] {
+        // Ten megabytes announced, not a byte sent.
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
+        );
+        let status = tokio::time::timeout(SHORT * 2, status_line(&app, request.as_bytes()))
+            .await
+            .expect("an answer without the body");
+        assert!(status.starts_with("HTTP/1.1 413"), "{path}: {status:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_connection_cap_idle_connections_make_room_and_busy_ones_do_not() {
+    const CAP: usize = 10;
+    let app = spawn_with_short_limits(|config| {
+        config.connection_limits.max_connections = CAP;
+        config.connection_limits.header_read = Duration::from_secs(30);
+        config.request_timeout = Duration::from_secs(30);
+    })
+    .await;
+
+    // Idle: connected, nothing sent. A newcomer closes the longest idle and is served.
+    let mut idle = Vec::new();
+    for _ in 0..CAP {
+        idle.push(connect(&app).await);
+    }
+    let healthz = app.client.get(app.url("/healthz")).send().await;
+    assert_eq!(healthz.expect("served").status(), StatusCode::OK);
+    let closed = join_all(idle.into_iter().map(|s| closed_within(s, SHORT))).await;
+    assert!(
+        closed.iter().any(|closed| *closed),
+        "no idle connection made room"
+    );
+
+    // Busy: each waits for a body that does not come. A newcomer is turned away.
+    let app = spawn_with_short_limits(|config| {
+        config.connection_limits.max_connections = CAP;
+        config.request_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let mut busy = Vec::new();
+    for _ in 0..CAP {
+        let mut stream = connect(&app).await;
+        stream
+            .write_all(b"POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n")
+            .await
+            .expect("write");
+        busy.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let newcomer = connect(&app).await;
+    assert!(
+        closed_within(newcomer, SHORT).await,
+        "a newcomer got in past the cap"
+    );
+    // One leaves; there is room again.
+    drop(busy.pop());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let healthz = app.client.get(app.url("/healthz")).send().await;
+    assert_eq!(healthz.expect("served").status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_while_3000_idle_connections_are_open() {
+    const IDLE: u64 = 3_000;
+    // Both ends of every connection are descriptors of this process.
+    let limit = rlimit::increase_nofile_limit(u64::MAX).expect("open-file limit");
+    assert!(
+        limit >= 2 * IDLE + 1_000,
+        "the open-file limit ({limit}) is too low for this test"
+    );
+    let (database_url, data_dir) = fresh_database(Store::Sqlite).await;
+    let app = spawn_app_on(database_url, data_dir, |config| {
+        config.connection_limits.header_read = Duration::from_secs(60);
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..IDLE {
+        idle.push(connect(&app).await);
+    }
+    let healthz = tokio::time::timeout(SHORT, app.client.get(app.url("/healthz")).send()).await;
+    assert_eq!(
+        healthz.expect("in time").expect("served").status(),
+        StatusCode::OK
+    );
+    // They were all still open: none had to make room.
+    let closed = join_all(
+        idle.into_iter()
+            .map(|s| closed_within(s, Duration::from_millis(1))),
+    )
+    .await;
+    assert_eq!(closed.iter().filter(|closed| **closed).count(), 0);
 }
