@@ -16,6 +16,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use messaging_core::wire::CurrentUser;
 use messaging_core::{ProblemCode, micros};
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use time::Duration;
 
 pub const SESSION_COOKIE: &str = "session";
@@ -33,18 +34,15 @@ pub struct SignedIn {
 /// Checks the credentials and opens a session.
 pub async fn sign_in(
     state: &AppState,
+    address: Option<IpAddr>,
     username: &str,
     password: &str,
 ) -> Result<SignedIn, ApiError> {
-    let key = username.trim().to_lowercase();
-    if let Err(not_until) = state.sign_in_limiter.check_key(&key) {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(
-            &governor::clock::DefaultClock::default(),
-        ));
+    if let Err(wait) = state.sign_in_throttle.check(address, username) {
         return Err(ApiError::from(
             messaging_core::Problem::new(
                 ProblemCode::RateLimited,
-                "Too many sign-in attempts for this user; wait a little.",
+                "Too many sign-in attempts; wait a little.",
             )
             .with_retry_after(wait.as_secs().max(1)),
         ));

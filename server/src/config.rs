@@ -2,6 +2,7 @@
 
 use crate::http::ConnectionLimits;
 use anyhow::Context;
+use axum_client_ip::ClientIpSource;
 use leptos::config::{Env, LeptosOptions};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -34,6 +35,11 @@ pub struct Config {
     /// `HEADER_READ_TIMEOUT_SECS` (5), `IDLE_TIMEOUT_SECS` (60), `MAX_CONNECTIONS`
     /// (10,000, and never more than the open-file limit allows).
     pub connection_limits: ConnectionLimits,
+    /// `CLIENT_IP_SOURCE`: where the client's address comes from, `ConnectInfo` (the
+    /// socket's peer, the default) or, behind a proxy that sets it, the header it sets:
+    /// `RightmostXForwardedFor`, `XRealIp`, `CfConnectingIp`, `FlyClientIp`, … (the
+    /// variants of `axum_client_ip::ClientIpSource`).
+    pub client_ip_source: ClientIpSource,
     /// `REQUEST_TIMEOUT_SECS` (30): how long a request, body included, may take to arrive
     /// and be answered (a live stream's answer begins at once and is not cut).
     pub request_timeout: Duration,
@@ -71,6 +77,9 @@ impl Config {
             seed_demo_data: !production && env_or("SEED_DEMO_DATA", "true") != "false",
             production,
             connection_limits: connection_limits()?,
+            client_ip_source: env_or("CLIENT_IP_SOURCE", "ConnectInfo")
+                .parse()
+                .context("CLIENT_IP_SOURCE must name a source, such as ConnectInfo or RightmostXForwardedFor")?,
             request_timeout: env_secs("REQUEST_TIMEOUT_SECS", DEFAULT_REQUEST_TIMEOUT)?,
         })
     }

@@ -8,8 +8,10 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use axum_client_ip::ClientIp;
 use messaging_core::{IDEMPOTENCY_KEY_HEADER, IdempotencyKey, ProblemCode};
 use std::convert::Infallible;
+use std::net::IpAddr;
 
 /// A JSON body. Syntax errors are 400, well-formed but wrong bodies (unknown fields,
 /// wrong types, missing fields) 422, a missing JSON content type 415, too large 413.
@@ -88,6 +90,28 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestUserAgent {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(user_agent(&parts.headers)))
     }
+}
+
+/// Where the request comes from: the peer's address, or the one the trusted proxy names
+/// (`CLIENT_IP_SOURCE`); `None` when neither is known (a router driven without a socket,
+/// a proxy that sent no such header).
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_address(parts).await))
+    }
+}
+
+/// The client's address as [`ClientAddress`] finds it, for callers holding the parts.
+pub async fn client_address(parts: &mut Parts) -> Option<IpAddr> {
+    ClientIp::from_request_parts(parts, &())
+        .await
+        .inspect_err(|rejection| tracing::debug!(%rejection, "client address unknown"))
+        .ok()
+        .map(|ClientIp(address)| address)
 }
 
 /// The `User-Agent` header, when it is text.

@@ -4,7 +4,7 @@
 use crate::auth;
 use crate::db::directory;
 use crate::error::{self, ApiError};
-use crate::extract::user_agent;
+use crate::extract::{client_address, user_agent};
 use crate::messaging::{self, Sender};
 use crate::state::AppState;
 use messaging_core::wire::{
@@ -176,9 +176,15 @@ impl PageData for ServerPageData {
         })
     }
 
-    fn sign_in(&self, username: String, password: String) -> Boxed<'_, String> {
+    fn sign_in(
+        &self,
+        mut request: http::request::Parts,
+        username: String,
+        password: String,
+    ) -> Boxed<'_, String> {
         Box::pin(async move {
-            let signed_in = auth::sign_in(&self.state, &username, &password)
+            let address = client_address(&mut request).await;
+            let signed_in = auth::sign_in(&self.state, address, &username, &password)
                 .await
                 .map_err(shown)?;
             Ok(auth::session_cookie(signed_in.token, self.state.config.production).to_string())

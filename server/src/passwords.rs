@@ -1,10 +1,81 @@
 //! Password hashing (argon2, with its default parameters), off the async threads: it is
-//! deliberately slow.
+//! deliberately slow, a core and 19 MiB for each check. Checks run at most one per core,
+//! behind a short queue; past it a sign-in is told to come back (503), so a flood of
+//! sign-ins cannot take every blocking thread (static files are read on them too), all
+//! the memory, or make everyone's sign-in wait for ever.
 
+use crate::error::ApiError;
 use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use messaging_core::{Problem, ProblemCode};
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// Checks waiting for a core, per core: a few tens of milliseconds each.
+const QUEUED_PER_CORE: usize = 8;
+
+static CHECKS: LazyLock<Checks> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    Checks {
+        cores: Semaphore::new(cores),
+        queued: AtomicUsize::new(0),
+        max_queued: cores * QUEUED_PER_CORE,
+    }
+});
+
+struct Checks {
+    cores: Semaphore,
+    queued: AtomicUsize,
+    max_queued: usize,
+}
+
+impl Checks {
+    /// A core for one check, or the 503 when the queue is full.
+    async fn admit(&self) -> Result<SemaphorePermit<'_>, ApiError> {
+        if let Ok(permit) = self.cores.try_acquire() {
+            return Ok(permit);
+        }
+        let in_queue = Queued::join(self).ok_or_else(|| {
+            ApiError::from(
+                Problem::new(
+                    ProblemCode::Unavailable,
+                    "Too many sign-ins at once; try again in a moment.",
+                )
+                .with_retry_after(1),
+            )
+        })?;
+        let permit = self
+            .cores
+            .acquire()
+            .await
+            .context("the check semaphore closed")?;
+        drop(in_queue);
+        Ok(permit)
+    }
+}
+
+/// A place in the queue, given back however the wait ends (a client that leaves too).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn join(checks: &'a Checks) -> Option<Self> {
+        checks
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                (queued < checks.max_queued).then_some(queued + 1)
+            })
+            .ok()
+            .map(|_| Self(&checks.queued))
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || {
@@ -22,7 +93,8 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 
 /// Whether `password` matches `hash`; with `None` (an unknown user) it checks a dummy
 /// hash, so a wrong name takes as long as a wrong password, and answers `false`.
-pub async fn verify_password(hash: Option<String>, password: String) -> anyhow::Result<bool> {
+pub async fn verify_password(hash: Option<String>, password: String) -> Result<bool, ApiError> {
+    let _core = CHECKS.admit().await?;
     let known = hash.is_some();
     let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
     let matches = tokio::task::spawn_blocking(move || {

@@ -169,6 +169,7 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(state.config.client_ip_source.clone().into_extension())
                 .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                 .layer(security_header(
                     header::REFERRER_POLICY,
@@ -260,6 +261,7 @@ impl Application {
             .context("Failed to read the bound address")?;
         let state = AppState::new(config, addr).await?;
         idempotency::spawn_sweeper(state.db.clone(), Duration::from_secs(60));
+        Arc::clone(&state.sign_in_throttle).spawn_pruner(Duration::from_secs(60));
         let hub = state.hub.clone();
         Ok(Self {
             listener,

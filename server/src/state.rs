@@ -7,7 +7,7 @@ use crate::db::{Backend, Db, seed};
 use crate::events::Hub;
 use crate::idempotency::Idempotency;
 use crate::metrics;
-use crate::throttle::{SignInLimiter, sign_in_limiter};
+use crate::throttle::SignInThrottle;
 use anyhow::Context;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -23,7 +23,7 @@ pub struct Shared {
     pub idempotency: Idempotency,
     pub hub: Hub,
     pub caches: Caches,
-    pub sign_in_limiter: SignInLimiter,
+    pub sign_in_throttle: Arc<SignInThrottle>,
     pub leptos_options: LeptosOptions,
 }
 
@@ -51,7 +51,7 @@ impl AppState {
             db,
             hub,
             caches: Caches::default(),
-            sign_in_limiter: sign_in_limiter(),
+            sign_in_throttle: Arc::default(),
         })))
     }
 }

@@ -73,8 +73,14 @@ mod provider {
             headers: http::HeaderMap,
             request: ChatRequest,
         ) -> Boxed<'_, ()>;
-        /// Checks the credentials; returns the `Set-Cookie` value of the new session.
-        fn sign_in(&self, username: String, password: String) -> Boxed<'_, String>;
+        /// Checks the credentials; returns the `Set-Cookie` value of the new session. The
+        /// request tells where the attempt comes from (sign-in is limited per address).
+        fn sign_in(
+            &self,
+            request: http::request::Parts,
+            username: String,
+            password: String,
+        ) -> Boxed<'_, String>;
         /// Ends the request's session; returns the `Set-Cookie` value that removes it.
         fn sign_out(&self, headers: http::HeaderMap) -> Boxed<'_, String>;
     }
@@ -117,17 +123,21 @@ pub async fn get_agency(slug: String) -> Result<Option<Agency>, ServerFnError> {
 
 #[server(prefix = "/_fn")]
 pub async fn signed_in_user() -> Result<Option<CurrentUser>, ServerFnError> {
-    let headers = use_context::<http::request::Parts>()
-        .map(|parts| parts.headers)
-        .unwrap_or_default();
-    page_data()?.current_user(headers).await.map_err(failed)
+    page_data()?
+        .current_user(request_headers())
+        .await
+        .map_err(failed)
 }
 
 #[cfg(feature = "ssr")]
 fn request_headers() -> http::HeaderMap {
-    use_context::<http::request::Parts>()
-        .map(|parts| parts.headers)
-        .unwrap_or_default()
+    request_parts().headers
+}
+
+/// The request's head, as Leptos provides it to server functions (empty without one).
+#[cfg(feature = "ssr")]
+fn request_parts() -> http::request::Parts {
+    use_context::<http::request::Parts>().unwrap_or_else(|| http::Request::new(()).into_parts().0)
 }
 
 /// The conversation and its messages, or `None` when it is not the reader's to see.
@@ -307,7 +317,7 @@ pub async fn sign_in(
     next: Option<String>,
 ) -> Result<(), ServerFnError> {
     let cookie = page_data()?
-        .sign_in(username, password)
+        .sign_in(request_parts(), username, password)
         .await
         .map_err(failed)?;
     let response = expect_context::<leptos_axum::ResponseOptions>();

@@ -46,7 +46,7 @@ macro_rules! problems {
 
 problems! {
     /// `POST /api/session`.
-    SignInProblems: [MalformedBody, InvalidCredentials, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited];
+    SignInProblems: [MalformedBody, InvalidCredentials, PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited, Unavailable];
     /// Anything that needs a session and names nothing.
     SessionProblems: [Unauthenticated];
     /// A lookup of something that may not exist.

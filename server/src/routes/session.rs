@@ -1,7 +1,7 @@
 use super::problems::{SessionProblems, SignInProblems};
 use crate::auth::{self, Authenticated};
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ClientAddress};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -21,10 +21,11 @@ use messaging_core::wire::{CurrentUser, SessionResponse, SignInRequest};
 )]
 pub async fn sign_in(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     jar: CookieJar,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let signed_in = auth::sign_in(&state, &request.username, &request.password).await?;
+    let signed_in = auth::sign_in(&state, address, &request.username, &request.password).await?;
     let jar = jar.add(auth::session_cookie(
         signed_in.token.clone(),
         state.config.production,

@@ -10,3 +10,4 @@ mod conversations;
 mod hostile_clients;
 mod lifecycle;
 mod scale_out;
+mod sign_in_throttle;
