@@ -390,3 +390,44 @@ mod tests {
         assert_eq!(ContextType::parse("nope"), None);
     }
 }
+
+/// The event names of a conversation's live stream
+/// (`GET /api/messages/conversations/{id}/stream`, Server-Sent Events).
+pub mod stream_event {
+    /// A new message; the data is the [`Message`](super::Message).
+    pub const MESSAGE: &str = "message";
+    /// Messages may have passed unseen: catch up through the API.
+    pub const LAGGED: &str = "lagged";
+    /// The server ended the stream for good; the data is a
+    /// [`StreamClosed`](super::StreamClosed). Do not reconnect.
+    pub const CLOSED: &str = "closed";
+}
+
+/// Why the server ended a live stream for good (the `closed` event's data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum StreamClosed {
+    /// The session ended: signed out, or expired.
+    SignedOut,
+    /// The user no longer takes part in the conversation.
+    NotParticipant,
+    /// The same user opened more streams than the server keeps; this was the oldest.
+    Replaced,
+}
+
+impl StreamClosed {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SignedOut => "signed_out",
+            Self::NotParticipant => "not_participant",
+            Self::Replaced => "replaced",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::SignedOut, Self::NotParticipant, Self::Replaced]
+            .into_iter()
+            .find(|reason| reason.as_str() == value)
+    }
+}

@@ -38,24 +38,29 @@ pub async fn sign_in(
     username: &str,
     password: &str,
 ) -> Result<SignedIn, ApiError> {
-    if let Err(wait) = state.sign_in_throttle.check(address, username) {
-        return Err(ApiError::from(
-            messaging_core::Problem::new(
-                ProblemCode::RateLimited,
-                "Too many sign-in attempts; wait a little.",
+    let attempt = state
+        .sign_in_throttle
+        .check(address, username)
+        .map_err(|wait| {
+            ApiError::from(
+                messaging_core::Problem::new(
+                    ProblemCode::RateLimited,
+                    "Too many failed sign-ins; wait a little.",
+                )
+                .with_retry_after(wait.as_secs().max(1)),
             )
-            .with_retry_after(wait.as_secs().max(1)),
-        ));
-    }
+        })?;
     let credentials = directory::credentials(state.db.pool(), username).await?;
     let (user_id, hash) = credentials.map(|c| (c.user_id, c.password_hash)).unzip();
-    let valid = verify_password(hash, password.to_owned()).await?;
+    let valid = verify_password(&state.password_checks, hash, password.to_owned()).await?;
     let Some(user_id) = user_id.filter(|_| valid) else {
+        state.sign_in_throttle.failed(attempt);
         return Err(ApiError::new(
             ProblemCode::InvalidCredentials,
             "The username or password is wrong.",
         ));
     };
+    state.sign_in_throttle.succeeded(&attempt);
 
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
@@ -80,6 +85,7 @@ pub async fn sign_out(state: &AppState, token: &str) -> Result<(), ApiError> {
     let token_hash = hash_token(token);
     sessions::delete(state.db.pool(), &token_hash).await?;
     state.caches.forget_session(&token_hash);
+    state.hub.end_session(&state.db, &token_hash).await?;
     Ok(())
 }
 
@@ -121,6 +127,13 @@ pub fn token_from(headers: &HeaderMap) -> Option<String> {
 pub struct Authenticated {
     pub user: CurrentUser,
     pub token: String,
+}
+
+impl Authenticated {
+    /// The session's name in the store and in `SessionEnded`.
+    pub fn token_hash(&self) -> String {
+        hash_token(&self.token)
+    }
 }
 
 impl FromRequestParts<AppState> for Authenticated {

@@ -1,19 +1,22 @@
-//! New messages, fanned out to the live streams.
+//! New messages and ended sessions, fanned out to the live streams; and the cap on each
+//! user's open streams.
 //!
-//! With SQLite there is one process, and a handler hands its committed message straight
-//! to this process's streams. With PostgreSQL there may be several processes: the write
-//! transaction sends `NOTIFY` with the message's id (delivered only if it commits), and
-//! every process, the writer's own included, listens and fans the message out to its
-//! streams. A stream that may have missed something is told to catch up (`lagged`).
+//! With SQLite there is one process, and a handler hands its committed message (or the
+//! session it ended) straight to this process's streams. With PostgreSQL there may be
+//! several processes: the write transaction sends `NOTIFY` with the message's id
+//! (delivered only if it commits), a sign-out the session's token hash, and every
+//! process, the sender's own included, listens and fans them out to its streams. A
+//! stream that may have missed something is told to catch up (`lagged`).
 
 use crate::db::{self, Db};
-use messaging_core::ConversationId;
-use messaging_core::MessageId;
 use messaging_core::wire::Message;
+use messaging_core::{MessageId, UserId};
 use sqlx::postgres::PgListener;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 /// What a live stream is told.
@@ -22,7 +25,12 @@ pub enum Update {
     Message(Arc<Message>),
     /// Messages may have passed unseen (the link to PostgreSQL dropped): catch up.
     MayHaveMissed,
+    /// A session ended, named by its token's hash: its streams close.
+    SessionEnded(Arc<str>),
 }
+
+/// Open streams per user in one process; a newer one closes the oldest.
+pub const MAX_STREAMS_PER_USER: usize = 8;
 
 #[derive(Clone)]
 pub struct Hub {
@@ -31,6 +39,7 @@ pub struct Hub {
     delivered_by_listener: bool,
     /// Cancelled at shutdown so open streams end and graceful shutdown can finish.
     closing: CancellationToken,
+    streams: Arc<StreamSlots>,
 }
 
 impl Hub {
@@ -42,6 +51,7 @@ impl Hub {
             sender: broadcast::channel(1024).0,
             delivered_by_listener: false,
             closing: CancellationToken::new(),
+            streams: Arc::default(),
         }
     }
 
@@ -63,6 +73,22 @@ impl Hub {
         if !self.delivered_by_listener {
             self.send(Update::Message(Arc::new(message)));
         }
+    }
+
+    /// Closes the session's streams, in every process.
+    pub async fn end_session(&self, db: &Db, token_hash: &str) -> sqlx::Result<()> {
+        if self.delivered_by_listener {
+            db::sessions::announce_end(db.pool(), token_hash).await
+        } else {
+            self.send(Update::SessionEnded(token_hash.into()));
+            Ok(())
+        }
+    }
+
+    /// A place for one of `user`'s streams; the oldest of theirs is told to close
+    /// ([`StreamSlot::replaced`]) when they hold [`MAX_STREAMS_PER_USER`] already.
+    pub fn open_stream(&self, user: UserId) -> StreamSlot {
+        self.streams.open(user)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Update> {
@@ -119,6 +145,10 @@ impl Hub {
                 self.send(Update::MayHaveMissed);
                 continue;
             };
+            if notification.channel() == db::sessions::SESSION_ENDED_CHANNEL {
+                self.send(Update::SessionEnded(notification.payload().into()));
+                continue;
+            }
             let Ok(id) = notification.payload().parse::<MessageId>() else {
                 tracing::warn!(payload = notification.payload(), "unexpected notification");
                 continue;
@@ -133,10 +163,66 @@ impl Hub {
 
 async fn listen(database_url: &str) -> sqlx::Result<PgListener> {
     let mut listener = PgListener::connect(database_url).await?;
-    listener.listen(db::messages::NEW_MESSAGE_CHANNEL).await?;
+    listener
+        .listen_all([
+            db::messages::NEW_MESSAGE_CHANNEL,
+            db::sessions::SESSION_ENDED_CHANNEL,
+        ])
+        .await?;
     Ok(listener)
 }
 
-pub fn is_for(message: &Message, conversation: ConversationId) -> bool {
-    message.conversation_id == conversation
+/// Each user's open streams, oldest first.
+#[derive(Default)]
+struct StreamSlots {
+    by_user: Mutex<HashMap<UserId, VecDeque<(u64, Arc<Notify>)>>>,
+    next_id: AtomicU64,
+}
+
+impl StreamSlots {
+    fn open(self: &Arc<Self>, user: UserId) -> StreamSlot {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let replaced = Arc::new(Notify::new());
+        let mut by_user = self.by_user();
+        let streams = by_user.entry(user).or_default();
+        while streams.len() >= MAX_STREAMS_PER_USER {
+            if let Some((_, oldest)) = streams.pop_front() {
+                oldest.notify_one();
+            }
+        }
+        streams.push_back((id, Arc::clone(&replaced)));
+        StreamSlot {
+            user,
+            id,
+            replaced,
+            slots: Arc::clone(self),
+        }
+    }
+
+    fn by_user(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, VecDeque<(u64, Arc<Notify>)>>> {
+        self.by_user
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One open stream's place among its user's; given back when dropped.
+pub struct StreamSlot {
+    user: UserId,
+    id: u64,
+    /// Notified when a newer stream of the same user took this one's place.
+    pub replaced: Arc<Notify>,
+    slots: Arc<StreamSlots>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut by_user = self.slots.by_user();
+        if let Some(streams) = by_user.get_mut(&self.user) {
+            streams.retain(|(id, _)| *id != self.id);
+            if streams.is_empty() {
+                by_user.remove(&self.user);
+            }
+        }
+    }
 }

@@ -16,22 +16,25 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// Checks waiting for a core, per core: a few tens of milliseconds each.
 const QUEUED_PER_CORE: usize = 8;
 
-static CHECKS: LazyLock<Checks> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    Checks {
-        cores: Semaphore::new(cores),
-        queued: AtomicUsize::new(0),
-        max_queued: cores * QUEUED_PER_CORE,
-    }
-});
-
-struct Checks {
+/// The cores password checks may take, and the queue for them.
+pub struct PasswordChecks {
     cores: Semaphore,
     queued: AtomicUsize,
     max_queued: usize,
 }
 
-impl Checks {
+impl Default for PasswordChecks {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self {
+            cores: Semaphore::new(cores),
+            queued: AtomicUsize::new(0),
+            max_queued: cores * QUEUED_PER_CORE,
+        }
+    }
+}
+
+impl PasswordChecks {
     /// A core for one check, or the 503 when the queue is full.
     async fn admit(&self) -> Result<SemaphorePermit<'_>, ApiError> {
         if let Ok(permit) = self.cores.try_acquire() {
@@ -60,7 +63,7 @@ impl Checks {
 struct Queued<'a>(&'a AtomicUsize);
 
 impl<'a> Queued<'a> {
-    fn join(checks: &'a Checks) -> Option<Self> {
+    fn join(checks: &'a PasswordChecks) -> Option<Self> {
         checks
             .queued
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
@@ -93,8 +96,12 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 
 /// Whether `password` matches `hash`; with `None` (an unknown user) it checks a dummy
 /// hash, so a wrong name takes as long as a wrong password, and answers `false`.
-pub async fn verify_password(hash: Option<String>, password: String) -> Result<bool, ApiError> {
-    let _core = CHECKS.admit().await?;
+pub async fn verify_password(
+    checks: &PasswordChecks,
+    hash: Option<String>,
+    password: String,
+) -> Result<bool, ApiError> {
+    let _core = checks.admit().await?;
     let known = hash.is_some();
     let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
     let matches = tokio::task::spawn_blocking(move || {

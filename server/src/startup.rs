@@ -261,7 +261,6 @@ impl Application {
             .context("Failed to read the bound address")?;
         let state = AppState::new(config, addr).await?;
         idempotency::spawn_sweeper(state.db.clone(), Duration::from_secs(60));
-        Arc::clone(&state.sign_in_throttle).spawn_pruner(Duration::from_secs(60));
         let hub = state.hub.clone();
         Ok(Self {
             listener,

@@ -7,6 +7,7 @@ use crate::db::{Backend, Db, seed};
 use crate::events::Hub;
 use crate::idempotency::Idempotency;
 use crate::metrics;
+use crate::passwords::PasswordChecks;
 use crate::throttle::SignInThrottle;
 use anyhow::Context;
 use axum::extract::FromRef;
@@ -23,7 +24,8 @@ pub struct Shared {
     pub idempotency: Idempotency,
     pub hub: Hub,
     pub caches: Caches,
-    pub sign_in_throttle: Arc<SignInThrottle>,
+    pub sign_in_throttle: SignInThrottle,
+    pub password_checks: PasswordChecks,
     pub leptos_options: LeptosOptions,
 }
 
@@ -51,7 +53,8 @@ impl AppState {
             db,
             hub,
             caches: Caches::default(),
-            sign_in_throttle: Arc::default(),
+            sign_in_throttle: SignInThrottle::default(),
+            password_checks: PasswordChecks::default(),
         })))
     }
 }

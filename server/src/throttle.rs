@@ -1,20 +1,24 @@
-//! How often sign-in may be tried. Limits are per client address and per (username,
+//! How often sign-in may fail. Limits are per client address and per (username,
 //! address), never per username alone: guessing alice's password from one address must
 //! not lock alice out everywhere (OWASP Authentication Cheat Sheet, "Account Lockout").
-//! The state is bounded: keys are short, pruned once refilled, and capped in number.
+//! Only failures count, so many people behind one address (an office, a carrier's NAT)
+//! who know their passwords are never held back. The state is bounded: short keys, a
+//! minute's life each, and a cap on their number (the least used go first).
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use moka::sync::Cache;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
-/// Attempts from one address, for any usernames: a burst of 30, then one every 2 s.
-const PER_ADDRESS_PER_MINUTE: u32 = 30;
-/// Attempts for one username from one address: a burst of 5, then one every 12 s.
-const PER_ACCOUNT_PER_MINUTE: u32 = 5;
-/// Keys tracked at most in each limiter (about 100 bytes each).
-const MAX_TRACKED: usize = 100_000;
+/// Failures from one address in a minute, whatever the usernames.
+const PER_ADDRESS: u32 = 30;
+/// Failures for one username from one address in a minute.
+const PER_ACCOUNT: u32 = 5;
+/// How long failures count, from the first.
+const WINDOW: Duration = Duration::from_secs(60);
+/// Keys tracked at most in each table (about 100 bytes each).
+const MAX_TRACKED: u64 = 100_000;
 /// Usernames are keyed by this many characters at most (real ones are shorter).
 const KEYED_USERNAME_CHARS: usize = 64;
 
@@ -32,61 +36,86 @@ impl Origin {
     }
 }
 
+/// The failures of one key since its window began.
+struct Failures {
+    since: Instant,
+    count: AtomicU32,
+}
+
+impl Failures {
+    /// How long until the window ends, if `limit` is reached.
+    fn wait_if_over(&self, limit: u32) -> Option<Duration> {
+        (self.count.load(Ordering::Relaxed) >= limit)
+            .then(|| WINDOW.saturating_sub(self.since.elapsed()))
+    }
+}
+
 pub struct SignInThrottle {
-    per_address: DefaultKeyedRateLimiter<Origin>,
-    per_account: DefaultKeyedRateLimiter<(Origin, String)>,
+    per_address: Cache<Origin, Arc<Failures>>,
+    per_account: Cache<(Origin, String), Arc<Failures>>,
 }
 
 impl Default for SignInThrottle {
     fn default() -> Self {
         Self {
-            per_address: RateLimiter::keyed(per_minute(PER_ADDRESS_PER_MINUTE)),
-            per_account: RateLimiter::keyed(per_minute(PER_ACCOUNT_PER_MINUTE)),
+            per_address: table(),
+            per_account: table(),
         }
     }
 }
 
-fn per_minute(attempts: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(attempts).expect("a non-zero quota"))
+fn table<K: std::hash::Hash + Eq + Send + Sync + 'static>() -> Cache<K, Arc<Failures>> {
+    Cache::builder()
+        .max_capacity(MAX_TRACKED)
+        .time_to_live(WINDOW)
+        .build()
+}
+
+/// An attempt's keys.
+pub struct Attempt {
+    origin: Origin,
+    account: (Origin, String),
 }
 
 impl SignInThrottle {
-    /// Counts an attempt; `Err` holds how long to wait when it is one too many.
-    pub fn check(&self, address: Option<IpAddr>, username: &str) -> Result<(), Duration> {
+    /// The attempt, or how long to wait when its address or its (username, address) has
+    /// failed too often.
+    pub fn check(&self, address: Option<IpAddr>, username: &str) -> Result<Attempt, Duration> {
         let origin = Origin::of(address);
-        let account = (origin, account_key(username));
-        if self.per_account.len() >= MAX_TRACKED || self.per_address.len() >= MAX_TRACKED {
-            self.prune();
+        let attempt = Attempt {
+            origin,
+            account: (origin, account_key(username)),
+        };
+        let over = |failures: Option<Arc<Failures>>, limit| {
+            failures.and_then(|failures| failures.wait_if_over(limit))
+        };
+        let wait = over(self.per_address.get(&attempt.origin), PER_ADDRESS)
+            .max(over(self.per_account.get(&attempt.account), PER_ACCOUNT));
+        match wait {
+            Some(wait) => Err(wait),
+            None => Ok(attempt),
         }
-        let known = self.per_address.len() < MAX_TRACKED && self.per_account.len() < MAX_TRACKED;
-        if !known {
-            // Flooded with new origins or names: refuse rather than grow.
-            return Err(Duration::from_secs(60));
-        }
-        let now = DefaultClock::default().now();
-        self.per_address
-            .check_key(&origin)
-            .and_then(|()| self.per_account.check_key(&account))
-            .map_err(|not_until| not_until.wait_time_from(now))
     }
 
-    /// Forgets the keys whose allowance is whole again.
-    pub fn prune(&self) {
-        self.per_address.retain_recent();
-        self.per_account.retain_recent();
-        self.per_address.shrink_to_fit();
-        self.per_account.shrink_to_fit();
+    /// Counts a wrong password (or username).
+    pub fn failed(&self, attempt: Attempt) {
+        let fresh = || {
+            Arc::new(Failures {
+                since: Instant::now(),
+                count: AtomicU32::new(0),
+            })
+        };
+        for failures in [
+            self.per_address.get_with(attempt.origin, fresh),
+            self.per_account.get_with(attempt.account, fresh),
+        ] {
+            failures.count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// Prunes every `period`, for as long as the process runs.
-    pub fn spawn_pruner(self: std::sync::Arc<Self>, period: Duration) {
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(period);
-            loop {
-                ticks.tick().await;
-                self.prune();
-            }
-        });
+    /// The right password: that username's failures from that address are forgotten.
+    pub fn succeeded(&self, attempt: &Attempt) {
+        self.per_account.invalidate(&attempt.account);
     }
 }
 
@@ -104,38 +133,78 @@ fn account_key(username: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn one_address_guessing_one_username_does_not_lock_out_another_address() {
-        let throttle = SignInThrottle::default();
-        let attacker = Some("203.0.113.7".parse().expect("address"));
-        let alice = Some("198.51.100.1".parse().expect("address"));
-        let refused = (0..8)
-            .filter(|_| throttle.check(attacker, "ALICE ").is_err())
-            .count();
-        assert_eq!(refused, 3);
-        assert_eq!(throttle.check(alice, "alice"), Ok(()));
+    fn fail(throttle: &SignInThrottle, address: Option<IpAddr>, username: &str) -> bool {
+        match throttle.check(address, username) {
+            Ok(attempt) => {
+                throttle.failed(attempt);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn address(text: &str) -> Option<IpAddr> {
+        Some(text.parse().expect("an address"))
     }
 
     #[test]
-    fn one_address_trying_many_usernames_is_limited() {
+    fn guessing_from_one_address_does_not_lock_the_user_out_elsewhere() {
         let throttle = SignInThrottle::default();
-        let attacker = Some("203.0.113.7".parse().expect("address"));
-        let refused = (0..40)
-            .filter(|n| throttle.check(attacker, &format!("user{n}")).is_err())
+        let attacker = address("203.0.113.7");
+        let tried = (0..8)
+            .filter(|_| fail(&throttle, attacker, "ALICE "))
             .count();
-        assert_eq!(refused, 10);
+        assert_eq!(tried, 5);
+        let wait = throttle.check(attacker, "alice").err().expect("refused");
+        assert!(wait > Duration::from_secs(55) && wait <= WINDOW, "{wait:?}");
+        assert!(throttle.check(address("198.51.100.1"), "alice").is_ok());
+    }
+
+    #[test]
+    fn one_address_failing_for_many_usernames_is_limited() {
+        let throttle = SignInThrottle::default();
+        let attacker = address("203.0.113.7");
+        let tried = (0..40)
+            .filter(|n| fail(&throttle, attacker, &format!("user{n}")))
+            .count();
+        assert_eq!(tried, 30);
+    }
+
+    #[test]
+    fn success_forgets_the_accounts_failures_and_is_never_counted() {
+        let throttle = SignInThrottle::default();
+        let office = address("192.0.2.1");
+        for _ in 0..4 {
+            fail(&throttle, office, "alice");
+        }
+        let attempt = throttle.check(office, "alice").expect("allowed");
+        throttle.succeeded(&attempt);
+        for _ in 0..4 {
+            assert!(fail(&throttle, office, "alice"));
+        }
+        // A hundred people behind one address who know their passwords.
+        for n in 0..100 {
+            let attempt = throttle
+                .check(office, &format!("user{n}"))
+                .expect("allowed");
+            throttle.succeeded(&attempt);
+        }
     }
 
     #[test]
     fn an_ipv6_subscriber_is_one_origin_and_mapped_ipv4_is_ipv4() {
-        let a: IpAddr = "2001:db8:1:2::1".parse().expect("address");
-        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("address");
-        let other: IpAddr = "2001:db8:1:3::1".parse().expect("address");
-        assert_eq!(Origin::of(Some(a)), Origin::of(Some(b)));
-        assert_ne!(Origin::of(Some(a)), Origin::of(Some(other)));
-        let mapped: IpAddr = "::ffff:192.0.2.1".parse().expect("address");
-        let v4: IpAddr = "192.0.2.1".parse().expect("address");
-        assert_eq!(Origin::of(Some(mapped)), Origin::of(Some(v4)));
+        assert_eq!(
+            Origin::of(address("2001:db8:1:2::1")),
+            Origin::of(address("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(
+            Origin::of(address("2001:db8:1:2::1")),
+            Origin::of(address("2001:db8:1:3::1"))
+        );
+        assert_eq!(
+            Origin::of(address("::ffff:192.0.2.1")),
+            Origin::of(address("192.0.2.1"))
+        );
     }
 
     #[test]
@@ -146,14 +215,14 @@ mod tests {
     }
 
     #[test]
-    fn past_the_cap_of_tracked_origins_attempts_are_refused_not_tracked() {
+    fn the_tables_hold_at_most_their_cap() {
         let throttle = SignInThrottle::default();
-        for n in 0..MAX_TRACKED as u32 {
-            let address = IpAddr::from(n.to_be_bytes());
-            assert_eq!(throttle.check(Some(address), "x"), Ok(()));
+        for n in 0..(MAX_TRACKED as u32 + 20_000) {
+            fail(&throttle, Some(IpAddr::from(n.to_be_bytes())), "x");
         }
-        let newcomer = Some(IpAddr::from([255, 255, 255, 255]));
-        assert!(throttle.check(newcomer, "x").is_err());
-        assert_eq!(throttle.per_address.len(), MAX_TRACKED);
+        throttle.per_address.run_pending_tasks();
+        throttle.per_account.run_pending_tasks();
+        assert!(throttle.per_address.entry_count() <= MAX_TRACKED);
+        assert!(throttle.per_account.entry_count() <= MAX_TRACKED);
     }
 }

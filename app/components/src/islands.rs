@@ -10,7 +10,7 @@
 
 use crate::{ConversationView, Labels, SendMessageButton, provide_labels};
 use leptos::prelude::*;
-use messaging_core::wire::{Conversation, CurrentUser, Message};
+use messaging_core::wire::{Conversation, CurrentUser, Message, StreamClosed};
 use messaging_core::{AgencyId, LocalId};
 
 /// [`SendMessageButton`] on a server-rendered page; `fallback_href` is where the button
@@ -49,6 +49,10 @@ pub fn ConversationIsland(
     form_text: String,
     /// Where the composer posts without JavaScript.
     form_action: String,
+    /// Where to go when the server says the session ended (the app's sign-in page);
+    /// without it the view only says so.
+    #[prop(optional)]
+    sign_in_href: Option<String>,
     /// The texts, when not the English defaults.
     #[prop(optional)]
     labels: Option<Labels>,
@@ -56,5 +60,20 @@ pub fn ConversationIsland(
     if let Some(labels) = labels {
         provide_labels(labels);
     }
-    view! { <ConversationView conversation messages reader form_local_id form_text form_action /> }
+    let on_stream_closed = Callback::new(move |reason| {
+        if let (StreamClosed::SignedOut, Some(href)) = (reason, &sign_in_href) {
+            let _ = window().location().set_href(href);
+        }
+    });
+    view! {
+        <ConversationView
+            conversation
+            messages
+            reader
+            form_local_id
+            form_text
+            form_action
+            on_stream_closed
+        />
+    }
 }

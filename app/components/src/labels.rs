@@ -19,6 +19,7 @@
 
 use leptos::prelude::*;
 use messaging_core::MessageTextError;
+use messaging_core::wire::StreamClosed;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
@@ -79,6 +80,12 @@ pub struct Labels {
     pub text_too_long: Text,
     /// `{code}`: the character's code point, as `U+0007`.
     pub text_control_character: Text,
+    /// The live conversation stopped: the session ended.
+    pub stream_signed_out: Text,
+    /// The live conversation stopped: the reader no longer takes part.
+    pub stream_not_participant: Text,
+    /// The live conversation stopped: opened in too many other tabs or windows.
+    pub stream_replaced: Text,
 }
 
 impl Default for Labels {
@@ -112,11 +119,26 @@ impl Default for Labels {
             text_blank: "the message is empty".into(),
             text_too_long: "the message is {len} characters long; at most {max} are allowed".into(),
             text_control_character: "the message holds a control character ({code})".into(),
+            stream_signed_out: "You were signed out. Sign in again to see new messages.".into(),
+            stream_not_participant: "You no longer take part in this conversation.".into(),
+            stream_replaced:
+                "This conversation is open in other tabs or windows; reload to follow it here."
+                    .into(),
         }
     }
 }
 
 impl Labels {
+    /// Why the live conversation stopped, in these words.
+    pub fn stream_closed(&self, reason: StreamClosed) -> String {
+        match reason {
+            StreamClosed::SignedOut => &self.stream_signed_out,
+            StreamClosed::NotParticipant => &self.stream_not_participant,
+            StreamClosed::Replaced => &self.stream_replaced,
+        }
+        .to_string()
+    }
+
     /// Why a message text breaks `core`'s rules, in these words.
     pub fn text_problem(&self, error: &MessageTextError) -> String {
         match error {

@@ -1,40 +1,183 @@
-//! A conversation's live stream (Server-Sent Events through the browser's
-//! `EventSource`, which reconnects by itself).
+//! A conversation's live stream (Server-Sent Events through the browser's `EventSource`).
+//!
+//! `EventSource` reconnects by itself after a dropped connection, but gives up for good
+//! on an answer that is not a 200 event stream (a 502 while the server restarts behind a
+//! proxy, say). Here a stream the browser gave up on is opened again after a backoff, so
+//! the view never freezes; only the server's `closed` event ends it, with its reason.
 
 use leptos::prelude::*;
-use messaging_core::wire::Message;
+use messaging_core::retry::{Backoff, Failure};
+use messaging_core::wire::{Message, StreamClosed, stream_event};
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{EventSource, MessageEvent};
 
-/// Follows the stream at `url` until the current reactive owner is cleaned up.
-/// `on_message` gets each new message; `on_connected` runs on every (re)connection and
-/// when the server says this client fell behind, since messages may have been missed
-/// then: the caller catches up through the API.
-pub fn follow(
-    url: &str,
-    on_message: impl Fn(Message) + 'static,
-    on_connected: impl Fn() + 'static,
-) {
-    let Ok(source) = EventSource::new(url) else {
-        return;
-    };
-    let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
-        if let Some(message) = event
-            .data()
-            .as_string()
-            .and_then(|data| serde_json::from_str::<Message>(&data).ok())
-        {
-            on_message(message);
-        }
+/// What the stream's owner does with what it carries.
+pub struct Handlers<M, C, E> {
+    /// Each new message.
+    pub on_message: M,
+    /// Every (re)connection, and when the server says messages may have been missed:
+    /// the owner catches up through the API.
+    pub on_connected: C,
+    /// The server ended the stream for good; it is not reopened.
+    pub on_closed: E,
+}
+
+/// Follows the stream at `url` until the current reactive owner is cleaned up or the
+/// server closes it.
+pub fn follow<M, C, E>(url: &str, handlers: Handlers<M, C, E>)
+where
+    M: Fn(Message) + 'static,
+    C: Fn() + 'static,
+    E: Fn(StreamClosed) + 'static,
+{
+    let live = Rc::new_cyclic(|live: &Weak<Live>| Live {
+        url: url.to_owned(),
+        source: RefCell::new(None),
+        failures: Cell::new(0),
+        reopen: RefCell::new(None),
+        listeners: Listeners::new(live.clone(), handlers),
     });
-    let on_connected = Closure::<dyn Fn()>::new(on_connected);
-    let listen = |event: &str, listener: &JsValue| {
-        let _ = source.add_event_listener_with_callback(event, listener.unchecked_ref());
-    };
-    listen("message", on_message.as_ref());
-    listen("open", on_connected.as_ref());
-    listen("lagged", on_connected.as_ref());
-    let kept = send_wrapper::SendWrapper::new((source, on_message, on_connected));
-    on_cleanup(move || kept.0.close());
+    live.open();
+    let kept = send_wrapper::SendWrapper::new(live);
+    on_cleanup(move || kept.stop());
+}
+
+struct Live {
+    url: String,
+    source: RefCell<Option<EventSource>>,
+    /// Openings the browser gave up on since the last one that worked.
+    failures: Cell<u32>,
+    reopen: RefCell<Option<TimeoutHandle>>,
+    listeners: Listeners,
+}
+
+impl Live {
+    fn open(&self) {
+        let Ok(source) = EventSource::new(&self.url) else {
+            return;
+        };
+        self.listeners.attach(&source);
+        if let Some(old) = self.source.replace(Some(source)) {
+            old.close();
+        }
+    }
+
+    /// After an error: when the browser gave up (a non-200 answer, a wrong content
+    /// type), opens the stream again after a backoff; otherwise it is reconnecting.
+    fn on_error(self: &Rc<Self>) {
+        let given_up = self
+            .source
+            .borrow()
+            .as_ref()
+            .is_some_and(|source| source.ready_state() == EventSource::CLOSED);
+        if !given_up || self.reopen.borrow().is_some() {
+            return;
+        }
+        let failures = self.failures.get();
+        self.failures.set(failures.saturating_add(1));
+        let wait = Backoff::for_outbox()
+            .delay(failures, Failure::Network, js_sys::Math::random(), None)
+            .unwrap_or_default();
+        let live = Rc::downgrade(self);
+        let timer = set_timeout_with_handle(
+            move || {
+                if let Some(live) = live.upgrade() {
+                    live.reopen.take();
+                    live.open();
+                }
+            },
+            wait,
+        );
+        *self.reopen.borrow_mut() = timer.ok();
+    }
+
+    fn stop(&self) {
+        if let Some(timer) = self.reopen.take() {
+            timer.clear();
+        }
+        if let Some(source) = self.source.take() {
+            source.close();
+        }
+    }
+}
+
+/// The closures attached to every `EventSource` of one stream.
+struct Listeners {
+    message: Closure<dyn Fn(MessageEvent)>,
+    connected: Closure<dyn Fn()>,
+    opened: Closure<dyn Fn()>,
+    closed: Closure<dyn Fn(MessageEvent)>,
+    error: Closure<dyn Fn()>,
+}
+
+impl Listeners {
+    fn new<M, C, E>(live: Weak<Live>, handlers: Handlers<M, C, E>) -> Self
+    where
+        M: Fn(Message) + 'static,
+        C: Fn() + 'static,
+        E: Fn(StreamClosed) + 'static,
+    {
+        let Handlers {
+            on_message,
+            on_connected,
+            on_closed,
+        } = handlers;
+        let on_connected = Rc::new(on_connected);
+        Self {
+            message: Closure::new(move |event: MessageEvent| {
+                if let Some(message) =
+                    data_of(&event).and_then(|data| serde_json::from_str::<Message>(&data).ok())
+                {
+                    on_message(message);
+                }
+            }),
+            connected: Closure::new({
+                let on_connected = Rc::clone(&on_connected);
+                move || on_connected()
+            }),
+            opened: Closure::new({
+                let live = live.clone();
+                move || {
+                    if let Some(live) = live.upgrade() {
+                        live.failures.set(0);
+                    }
+                    on_connected();
+                }
+            }),
+            closed: Closure::new({
+                let live = live.clone();
+                move |event: MessageEvent| {
+                    if let Some(live) = live.upgrade() {
+                        live.stop();
+                    }
+                    if let Some(reason) = data_of(&event).as_deref().and_then(StreamClosed::parse) {
+                        on_closed(reason);
+                    }
+                }
+            }),
+            error: Closure::new(move || {
+                if let Some(live) = live.upgrade() {
+                    live.on_error();
+                }
+            }),
+        }
+    }
+
+    fn attach(&self, source: &EventSource) {
+        let listen = |event: &str, listener: &JsValue| {
+            let _ = source.add_event_listener_with_callback(event, listener.unchecked_ref());
+        };
+        listen(stream_event::MESSAGE, self.message.as_ref());
+        listen("open", self.opened.as_ref());
+        listen(stream_event::LAGGED, self.connected.as_ref());
+        listen(stream_event::CLOSED, self.closed.as_ref());
+        listen("error", self.error.as_ref());
+    }
+}
+
+fn data_of(event: &MessageEvent) -> Option<String> {
+    event.data().as_string()
 }

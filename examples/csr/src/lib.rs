@@ -42,6 +42,12 @@ pub fn french() -> Labels {
         text_blank: "le message est vide".into(),
         text_too_long: "le message compte {len} caractères ; {max} au plus".into(),
         text_control_character: "le message contient un caractère de contrôle ({code})".into(),
+        stream_signed_out:
+            "Vous avez été déconnecté. Reconnectez-vous pour voir les nouveaux messages.".into(),
+        stream_not_participant: "Vous ne participez plus à cette conversation.".into(),
+        stream_replaced:
+            "Cette conversation est ouverte dans d'autres onglets ; rechargez pour la suivre ici."
+                .into(),
     }
 }
 

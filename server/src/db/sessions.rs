@@ -63,3 +63,21 @@ pub async fn delete_expired<'e>(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// The PostgreSQL `NOTIFY` channel that carries the token hash of each ended session, so
+/// every process closes its live streams.
+pub const SESSION_ENDED_CHANNEL: &str = "session_ended";
+
+/// Tells every server process that a session ended (PostgreSQL only).
+pub async fn announce_end<'e>(
+    db: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+) -> sqlx::Result<()> {
+    // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
+    sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+        .bind(SESSION_ENDED_CHANNEL)
+        .bind(token_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -2,11 +2,13 @@
 //! a typed outcome and knows no HTTP; the API handlers (`routes`) and the pages' data
 //! (`page_data`) are adapters over it, side by side.
 
+mod live;
 mod post;
 mod read;
 mod start;
 mod store;
 
+pub use live::{Follower, LiveEvent, follow};
 pub use post::post_message;
 pub use read::{conversation, conversations, latest_messages, messages};
 pub use start::start_conversation;

@@ -1,23 +1,21 @@
 use super::problems::{CreateProblems, ListProblems, PageProblems, ReadProblems};
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::events::{self, Update};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IdempotencyKeyHeader, RequestUserAgent};
 use crate::idempotency::Answer;
-use crate::messaging::{self, Sender};
+use crate::messaging::{self, Follower, LiveEvent, Sender};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
+use futures_util::StreamExt;
 use messaging_core::ConversationId;
 use messaging_core::wire::{
     Conversation, ConversationListQuery, CreateConversationRequest, CreateConversationResponse,
-    Message, Page, PageQuery,
+    Message, Page, PageQuery, stream_event,
 };
 use std::convert::Infallible;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
 
 /// `POST /api/messages/conversations`: 201 with a new conversation, 200 with the one
 /// that existed for this (context, user); replays and refusals as the contract says.
@@ -104,12 +102,13 @@ pub async fn list_messages(
 }
 
 /// `GET /api/messages/conversations/{id}/stream`: Server-Sent Events, one `message`
-/// event per new message (with its `local_id`, so the sender's other tabs reconcile).
+/// event per new message (with its `local_id`, so the sender's other tabs reconcile),
+/// until a `closed` event says why the reader may no longer follow.
 #[utoipa::path(
     get, path = "/api/messages/conversations/{id}/stream", tag = "conversations",
     params(("id" = ConversationId, Path)),
     responses(
-        (status = 200, description = "Server-Sent Events: `message` events whose data is a Message (with its local_id); `lagged` when the client should reload", content_type = "text/event-stream", body = Message),
+        (status = 200, description = "Server-Sent Events: `message` events whose data is a Message (with its local_id); `lagged` when the client should reload; `closed` (data `signed_out`, `not_participant` or `replaced`, the last event) when the stream ends for good and the client should not reconnect", content_type = "text/event-stream", body = Message),
         ReadProblems
     ),
     security(("bearer" = []), ("cookie" = []))
@@ -125,22 +124,24 @@ pub async fn stream_messages(
     {
         return Err(ApiError::not_found("conversation"));
     }
-    let stream =
-        BroadcastStream::new(state.hub.subscribe()).filter_map(move |received| match received {
-            Ok(Update::Message(message)) if events::is_for(&message, id) => {
-                let event = Event::default()
-                    .event("message")
-                    .id(message.id.to_string())
-                    .json_data(&*message)
-                    .ok()?;
-                Some(Ok(event))
-            }
-            Ok(Update::Message(_)) => None,
-            // Fell behind, or may have missed messages: the client catches up.
-            Ok(Update::MayHaveMissed) | Err(_) => {
-                Some(Ok(Event::default().event("lagged").data("reload")))
-            }
-        });
-    let stream = futures_util::StreamExt::take_until(stream, state.hub.closing());
+    let follower = Follower {
+        user: caller.user.id,
+        token_hash: caller.token_hash(),
+        conversation: id,
+    };
+    let stream = messaging::follow(state, follower).filter_map(|event| async move {
+        let event = match event {
+            LiveEvent::Message(message) => Event::default()
+                .event(stream_event::MESSAGE)
+                .id(message.id.to_string())
+                .json_data(&*message)
+                .ok()?,
+            LiveEvent::MayHaveMissed => Event::default().event(stream_event::LAGGED).data("reload"),
+            LiveEvent::Closed(reason) => Event::default()
+                .event(stream_event::CLOSED)
+                .data(reason.as_str()),
+        };
+        Some(Ok(event))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -183,6 +183,49 @@ impl TestApp {
     }
 }
 
+/// Runs a statement on the app's store behind its back (an operator's change).
+pub async fn execute(database_url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(database_url)
+        .await
+        .expect("operator connection");
+    sqlx::query(sql).execute(&pool).await.expect("statement");
+    pool.close().await;
+}
+
+/// The next event a live stream carries, as (event, data), waiting up to `within`;
+/// keep-alive comments are skipped. `None` when the stream ends first.
+pub async fn next_event(
+    body: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buffered: &mut String,
+    within: Duration,
+) -> Option<(String, String)> {
+    use futures_util::StreamExt;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        while let Some((event, rest)) = buffered.split_once("\n\n") {
+            let (event, rest) = (event.to_owned(), rest.to_owned());
+            *buffered = rest;
+            let field = |name: &str| {
+                event
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .map(str::to_owned)
+            };
+            if let Some(name) = field("event: ") {
+                return Some((name, field("data: ").unwrap_or_default()));
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("an event in time")?
+            .expect("chunk");
+        buffered.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
 pub async fn count_rows(database_url: &str, sql: &str) -> i64 {
     sqlx::any::install_default_drivers();
     let pool = AnyPoolOptions::new()

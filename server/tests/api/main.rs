@@ -9,5 +9,6 @@ mod concurrency;
 mod conversations;
 mod hostile_clients;
 mod lifecycle;
+mod live_access;
 mod scale_out;
 mod sign_in_throttle;

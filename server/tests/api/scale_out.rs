@@ -1,9 +1,13 @@
 //! Several server processes on one PostgreSQL: the live stream reaches a participant
-//! connected to another process than the sender's (the processes share `LISTEN`/`NOTIFY`).
+//! connected to another process than the sender's, and ends at once when its session
+//! signs out through another process (the processes share `LISTEN`/`NOTIFY`).
 
-use crate::helpers::{ServerProcess, Store, TestApp, fresh_database, inquiry, streamed_local_ids};
+use crate::helpers::{
+    ServerProcess, Store, TestApp, fresh_database, inquiry, next_event, streamed_local_ids,
+};
 use reqwest::StatusCode;
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_stream_reaches_a_participant_connected_to_another_process() {
@@ -38,4 +42,41 @@ async fn the_live_stream_reaches_a_participant_connected_to_another_process() {
     }
 
     assert_eq!(streamed_local_ids(stream, 2).await, ["s-1", "s-2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_through_one_process_ends_the_sessions_stream_on_another() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    let first = ServerProcess::start(&database_url).await;
+    let second = ServerProcess::start(&database_url).await;
+    let one = TestApp::at(first.address.clone(), database_url.clone());
+    let other = TestApp::at(second.address.clone(), database_url.clone());
+
+    let alice = one.sign_in("alice").await;
+    let agency = one.agency_id("northwind").await;
+    let created = one
+        .created(&alice, "key-1", &inquiry(&agency, "Hello!", "m-1"))
+        .await;
+    let id = created["conversation"]["id"].as_str().expect("id");
+    let stream = other
+        .get(&alice, &format!("/api/messages/conversations/{id}/stream"))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let out = one
+        .client
+        .delete(one.url("/api/session"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("sign out");
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+
+    let mut body = Box::pin(stream.bytes_stream());
+    let mut buffered = String::new();
+    let within = Duration::from_secs(2);
+    assert_eq!(
+        next_event(&mut body, &mut buffered, within).await,
+        Some(("closed".to_owned(), "signed_out".to_owned()))
+    );
+    assert_eq!(next_event(&mut body, &mut buffered, within).await, None);
 }

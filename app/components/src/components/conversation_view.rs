@@ -7,7 +7,7 @@ use crate::timeline::{self, Delivery, Row};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use messaging_core::wire::{Conversation, CurrentUser, Message, MessageCursor};
+use messaging_core::wire::{Conversation, CurrentUser, Message, MessageCursor, StreamClosed};
 use messaging_core::{ConversationId, LocalId, MessageText};
 
 /// At most this many pages are fetched to catch up after a reconnection.
@@ -64,6 +64,11 @@ pub fn ConversationView(
     /// Where the API lives; empty for the same origin.
     #[prop(optional, into)]
     api_base: String,
+    /// Called when the server ends the live stream for good (signed out, no longer a
+    /// participant, opened elsewhere), after the view says so: an app may go to its
+    /// sign-in page, say.
+    #[prop(optional, into)]
+    on_stream_closed: Option<Callback<StreamClosed>>,
 ) -> impl IntoView {
     let conversation_id = conversation.id;
     let client = ApiClient::new(api_base);
@@ -74,15 +79,24 @@ pub fn ConversationView(
     let outbox = Outbox::new(reader.id, client.clone(), merge);
 
     // Live messages; after each (re)connection, the ones that came meanwhile.
+    let stream_closed = RwSignal::new(None::<StreamClosed>);
     Effect::new({
         let client = client.clone();
         move |_| {
             let catch_up_client = client.clone();
-            live::follow(
-                &client.stream_url(conversation_id),
-                move |message| merge.run(message),
-                move || catch_up(catch_up_client.clone(), conversation_id, confirmed, merge),
-            );
+            let handlers = live::Handlers {
+                on_message: move |message| merge.run(message),
+                on_connected: move || {
+                    catch_up(catch_up_client.clone(), conversation_id, confirmed, merge);
+                },
+                on_closed: move |reason| {
+                    stream_closed.set(Some(reason));
+                    if let Some(callback) = on_stream_closed {
+                        callback.run(reason);
+                    }
+                },
+            };
+            live::follow(&client.stream_url(conversation_id), handlers);
         }
     });
 
@@ -109,6 +123,18 @@ pub fn ConversationView(
     });
 
     let labels = use_labels();
+    let closed_notice = {
+        let labels = labels.clone();
+        move || {
+            stream_closed.get().map(|reason| {
+                view! {
+                    <p class="conversation__closed" role="status">
+                        {labels.stream_closed(reason)}
+                    </p>
+                }
+            })
+        }
+    };
     view! {
         <section
             class="conversation"
@@ -124,6 +150,7 @@ pub fn ConversationView(
                     <MessageRow row outbox />
                 </For>
             </ol>
+            {closed_notice}
             <Composer conversation_id form_local_id form_text form_action outbox />
         </section>
     }

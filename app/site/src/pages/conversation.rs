@@ -1,4 +1,4 @@
-use super::{FailedPostNotice, SignInFirst};
+use super::{FailedPostNotice, SignInFirst, sign_in_href};
 use crate::data::{FormIntent, PostChatMessage, ReturnedForm, get_conversation, signed_in_user};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -55,6 +55,7 @@ pub fn ConversationPageView() -> impl IntoView {
                                     form_local_id=local_id
                                     form_text=returned.text
                                     form_action=PostChatMessage::url().to_owned()
+                                    sign_in_href=sign_in_href(&format!("/conversations/{}", raw_id()))
                                 />
                             }
                                 .into_any()

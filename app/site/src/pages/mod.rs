@@ -25,7 +25,12 @@ use leptos_router::components::Redirect;
 /// that use it render before answering, so without JavaScript this is an HTTP redirect.)
 #[component]
 fn SignInFirst(#[prop(into)] next: String) -> impl IntoView {
-    view! { <Redirect path=format!("/sign-in?next={}", query_value(&next)) /> }
+    view! { <Redirect path=sign_in_href(&next) /> }
+}
+
+/// The sign-in page, coming back to `next` afterwards.
+fn sign_in_href(next: &str) -> String {
+    format!("/sign-in?next={}", query_value(next))
 }
 
 /// `value` percent-encoded for a query string (unreserved characters and `/` kept): a
