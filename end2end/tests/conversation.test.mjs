@@ -85,6 +85,52 @@ test("7. the other participant's reply arrives live while the user is typing", a
   await context.close();
 });
 
+test("a live stream refused once (a 502) is opened again, and a later reply appears", async () => {
+  const { id } = await startConversation("dave", "northwind", "Is the loft free in June?");
+  const context = await env.browser.newContext();
+  // The first stream is refused, as while the server restarts behind a proxy; an
+  // EventSource gives up for good on such an answer.
+  let refused = false;
+  await context.route("**/stream", (route) => {
+    if (refused) return route.continue();
+    refused = true;
+    return route.fulfill({ status: 502, contentType: "text/plain", body: "Bad gateway" });
+  });
+  const page = await context.newPage();
+  const errors = pageErrors(page);
+  const reopened = page.waitForResponse((r) => r.url().endsWith("/stream") && r.status() === 200);
+  await signIn(page, env.server.baseUrl, "dave", `/conversations/${id}`);
+  await reopened;
+
+  const carol = await apiAs(env.server.baseUrl, "carol");
+  const reply = await carol.post("/api/chat", { conversation_id: id, text: "Yes, it is free.", local_id: crypto.randomUUID() });
+  assert.equal(reply.status, 202);
+  await page.locator("li.message", { hasText: "Yes, it is free." }).waitFor();
+  assert.deepEqual(await shownTexts(page), ["Is the loft free in June?", "Yes, it is free."]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("signing out elsewhere ends the live conversation, and the page goes to sign in", async () => {
+  const { id } = await startConversation("carol", "blue-harbor", "A boat for two?");
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = pageErrors(page);
+  const streaming = page.waitForResponse((r) => r.url().endsWith("/stream") && r.status() === 200);
+  await signIn(page, env.server.baseUrl, "carol", `/conversations/${id}`);
+  await streaming;
+
+  const session = (await context.cookies()).find((cookie) => cookie.name === "session").value;
+  const out = await fetch(`${env.server.baseUrl}/api/session`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${session}` },
+  });
+  assert.equal(out.status, 204);
+  await page.waitForURL((url) => url.pathname === "/sign-in" && url.searchParams.get("next") === `/conversations/${id}`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("two tabs share one outbox: an unsent message is stored once, whichever tab sends it", async () => {
   const { api, id } = await startConversation("bob", "northwind", "Hi from Bob");
   const { context, page: first, errors } = await openConversation("bob", id);
