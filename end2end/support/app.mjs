@@ -89,9 +89,15 @@ export async function shownTexts(page) {
   return page.locator("li.message .message__text").allTextContents();
 }
 
-/** Collects uncaught page errors, to assert there were none. */
+/**
+ * Collects uncaught page errors and Content-Security-Policy violations, to assert there
+ * were none. Chromium logs every violation to the console, with JavaScript on or off.
+ */
 export function pageErrors(page) {
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) errors.push(message.text());
+  });
   return errors;
 }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import AxeBuilder from "@axe-core/playwright";
 import { withServerAndBrowser } from "../support/server.mjs";
 import { launchBrowser, waitForHydration } from "../support/browser.mjs";
-import { apiAs, signIn } from "../support/app.mjs";
+import { apiAs, pageErrors, signIn } from "../support/app.mjs";
 
 const env = withServerAndBrowser(launchBrowser);
 
@@ -15,9 +15,10 @@ async function assertNoViolations(page, what) {
   assert.deepEqual(summary, [], `axe violations on ${what}`);
 }
 
-test("every page has no axe violations, signed out and signed in", async () => {
+test("every page has no axe violations and breaks no Content-Security-Policy, signed out and signed in", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
+  const errors = pageErrors(page);
   const base = env.server.baseUrl;
   for (const path of ["/", "/sign-in", "/agencies", "/agencies/northwind", "/no-such-page"]) {
     await page.goto(`${base}${path}`);
@@ -59,6 +60,7 @@ test("every page has no axe violations, signed out and signed in", async () => {
   await page.getByPlaceholder("Write a message…").press("Enter");
   await page.locator("[data-delivery=failed]").waitFor();
   await assertNoViolations(page, "a conversation with a failed message");
+  assert.deepEqual(errors, []);
   await context.close();
 });
 

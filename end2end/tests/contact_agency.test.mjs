@@ -5,14 +5,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { withServerAndBrowser } from "../support/server.mjs";
 import { launchBrowser, waitForHydration } from "../support/browser.mjs";
+import { pageErrors } from "../support/app.mjs";
 
 const env = withServerAndBrowser(launchBrowser);
 
 test("contacting an agency creates one conversation, and the button then opens it", async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error.message));
+  const errors = pageErrors(page);
 
   await page.goto(`${env.server.baseUrl}/agencies/northwind`);
   await waitForHydration(page);

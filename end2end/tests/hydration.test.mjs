@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { withServerAndBrowser } from "../support/server.mjs";
 import { launchBrowser, waitForHydration } from "../support/browser.mjs";
+import { pageErrors } from "../support/app.mjs";
 
 const env = withServerAndBrowser(launchBrowser);
 
@@ -17,8 +18,7 @@ test("the home page is server-rendered HTML", async () => {
 
 test("after hydration a click makes a key in the browser", async () => {
   const page = await env.browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error.message));
+  const errors = pageErrors(page);
   const started = performance.now();
   await page.goto(`${env.server.baseUrl}/`);
   await waitForHydration(page);

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { withServerAndBrowser } from "../support/server.mjs";
 import { launchBrowser } from "../support/browser.mjs";
-import { apiAs, assertExactlyOnce, shownTexts, signIn } from "../support/app.mjs";
+import { apiAs, assertExactlyOnce, pageErrors, shownTexts, signIn } from "../support/app.mjs";
 
 const env = withServerAndBrowser(launchBrowser);
 
@@ -21,11 +21,26 @@ async function settlesOn(page, pattern) {
 
 async function noScriptPage() {
   const context = await env.browser.newContext({ javaScriptEnabled: false });
-  return { context, page: await context.newPage() };
+  const page = await context.newPage();
+  return { context, page, errors: pageErrors(page) };
 }
 
+test("no page breaks its Content-Security-Policy, signed out and signed in", async () => {
+  const { context, page, errors } = await noScriptPage();
+  const base = env.server.baseUrl;
+  for (const path of ["/", "/sign-in", "/agencies", "/agencies/northwind", "/no-such-page"]) {
+    await page.goto(`${base}${path}`);
+  }
+  await signIn(page, base, "bob", "/agencies", { hydrated: false });
+  for (const path of ["/agencies/northwind", "/agencies/northwind/message", "/conversations"]) {
+    await page.goto(`${base}${path}`);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("signed-out visitors are sent to sign in and back", async () => {
-  const { context, page } = await noScriptPage();
+  const { context, page, errors } = await noScriptPage();
   await page.goto(`${env.server.baseUrl}/conversations`);
   assert.equal(new URL(page.url()).pathname, "/sign-in");
   await page.getByLabel("Username").fill("alice");
@@ -36,11 +51,12 @@ test("signed-out visitors are sent to sign in and back", async () => {
   await page.getByLabel("Password").fill("demo-password");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL((url) => url.pathname === "/conversations");
+  assert.deepEqual(errors, []);
   await context.close();
 });
 
 test("8. the compose form posts once even when submitted twice", async () => {
-  const { context, page } = await noScriptPage();
+  const { context, page, errors } = await noScriptPage();
   await signIn(page, env.server.baseUrl, "alice", "/agencies/northwind", { hydrated: false });
   // Without script the button submits its fallback form: the compose page.
   await page.getByRole("button", { name: "Send message" }).click();
@@ -66,11 +82,12 @@ test("8. the compose form posts once even when submitted twice", async () => {
   assert.equal(new URL(again.headers().location, env.server.baseUrl).pathname, new URL(page.url()).pathname);
 
   await assertExactlyOnce(await apiAs(env.server.baseUrl, "alice"), "northwind", ["Sent with scripts off"]);
+  assert.deepEqual(errors, []);
   await context.close();
 });
 
 test("chatting works without script, and a failed post keeps the text", async () => {
-  const { context, page } = await noScriptPage();
+  const { context, page, errors } = await noScriptPage();
   const api = await apiAs(env.server.baseUrl, "bob");
   const agency = await api.agency("blue-harbor");
   const created = await api.post(
@@ -94,5 +111,6 @@ test("chatting works without script, and a failed post keeps the text", async ()
   assert.equal(await page.getByPlaceholder("Write a message…").inputValue(), long);
 
   await assertExactlyOnce(api, "blue-harbor", ["First", "Second, by form"]);
+  assert.deepEqual(errors, []);
   await context.close();
 });

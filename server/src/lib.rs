@@ -22,6 +22,7 @@ pub mod page_data;
 pub mod passwords;
 pub mod request_limits;
 pub mod routes;
+pub mod security;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

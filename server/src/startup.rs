@@ -7,7 +7,7 @@ use crate::events::Hub;
 use crate::http::ConnectionLimits;
 use crate::routes::{agencies, chat, conversations, session, system};
 use crate::state::AppState;
-use crate::{auth, idempotency, metrics, request_limits};
+use crate::{auth, idempotency, metrics, request_limits, security};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
@@ -117,7 +117,8 @@ fn demo_site(state: &AppState) -> Router<AppState> {
     use crate::page_data::ServerPageData;
     use leptos::prelude::provide_context;
     use leptos_axum::{
-        LeptosRoutes, file_and_error_handler, generate_route_list, handle_server_fns_with_context,
+        LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
+        handle_server_fns_with_context,
     };
     use site::data::{PageData, SERVER_FN_PREFIX};
     use site::{App, shell};
@@ -128,7 +129,10 @@ fn demo_site(state: &AppState) -> Router<AppState> {
     let page_data: Arc<dyn PageData> = Arc::new(ServerPageData {
         state: state.clone(),
     });
-    let provide_page_data = move || provide_context(Arc::clone(&page_data));
+    let provide_page_data = move || {
+        provide_context(Arc::clone(&page_data));
+        crate::security::set_page_policy();
+    };
     let server_fns = {
         let provide = provide_page_data.clone();
         move |request: Request<Body>| handle_server_fns_with_context(provide.clone(), request)
@@ -140,7 +144,10 @@ fn demo_site(state: &AppState) -> Router<AppState> {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            crate::security::set_page_policy,
+            shell,
+        ))
         .layer(CompressionLayer::new());
     Router::new()
         .route(
@@ -175,12 +182,13 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
                     header::REFERRER_POLICY,
                     "strict-origin-when-cross-origin",
                 ))
-                // No other site may frame the pages (a framed Send message dialog can be
+                // No other site may frame anything (a framed Send message dialog can be
                 // clicked through by a page that hides it): the CSP for browsers that
-                // read it, X-Frame-Options for the others.
+                // read it (pages set their fuller one, `security`), X-Frame-Options for
+                // the others.
                 .layer(security_header(
                     header::CONTENT_SECURITY_POLICY,
-                    "frame-ancestors 'none'",
+                    security::NOT_A_PAGE,
                 ))
                 .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
                 .option_layer(hsts)

@@ -5,6 +5,7 @@ use axum::body::Body;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use server::config::Config;
+use server::security;
 use server::startup::router;
 use server::state::AppState;
 use tower::ServiceExt;
@@ -84,13 +85,12 @@ async fn metrics_are_prometheus_text() {
 
 #[tokio::test]
 async fn pages_and_api_answers_carry_the_security_headers() {
-    for path in ["/", "/api/agencies", "/api/no/such/thing"] {
+    for path in ["/", "/no/such/page", "/api/agencies", "/api/no/such/thing"] {
         let request = Request::get(path).body(Body::empty()).expect("request");
         let response = send(request, |_| {}).await;
         for (name, value) in [
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
             (header::X_FRAME_OPTIONS, "DENY"),
         ] {
             assert_eq!(
@@ -103,6 +103,31 @@ async fn pages_and_api_answers_carry_the_security_headers() {
             header_of(&response, header::STRICT_TRANSPORT_SECURITY),
             None
         );
+        let policy = header_of(&response, header::CONTENT_SECURITY_POLICY)
+            .map(str::to_owned)
+            .unwrap_or_default();
+        if path.starts_with("/api") {
+            assert_eq!(policy, security::NOT_A_PAGE, "{path}");
+            continue;
+        }
+        // A page: every script carries the nonce its policy names, and no other runs.
+        let html = String::from_utf8(body_of(response).await).expect("UTF-8");
+        let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+        assert!(!scripts.is_empty(), "{path}: no script to check");
+        let nonce = scripts[0]
+            .split("nonce=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a nonce on the first script");
+        assert!(nonce.len() >= 22, "{path}: a nonce of 128 bits");
+        assert_eq!(policy, security::page_policy(nonce), "{path}");
+        for script in scripts {
+            let tag = script.split('>').next().unwrap_or_default();
+            assert!(
+                tag.contains(&format!("nonce=\"{nonce}\"")),
+                "{path}: <script{tag}>"
+            );
+        }
     }
     let request = Request::get("/").body(Body::empty()).expect("request");
     let response = send(request, |config| config.production = true).await;
