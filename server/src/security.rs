@@ -19,7 +19,7 @@ pub fn page_policy(nonce: &str) -> String {
 /// Sets the page's policy on the response being rendered; call it in the context of a
 /// Leptos render (`leptos_routes_with_context`'s context function). Outside one (a
 /// server function's answer, which runs no script), it does nothing.
-#[cfg(feature = "demo")]
+#[cfg(feature = "leptos-pages")]
 pub fn set_page_policy() {
     use axum::http::{HeaderValue, header};
     use leptos::prelude::use_context;

@@ -22,9 +22,13 @@ fn pages_beside_the_api(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let site_root = std::path::PathBuf::from(&*options.site_root);
     let pages = Router::new()
-        .leptos_routes(&state, generate_route_list(App), move || {
-            shell(options.clone())
-        })
+        // Every page gets the Content-Security-Policy on the nonce of its scripts.
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            server::security::set_page_policy,
+            move || shell(options.clone()),
+        )
         .nest_service("/pkg", server::startup::bundle_files(&state.leptos_options))
         .route_service(
             "/style.css",
