@@ -66,14 +66,17 @@ pub async fn sign_in(
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let token = hex::encode(bytes);
     let now = db::now();
+    // Through the one write path: on SQLite, the group commit's writer.
+    let mut tx = state.db.begin_write().await?;
     sessions::insert(
-        state.db.pool(),
+        &mut *tx,
         &hash_token(&token),
         user_id,
         micros::from_time(now),
         micros::from_time(now + SESSION_LIFETIME),
     )
     .await?;
+    db::commit(tx).await?;
     let user = directory::user(state.db.pool(), user_id)
         .await?
         .context("Signed-in user vanished")?;
@@ -83,7 +86,9 @@ pub async fn sign_in(
 
 pub async fn sign_out(state: &AppState, token: &str) -> Result<(), ApiError> {
     let token_hash = hash_token(token);
-    sessions::delete(state.db.pool(), &token_hash).await?;
+    let mut tx = state.db.begin_write().await?;
+    sessions::delete(&mut *tx, &token_hash).await?;
+    db::commit(tx).await?;
     state.caches.forget_session(&token_hash);
     state.hub.end_session(&state.db, &token_hash).await?;
     Ok(())

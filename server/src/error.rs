@@ -93,7 +93,12 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
-        if db::is_write_contention(&error) {
+        if matches!(error, WriteError::Stalled | WriteError::CommitterStopped) {
+            // Never a hang: the client retries (the key or local_id makes it safe), by
+            // then perhaps on another process.
+            tracing::error!(error = %error, "the store's writer is stuck");
+            Self::unavailable()
+        } else if db::is_write_contention(&error) {
             tracing::warn!(error = %error, "store contention");
             Self::unavailable()
         } else {

@@ -172,10 +172,13 @@ async fn listen(database_url: &str) -> sqlx::Result<PgListener> {
     Ok(listener)
 }
 
-/// Each user's open streams, oldest first.
+/// A user's open streams, oldest first: each one's id and its "replaced" signal.
+type OpenStreams = VecDeque<(u64, Arc<Notify>)>;
+
+/// Each user's open streams.
 #[derive(Default)]
 struct StreamSlots {
-    by_user: Mutex<HashMap<UserId, VecDeque<(u64, Arc<Notify>)>>>,
+    by_user: Mutex<HashMap<UserId, OpenStreams>>,
     next_id: AtomicU64,
 }
 
@@ -199,7 +202,7 @@ impl StreamSlots {
         }
     }
 
-    fn by_user(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, VecDeque<(u64, Arc<Notify>)>>> {
+    fn by_user(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, OpenStreams>> {
         self.by_user
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

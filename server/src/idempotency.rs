@@ -311,20 +311,25 @@ pub fn spawn_sweeper(db: Db, every: Duration) {
         let mut ticker = tokio::time::interval(every);
         loop {
             ticker.tick().await;
-            let now = micros::from_time(db::now());
-            match idempotency_keys::delete_expired(db.pool(), now).await {
+            match sweep(&db).await {
                 Ok(0) => {}
-                Ok(n) => {
-                    metrics::counter!(dedup::EXPIRED_KEYS).increment(n);
-                    tracing::info!(keys = n, "swept expired idempotency keys");
+                Ok(keys) => {
+                    metrics::counter!(dedup::EXPIRED_KEYS).increment(keys);
+                    tracing::info!(keys, "swept expired idempotency keys");
                 }
-                Err(error) => {
-                    tracing::warn!(error = %error, "sweeping expired idempotency keys failed")
-                }
-            }
-            if let Err(error) = db::sessions::delete_expired(db.pool(), now).await {
-                tracing::warn!(error = %error, "sweeping expired sessions failed");
+                Err(error) => tracing::warn!(%error, "sweeping expired keys and sessions failed"),
             }
         }
     });
+}
+
+/// One sweep, through the one write path (on SQLite, the group commit's writer, so it
+/// never races the writers for the file lock); the number of keys it deleted.
+async fn sweep(db: &Db) -> Result<u64, db::WriteError> {
+    let now = micros::from_time(db::now());
+    let mut tx = db.begin_write().await?;
+    let keys = idempotency_keys::delete_expired(&mut *tx, now).await?;
+    db::sessions::delete_expired(&mut *tx, now).await?;
+    db::commit(tx).await?;
+    Ok(keys)
 }

@@ -128,28 +128,29 @@ impl Db {
             create_sqlite_parent_dir(url)?;
         }
         let options = AnyConnectOptions::from_str(url).context("Failed to parse DATABASE_URL")?;
-        let pool = pool_options(backend, if backend == Backend::Sqlite { 8 } else { 16 })
-            .connect_with(options.clone())
-            .await
-            .context("Failed to connect to the database")?;
-        Migrator::new(EmbeddedMigrations)
-            .await
-            .context("Failed to read the migrations")?
-            .run(&pool)
-            .await
-            .context("Failed to run migrations")?;
+        let pool = match backend {
+            Backend::Sqlite => pool_options(backend, 8, Access::ReadOnly),
+            Backend::Postgres => pool_options(backend, 16, Access::ReadWrite),
+        }
+        .connect_with(options.clone())
+        .await
+        .context("Failed to connect to the database")?;
         let sqlite_writer = match backend {
             Backend::Sqlite => {
-                let connection = pool_options(backend, 1)
+                let mut connection = pool_options(backend, 1, Access::ReadWrite)
                     .connect_with(options)
                     .await
                     .context("Failed to connect the SQLite writer")?
                     .acquire()
                     .await
                     .context("Failed to open the SQLite writer's connection")?;
+                migrate(&mut *connection).await?;
                 Some(writer::Writer::new(connection))
             }
-            Backend::Postgres => None,
+            Backend::Postgres => {
+                migrate(&pool).await?;
+                None
+            }
         };
         Ok(Self {
             pool,
@@ -164,7 +165,7 @@ impl Db {
     /// Starts a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a deferred read that later upgrades gets SQLITE_BUSY without
     /// waiting. On PostgreSQL it bounds lock waits.
-    pub async fn begin_write(&self) -> sqlx::Result<Tx> {
+    pub async fn begin_write(&self) -> Result<Tx, WriteError> {
         match &self.sqlite_writer {
             Some(writer) => Ok(Tx::Sqlite(writer.begin().await?)),
             None => {
@@ -183,8 +184,13 @@ impl Db {
         }
     }
 
-    pub async fn is_reachable(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    /// Whether the store answers, and (SQLite) the group commit still runs.
+    pub async fn is_healthy(&self) -> bool {
+        let committing = self
+            .sqlite_writer
+            .as_ref()
+            .is_none_or(writer::Writer::is_committing);
+        committing && sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 }
 
@@ -201,7 +207,25 @@ pub async fn commit(tx: Tx) -> Result<(), WriteError> {
     Ok(())
 }
 
-fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
+async fn migrate<'a>(target: impl sqlx::Acquire<'a, Database = sqlx::Any>) -> anyhow::Result<()> {
+    Migrator::new(EmbeddedMigrations)
+        .await
+        .context("Failed to read the migrations")?
+        .run(target)
+        .await
+        .context("Failed to run migrations")
+}
+
+/// Whether a pool's connections may write. SQLite's shared pool only reads
+/// (`query_only`): every write goes through the writer's connection, so none races it
+/// for the file lock.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+fn pool_options(backend: Backend, size: u32, access: Access) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(Duration::from_secs(10))
@@ -217,6 +241,9 @@ fn pool_options(backend: Backend, size: u32) -> AnyPoolOptions {
                         "PRAGMA busy_timeout = 10000",
                     ] {
                         conn.execute(pragma).await?;
+                    }
+                    if access == Access::ReadOnly {
+                        conn.execute("PRAGMA query_only = ON").await?;
                     }
                 }
                 Ok(())
@@ -247,7 +274,7 @@ pub fn is_write_contention(error: &WriteError) -> bool {
     match error {
         WriteError::Store(error) => is_contention(error),
         WriteError::BatchFailed(error) => is_contention(error),
-        WriteError::CommitterStopped => false,
+        WriteError::CommitterStopped | WriteError::Stalled => false,
     }
 }
 

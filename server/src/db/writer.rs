@@ -13,13 +13,25 @@
 //! back to its savepoint and leaves the others' writes alone. If that is impossible
 //! (SQLite rolled the whole transaction back, say on a full disk), the whole batch is
 //! rolled back and every writer in it gets an error: none of them was answered yet.
+//!
+//! No wait here is unbounded: a writer that cannot get the connection, or whose commit
+//! does not come, within [`WAIT_LIMIT`] gives up with [`WriteError::Stalled`] (a 503 with
+//! `Retry-After`: its retry replays or redoes it, as the key says). A committer that
+//! stopped (it panicked, say) is seen by `/healthz`, so the process gets replaced.
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Executor};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
+use tokio::task::AbortHandle;
+
+/// How long a writer waits for the connection, and then for the commit of its writes.
+/// Far above a busy moment's wait (milliseconds: one fsync per batch); SQLite's own
+/// busy timeout is as long.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
 
 type Outcome = Result<(), Arc<sqlx::Error>>;
 
@@ -35,6 +47,9 @@ pub enum WriteError {
     /// The committer is gone; no write can become durable.
     #[error("the committer stopped")]
     CommitterStopped,
+    /// The connection or the commit did not come within the wait limit.
+    #[error("the writer did not answer in time")]
+    Stalled,
 }
 
 const ROLLBACK_SAVEPOINT: [&str; 2] = ["ROLLBACK TO write", "RELEASE write"];
@@ -43,7 +58,11 @@ const ROLLBACK_SAVEPOINT: [&str; 2] = ["ROLLBACK TO write", "RELEASE write"];
 pub struct Writer {
     shared: Arc<Mutex<Connection>>,
     released: Arc<Notify>,
+    /// Commits made, for the tests.
+    #[cfg(test)]
     commits: Arc<AtomicU64>,
+    committer: AbortHandle,
+    wait_limit: Duration,
 }
 
 #[derive(Debug)]
@@ -62,27 +81,44 @@ struct Connection {
 impl Writer {
     /// Takes the connection and starts the committer, which lives as long as the writer.
     pub fn new(conn: PoolConnection<Any>) -> Self {
-        let writer = Self {
-            shared: Arc::new(Mutex::new(Connection {
-                conn,
-                in_transaction: false,
-                savepoint_open: false,
-                waiting: Vec::new(),
-            })),
-            released: Arc::new(Notify::new()),
-            commits: Arc::default(),
-        };
-        tokio::spawn(commit_released_work(
-            Arc::downgrade(&writer.shared),
-            Arc::clone(&writer.released),
-            Arc::clone(&writer.commits),
+        Self::with_wait_limit(conn, WAIT_LIMIT)
+    }
+
+    fn with_wait_limit(conn: PoolConnection<Any>, wait_limit: Duration) -> Self {
+        let shared = Arc::new(Mutex::new(Connection {
+            conn,
+            in_transaction: false,
+            savepoint_open: false,
+            waiting: Vec::new(),
+        }));
+        let released = Arc::new(Notify::new());
+        let commits: Arc<AtomicU64> = Arc::default();
+        let committer = tokio::spawn(commit_released_work(
+            Arc::downgrade(&shared),
+            Arc::clone(&released),
+            Arc::clone(&commits),
         ));
-        writer
+        Self {
+            shared,
+            released,
+            #[cfg(test)]
+            commits,
+            committer: committer.abort_handle(),
+            wait_limit,
+        }
+    }
+
+    /// Whether the committer still runs.
+    pub fn is_committing(&self) -> bool {
+        !self.committer.is_finished()
     }
 
     /// Waits for the connection, then opens this writer's savepoint.
-    pub async fn begin(&self) -> sqlx::Result<WriteTx> {
-        let mut connection = Arc::clone(&self.shared).lock_owned().await;
+    pub async fn begin(&self) -> Result<WriteTx, WriteError> {
+        let waiting = Arc::clone(&self.shared).lock_owned();
+        let mut connection = tokio::time::timeout(self.wait_limit, waiting)
+            .await
+            .map_err(|_| WriteError::Stalled)?;
         connection.settle().await;
         if !connection.in_transaction {
             connection.conn.execute("BEGIN IMMEDIATE").await?;
@@ -91,11 +127,12 @@ impl Writer {
         connection.savepoint_open = true;
         if let Err(error) = connection.conn.execute("SAVEPOINT write").await {
             connection.savepoint_open = false;
-            return Err(error);
+            return Err(error.into());
         }
         Ok(WriteTx {
             connection: Some(connection),
             released: Arc::clone(&self.released),
+            wait_limit: self.wait_limit,
         })
     }
 
@@ -109,6 +146,7 @@ impl Writer {
 pub struct WriteTx {
     connection: Option<OwnedMutexGuard<Connection>>,
     released: Arc<Notify>,
+    wait_limit: Duration,
 }
 
 impl WriteTx {
@@ -138,10 +176,11 @@ impl WriteTx {
         connection.waiting.push(sender);
         drop(connection);
         self.released.notify_one();
-        match committed.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(WriteError::BatchFailed(error)),
-            Err(_) => Err(WriteError::CommitterStopped),
+        match tokio::time::timeout(self.wait_limit, committed).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(WriteError::BatchFailed(error)),
+            Ok(Err(_)) => Err(WriteError::CommitterStopped),
+            Err(_) => Err(WriteError::Stalled),
         }
     }
 }
@@ -250,12 +289,27 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}/writer.db?mode=rwc", dir.path().display());
         let db = Db::connect(&url).await.expect("a database");
-        sqlx::query("CREATE TABLE numbers (n BIGINT PRIMARY KEY)")
-            .execute(db.pool())
+        let writer = db.sqlite_writer.clone().expect("SQLite has a writer");
+        let mut tx = writer.begin().await.expect("begin");
+        tx.execute("CREATE TABLE numbers (n BIGINT PRIMARY KEY)")
             .await
             .expect("a table");
-        let writer = db.sqlite_writer.clone().expect("SQLite has a writer");
+        tx.commit().await.expect("commit");
         (db, writer, dir)
+    }
+
+    /// A second writer on the same file that gives up after `limit`.
+    async fn impatient_writer(dir: &tempfile::TempDir, limit: Duration) -> Writer {
+        use crate::db::{Access, Backend, pool_options};
+        let url = format!("sqlite://{}/writer.db", dir.path().display());
+        let connection = pool_options(Backend::Sqlite, 1, Access::ReadWrite)
+            .connect(&url)
+            .await
+            .expect("a pool")
+            .acquire()
+            .await
+            .expect("a connection");
+        Writer::with_wait_limit(connection, limit)
     }
 
     async fn insert(tx: &mut WriteTx, n: i64) -> sqlx::Result<()> {
@@ -371,9 +425,61 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn write_transactions_go_through_the_group_commit_on_sqlite() {
         let (db, writer, _dir) = database().await;
+        let before = writer.commits();
         let tx = db.begin_write().await.expect("begin");
         assert!(matches!(tx, Tx::Sqlite(_)));
         crate::db::commit(tx).await.expect("commit");
-        assert_eq!(writer.commits(), 1);
+        assert_eq!(writer.commits(), before + 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pool_only_reads_so_every_write_takes_the_writer() {
+        let (db, _writer, _dir) = database().await;
+        let written = sqlx::query("INSERT INTO numbers (n) VALUES (1)")
+            .execute(db.pool())
+            .await;
+        assert!(written.is_err(), "a write went around the writer");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stuck_connection_fails_writers_in_bounded_time() {
+        const LIMIT: Duration = Duration::from_millis(200);
+        let (_db, _writer, dir) = database().await;
+        let writer = impatient_writer(&dir, LIMIT).await;
+        // Fault: the connection is held, as by a COMMIT whose fsync never returns.
+        let stuck = Arc::clone(&writer.shared).lock_owned().await;
+        let started = tokio::time::Instant::now();
+        let outcome = writer.begin().await;
+        assert!(matches!(outcome, Err(WriteError::Stalled)));
+        assert!(started.elapsed() < LIMIT * 10, "{:?}", started.elapsed());
+        drop(stuck);
+        let mut tx = writer.begin().await.expect("begin once it is free");
+        insert(&mut tx, 7).await.expect("insert");
+        tx.commit().await.expect("commit");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_committer_fails_writers_in_bounded_time_and_is_seen() {
+        const LIMIT: Duration = Duration::from_millis(200);
+        let (db, _writer, dir) = database().await;
+        let writer = impatient_writer(&dir, LIMIT).await;
+        assert!(writer.is_committing());
+        // Fault: the committer task ends, as on a panic.
+        writer.committer.abort();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!writer.is_committing());
+        let mut tx = writer.begin().await.expect("begin");
+        insert(&mut tx, 8).await.expect("insert");
+        let started = tokio::time::Instant::now();
+        let outcome = tx.commit().await;
+        assert!(
+            matches!(
+                outcome,
+                Err(WriteError::Stalled | WriteError::CommitterStopped)
+            ),
+            "{outcome:?}"
+        );
+        assert!(started.elapsed() < LIMIT * 10, "{:?}", started.elapsed());
+        assert!(!committed(&db, 8).await, "told it failed, and not stored");
     }
 }
