@@ -1,6 +1,6 @@
 //! Password hashing (argon2, with its default parameters), off the async threads: it is
-//! deliberately slow, a core and 19 MiB for each check. Checks run at most one per core,
-//! behind a short queue; past it a sign-in is told to come back (503), so a flood of
+//! deliberately slow, a core and 19 MiB for each check. Checks take at most half the
+//! cores, behind a short queue; past it a sign-in is told to come back (503), so a flood of
 //! sign-ins cannot take every blocking thread (static files are read on them too), all
 //! the memory, or make everyone's sign-in wait for ever.
 
@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// Checks waiting for a core, per core: a few tens of milliseconds each.
+/// Checks waiting, per check running: a few tens of milliseconds each.
 const QUEUED_PER_CORE: usize = 8;
 
 /// The cores password checks may take, and the queue for them.
@@ -25,11 +25,14 @@ pub struct PasswordChecks {
 
 impl Default for PasswordChecks {
     fn default() -> Self {
+        // Half the cores at most: a sign-in flood never takes the CPU the other routes
+        // need (the hostile soak's storm keeps its p99 within 2x beside one).
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let checkers = (cores / 2).max(1);
         Self {
-            cores: Semaphore::new(cores),
+            cores: Semaphore::new(checkers),
             queued: AtomicUsize::new(0),
-            max_queued: cores * QUEUED_PER_CORE,
+            max_queued: checkers * QUEUED_PER_CORE,
         }
     }
 }

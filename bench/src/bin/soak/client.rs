@@ -89,6 +89,22 @@ pub struct Tally {
     pub late_retries_disagreeing: AtomicU64,
     /// One user and agency answered with two different conversations.
     pub natural_key_disagreeing: AtomicU64,
+    /// Each attempt's time to its answer (or failure), in microseconds.
+    #[serde(skip)]
+    pub latencies_us: Mutex<Vec<u32>>,
+}
+
+impl Tally {
+    /// The 99th percentile of the attempts' latencies, in milliseconds.
+    pub fn p99_ms(&self) -> f64 {
+        let mut latencies = self.latencies_us.lock().expect("latencies").clone();
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        latencies.sort_unstable();
+        let index = (latencies.len() * 99 / 100).min(latencies.len() - 1);
+        f64::from(latencies[index]) / 1000.0
+    }
 }
 
 fn bump(counter: &AtomicU64) {
@@ -300,7 +316,15 @@ impl Storm {
         for retry in 0.. {
             bump(&self.tally.requests);
             let endpoint = &self.endpoints[fastrand::usize(..self.endpoints.len())];
-            let (failure, retry_after) = match self.attempt(endpoint, intent).await {
+            let started = Instant::now();
+            let attempt = self.attempt(endpoint, intent).await;
+            let took = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+            self.tally
+                .latencies_us
+                .lock()
+                .expect("latencies")
+                .push(took);
+            let (failure, retry_after) = match attempt {
                 Ok(ack) => {
                     bump(&self.tally.acknowledged);
                     return Answer::Ack(ack);

@@ -1,7 +1,8 @@
 //! `soak`: storms of intents with racing duplicates and random retries against the real
-//! server, through a lossy network and across crashes, on SQLite and on PostgreSQL with
-//! two processes; then an audit of the database itself: 0 duplicate conversations,
-//! 0 duplicate messages, every acknowledged message present as acknowledged.
+//! server, through a lossy network, across crashes and beside hostile clients, on SQLite
+//! and on PostgreSQL with two processes; then an audit of the database itself:
+//! 0 duplicate conversations, 0 duplicate messages, every acknowledged message present
+//! as acknowledged.
 //!
 //! ```text
 //! soak --server-bin PATH [--seconds N] [--postgres ADMIN_URL] [--only NAME,..] [--out DIR]
@@ -13,6 +14,7 @@
 
 mod audit;
 mod client;
+mod hostile;
 mod proxy;
 mod servers;
 
@@ -57,9 +59,15 @@ struct Scenario {
     clients: usize,
     lossy: bool,
     crashes: bool,
+    /// Hostile clients beside the storm (`hostile`).
+    hostile: bool,
 }
 
-const SCENARIOS: [Scenario; 5] = [
+/// How much slower the storm's clients may be beside hostile ones (p99, against the
+/// plain storm's in the same run).
+const HOSTILE_P99_LIMIT: f64 = 2.0;
+
+const SCENARIOS: [Scenario; 6] = [
     Scenario {
         name: "storm",
         what: "SQLite under contention: many concurrent writers, racing duplicates",
@@ -68,6 +76,7 @@ const SCENARIOS: [Scenario; 5] = [
         clients: 64,
         lossy: false,
         crashes: false,
+        hostile: false,
     },
     Scenario {
         name: "lossy-network",
@@ -77,6 +86,7 @@ const SCENARIOS: [Scenario; 5] = [
         clients: 16,
         lossy: true,
         crashes: false,
+        hostile: false,
     },
     Scenario {
         name: "crashes",
@@ -86,6 +96,7 @@ const SCENARIOS: [Scenario; 5] = [
         clients: 16,
         lossy: false,
         crashes: true,
+        hostile: false,
     },
     Scenario {
         name: "postgres-storm",
@@ -95,6 +106,7 @@ const SCENARIOS: [Scenario; 5] = [
         clients: 64,
         lossy: false,
         crashes: false,
+        hostile: false,
     },
     Scenario {
         name: "postgres-crashes",
@@ -104,6 +116,17 @@ const SCENARIOS: [Scenario; 5] = [
         clients: 16,
         lossy: true,
         crashes: true,
+        hostile: false,
+    },
+    Scenario {
+        name: "hostile",
+        what: "the storm beside idle and half-open connections, silent HTTP/2, trickled bodies and a sign-in flood with made-up names",
+        store: Store::Sqlite,
+        processes: 1,
+        clients: 64,
+        lossy: false,
+        crashes: false,
+        hostile: true,
     },
 ];
 
@@ -131,6 +154,9 @@ struct Outcome {
     clients: usize,
     seconds: u64,
     tally: client::Tally,
+    /// The 99th percentile of the storm's requests, in milliseconds.
+    p99_ms: f64,
+    attack: Option<Arc<hostile::Attack>>,
     fates: Option<Arc<proxy::Fates>>,
     deaths: Arc<servers::Deaths>,
     server_panics: usize,
@@ -171,6 +197,7 @@ async fn main() -> anyhow::Result<()> {
         }
         outcomes.push(outcome);
     }
+    compare_hostile_with_storm(&mut outcomes);
     if let Some(out) = &options.out {
         std::fs::create_dir_all(out)?;
         std::fs::write(
@@ -228,6 +255,12 @@ async fn run(scenario: &Scenario, options: &Options) -> anyhow::Result<Outcome> 
     let storm = Arc::new(client::Storm::new(endpoints, &direct, agencies, scenario.lossy).await?);
 
     faults.set(true);
+    let attack = scenario
+        .hostile
+        .then(|| Arc::new(hostile::Attack::default()));
+    let attackers = attack
+        .clone()
+        .map(|attack| tokio::spawn(hostile::run(fleet.ports[0], faults.clone(), attack)));
     let until = Instant::now() + Duration::from_secs(options.seconds);
     let clients: Vec<_> = (0..scenario.clients)
         .map(|_| {
@@ -237,6 +270,9 @@ async fn run(scenario: &Scenario, options: &Options) -> anyhow::Result<Outcome> 
         .collect();
     tokio::time::sleep_until(until).await;
     faults.set(false);
+    if let Some(attackers) = attackers {
+        attackers.await?;
+    }
     let mut unfinished_clients = 0;
     for client in clients {
         let abort = client.abort_handle();
@@ -267,7 +303,9 @@ async fn run(scenario: &Scenario, options: &Options) -> anyhow::Result<Outcome> 
         processes: scenario.processes,
         clients: scenario.clients,
         seconds: options.seconds,
+        p99_ms: storm.tally.p99_ms(),
         tally: storm.tally,
+        attack,
         fates,
         deaths,
         server_panics,
@@ -380,6 +418,19 @@ fn broken_guarantees(outcome: &Outcome, scenario: &Scenario) -> Vec<String> {
             "no fault point fired: build the server with --features failpoints".to_owned(),
         ));
     }
+    if let Some(attack) = &outcome.attack {
+        checks.push((
+            get(&attack.sign_ins_unexpected) == 0,
+            format!(
+                "{} made-up sign-ins answered other than 401, 429 or 503",
+                get(&attack.sign_ins_unexpected)
+            ),
+        ));
+        checks.push((
+            get(&attack.connections) > 0 && get(&attack.sign_ins) > 0,
+            "the hostile clients did not run".to_owned(),
+        ));
+    }
     if let Some(fates) = &outcome.fates {
         checks.push((
             get(&fates.requests_dropped) > 0
@@ -393,6 +444,32 @@ fn broken_guarantees(outcome: &Outcome, scenario: &Scenario) -> Vec<String> {
         .filter(|(held, _)| !held)
         .map(|(_, broken)| broken)
         .collect()
+}
+
+/// The storm's clients beside hostile ones may be at most [`HOSTILE_P99_LIMIT`] times
+/// slower (p99) than in the plain storm of the same run.
+fn compare_hostile_with_storm(outcomes: &mut [Outcome]) {
+    let storm = outcomes
+        .iter()
+        .find(|o| o.scenario == "storm")
+        .map(|o| o.p99_ms);
+    let Some(hostile) = outcomes.iter_mut().find(|o| o.scenario == "hostile") else {
+        return;
+    };
+    match storm {
+        Some(storm) if hostile.p99_ms > storm * HOSTILE_P99_LIMIT => {
+            hostile.failures.push(format!(
+                "p99 {:.1} ms beside hostile clients, over {HOSTILE_P99_LIMIT}x the storm's {storm:.1} ms",
+                hostile.p99_ms
+            ));
+            println!(
+                "  FAILED: {}",
+                hostile.failures.last().expect("just pushed")
+            );
+        }
+        Some(_) => {}
+        None => eprintln!("soak: no storm in this run to compare the hostile p99 with"),
+    }
 }
 
 /// Panics the server processes wrote to their logs (a log that cannot be read has none).
@@ -472,19 +549,20 @@ fn markdown(outcomes: &[Outcome], seconds: u64) -> String {
         "# Soak report\n\nWritten by `scripts/soak` ({seconds} s of faults per scenario, then the last retries); \
          rerun it to replace this file. Every scenario starts on a fresh database and ends with an audit of the \
          database itself against what the clients were told.\n\n\
-         | Scenario | Store | Intents | Duplicate sends | Requests | Replayed | Network faults | Kills | Aborts at commit | 5xx | Duplicates stored | Acknowledged lost | Integrity | Result |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
+         | Scenario | Store | Intents | Duplicate sends | Requests | p99 (ms) | Replayed | Network faults | Kills | Aborts at commit | 5xx | Duplicates stored | Acknowledged lost | Integrity | Result |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n"
     );
     for outcome in outcomes {
         let (tally, audit, deaths) = (&outcome.tally, &outcome.audit, &outcome.deaths);
         md.push_str(&format!(
-            "| {} | {:?} × {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {:?} × {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             outcome.scenario,
             outcome.store,
             outcome.processes,
             get(&tally.intents),
             get(&tally.duplicate_sends),
             get(&tally.requests),
+            outcome.p99_ms,
             get(&tally.replays),
             get(&tally.network_errors),
             get(&deaths.kills),
@@ -506,6 +584,27 @@ fn markdown(outcomes: &[Outcome], seconds: u64) -> String {
             "- **{}** ({} clients): {}.\n",
             outcome.scenario, outcome.clients, outcome.what
         ));
+    }
+    for outcome in outcomes {
+        if let Some(attack) = &outcome.attack {
+            md.push_str(&format!(
+                "\nBeside **{}**'s storm: {} connections opened by the idle, half-open, silent HTTP/2 and \
+                 trickling clients (each cut off by the server's limits and opened again), {} made-up sign-ins \
+                 ({} refused by the rate limit, {} by the password-check queue, {} answered otherwise).\n",
+                outcome.scenario,
+                get(&attack.connections),
+                get(&attack.sign_ins),
+                get(&attack.sign_ins_limited_429),
+                get(&attack.sign_ins_unavailable_503),
+                get(&attack.sign_ins_unexpected),
+            ));
+        }
+    }
+    for failure in outcomes
+        .iter()
+        .flat_map(|o| o.failures.iter().map(move |f| (o.scenario, f)))
+    {
+        md.push_str(&format!("\n- FAILED {}: {}", failure.0, failure.1));
     }
     md.push_str("\nThe full figures are in `soak.json` beside this file.\n");
     md
