@@ -82,6 +82,11 @@ pub struct Participant {
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
+    /// Its place in the conversation: 1, 2, 3, … with no gap, given when it is stored. A
+    /// reader that has every message up to `seq - 1` may show it; otherwise it fetches
+    /// the gap first. (0 only in answers stored before sequences existed.)
+    #[serde(default)]
+    pub seq: u64,
     pub local_id: LocalId,
     pub sender: Participant,
     pub text: String,
@@ -159,20 +164,25 @@ pub fn page_size(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE)
 }
 
-/// Where a page ended: the last item's time (Unix microseconds) and id, written
-/// `<micros>_<uuid>`. One type per list, the same on the wire and in the store's queries.
-/// A client may make one to ask only for what follows an item it already has.
+/// Where a page of a list ordered by time ended: the last item's time (Unix
+/// microseconds) and id, written `<micros>_<uuid>`. The same on the wire and in the
+/// store's queries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor<Id> {
-    /// The time the list is ordered by: a conversation's last activity, a message's creation.
+    /// The time the list is ordered by: a conversation's last activity.
     pub at: i64,
     pub id: Id,
 }
 
 /// Resumes the conversations list (newest activity first) after one conversation.
 pub type ConversationCursor = Cursor<ConversationId>;
-/// Resumes a conversation's messages (oldest first) after one message.
-pub type MessageCursor = Cursor<MessageId>;
+
+/// Resumes a conversation's messages (in sequence) after one message: its `seq`, written
+/// as a number. A client makes one to ask for what follows the messages it has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MessageCursor {
+    pub seq: u64,
+}
 
 impl ConversationCursor {
     pub fn after(conversation: &Conversation) -> Self {
@@ -185,10 +195,34 @@ impl ConversationCursor {
 
 impl MessageCursor {
     pub fn after(message: &Message) -> Self {
-        Self {
-            at: micros::from_time(message.created_at),
-            id: message.id,
+        Self { seq: message.seq }
+    }
+
+    pub fn parse(cursor: &str) -> Option<Self> {
+        // Digits only: `u64::from_str` would take a leading `+`.
+        if cursor.is_empty() || !cursor.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
         }
+        cursor.parse().ok().map(|seq| Self { seq })
+    }
+}
+
+impl fmt::Display for MessageCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.seq)
+    }
+}
+
+impl Serialize for MessageCursor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageCursor {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("not a cursor this API gave out"))
     }
 }
 
@@ -250,6 +284,18 @@ pub struct PageQuery {
     pub cursor: Option<MessageCursor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+}
+
+/// Query of `GET /api/messages/conversations/{id}/stream`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct StreamQuery {
+    /// The `seq` of the last message the client has: the stream starts with the ones
+    /// after it. A `Last-Event-ID` header (the browser's own reconnection) wins over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>), schema(value_type = Option<String>))]
+    pub after: Option<MessageCursor>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,19 +363,27 @@ mod tests {
 
     #[test]
     fn a_cursor_made_by_a_client_reads_back_and_junk_does_not() {
-        let cursor = MessageCursor {
-            at: 1_700_000_000_000_000,
-            id: MessageId::from_uuid(Uuid::nil()),
-        };
-        assert_eq!(
-            cursor.to_string(),
-            "1700000000000000_00000000-0000-0000-0000-000000000000"
-        );
-        assert_eq!(MessageCursor::parse(&cursor.to_string()), Some(cursor));
-        let query: PageQuery =
-            serde_json::from_value(json!({ "cursor": cursor.to_string() })).expect("a cursor");
+        let cursor = MessageCursor { seq: 42 };
+        assert_eq!(cursor.to_string(), "42");
+        assert_eq!(MessageCursor::parse("42"), Some(cursor));
+        let query: PageQuery = serde_json::from_value(json!({ "cursor": "42" })).expect("a cursor");
         assert_eq!(query.cursor, Some(cursor));
         assert!(serde_json::from_value::<PageQuery>(json!({ "cursor": "junk" })).is_err());
+        for junk in ["", "+1", "-1", "1.0", " 1", "18446744073709551616"] {
+            assert_eq!(MessageCursor::parse(junk), None, "{junk:?}");
+        }
+        let conversation = ConversationCursor {
+            at: 1_700_000_000_000_000,
+            id: ConversationId::from_uuid(Uuid::nil()),
+        };
+        assert_eq!(
+            conversation.to_string(),
+            "1700000000000000_00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(
+            ConversationCursor::parse(&conversation.to_string()),
+            Some(conversation)
+        );
         for junk in [
             "",
             "_",

@@ -202,11 +202,14 @@ impl ApiClient {
         call(Request::get(&url), None::<&()>, timeout).await
     }
 
-    /// Where a conversation's live stream (Server-Sent Events) is.
-    pub fn stream_url(&self, conversation: ConversationId) -> String {
-        self.url(&format!(
-            "/api/messages/conversations/{conversation}/stream"
-        ))
+    /// Where a conversation's live stream (Server-Sent Events) is; with `after`, it
+    /// starts with the messages that follow that one.
+    pub fn stream_url(&self, conversation: ConversationId, after: Option<MessageCursor>) -> String {
+        let path = format!("/api/messages/conversations/{conversation}/stream");
+        match after {
+            Some(after) => self.url(&format!("{path}?after={after}")),
+            None => self.url(&path),
+        }
     }
 }
 

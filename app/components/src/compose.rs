@@ -244,6 +244,7 @@ mod tests {
         let message = messaging_core::wire::Message {
             id: MessageId::new_random(),
             conversation_id: conversation.id,
+            seq: 1,
             local_id: LocalId::parse(&send.request.initial_message.local_id).expect("local id"),
             sender: conversation.created_by.clone(),
             text: send.request.initial_message.text.clone(),

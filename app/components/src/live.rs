@@ -25,16 +25,17 @@ pub struct Handlers<M, C, E> {
     pub on_closed: E,
 }
 
-/// Follows the stream at `url` until the current reactive owner is cleaned up or the
-/// server closes it.
-pub fn follow<M, C, E>(url: &str, handlers: Handlers<M, C, E>)
+/// Follows the stream at the address `url` gives (asked again at each opening, so it can
+/// name the last message the owner has) until the current reactive owner is cleaned up
+/// or the server closes it.
+pub fn follow<M, C, E>(url: impl Fn() -> String + 'static, handlers: Handlers<M, C, E>)
 where
     M: Fn(Message) + 'static,
     C: Fn() + 'static,
     E: Fn(StreamClosed) + 'static,
 {
     let live = Rc::new_cyclic(|live: &Weak<Live>| Live {
-        url: url.to_owned(),
+        url: Box::new(url),
         source: RefCell::new(None),
         failures: Cell::new(0),
         reopen: RefCell::new(None),
@@ -46,7 +47,7 @@ where
 }
 
 struct Live {
-    url: String,
+    url: Box<dyn Fn() -> String>,
     source: RefCell<Option<EventSource>>,
     /// Openings the browser gave up on since the last one that worked.
     failures: Cell<u32>,
@@ -56,7 +57,7 @@ struct Live {
 
 impl Live {
     fn open(&self) {
-        let Ok(source) = EventSource::new(&self.url) else {
+        let Ok(source) = EventSource::new(&(self.url)()) else {
             return;
         };
         self.listeners.attach(&source);

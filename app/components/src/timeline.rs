@@ -1,6 +1,8 @@
-//! What the conversation view shows: the messages the server confirmed, oldest first,
-//! then the outbox's unsent ones. A message is known by its `local_id` wherever it comes
-//! from (the page, a send's answer, the live stream, another tab), so it shows once.
+//! What the conversation view shows: the messages the server confirmed, in sequence and
+//! with no gap, then the outbox's unsent ones. A message is known by its `local_id`
+//! wherever it comes from (the page, a send's answer, the live stream, another tab), so it
+//! shows once; one whose sequence number is not the next is held back until the messages
+//! before it are fetched.
 
 use crate::outbox::Pending;
 use messaging_core::wire::Message;
@@ -44,20 +46,41 @@ pub struct Row {
     pub delivery: Delivery,
 }
 
-/// Adds a confirmed message, or replaces the copy with the same `local_id`, keeping the
-/// server's order (time, then id). Messages of other conversations are ignored.
+/// What became of a message offered to the confirmed list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merged {
+    /// In the list (added, or it was there already).
+    Shown,
+    /// Messages are missing before it: it is left out, and the caller fetches what
+    /// follows the last shown message (which brings this one too).
+    Gap,
+    /// Of another conversation.
+    Ignored,
+}
+
+/// Adds a confirmed message at its place in the sequence, or replaces the copy with the
+/// same sequence number or `local_id`, so the list stays a gap-free run of the
+/// conversation. A message past the next number (or without one) is a [`Merged::Gap`].
 pub fn merge_confirmed(
     confirmed: &mut Vec<Message>,
     conversation: ConversationId,
     message: Message,
-) {
+) -> Merged {
     if message.conversation_id != conversation {
-        return;
+        return Merged::Ignored;
     }
-    confirmed.retain(|known| known.local_id != message.local_id);
-    let at = confirmed
-        .partition_point(|known| (known.created_at, known.id) < (message.created_at, message.id));
-    confirmed.insert(at, message);
+    let next = confirmed.last().map_or(1, |last| last.seq + 1);
+    let starts_the_list = confirmed.is_empty() && message.seq > 0;
+    if !starts_the_list && (message.seq == 0 || message.seq > next) {
+        return Merged::Gap;
+    }
+    confirmed.retain(|known| known.local_id != message.local_id || known.seq == message.seq);
+    let at = confirmed.partition_point(|known| known.seq < message.seq);
+    match confirmed.get_mut(at) {
+        Some(known) if known.seq == message.seq => *known = message,
+        _ => confirmed.insert(at, message),
+    }
+    Merged::Shown
 }
 
 /// The rows to show: confirmed messages, then this conversation's unsent ones in the
@@ -122,15 +145,16 @@ mod tests {
         conversation: ConversationId,
         sender: &Participant,
         local_id: &LocalId,
-        at: i64,
+        seq: u64,
     ) -> Message {
         Message {
             id: MessageId::new_random(),
             conversation_id: conversation,
+            seq,
             local_id: local_id.clone(),
             sender: sender.clone(),
             text: format!("text of {local_id}"),
-            created_at: OffsetDateTime::UNIX_EPOCH + Duration::seconds(at),
+            created_at: OffsetDateTime::UNIX_EPOCH + Duration::seconds(seq as i64),
             display_data: DisplayData::from_user_agent(None),
         }
     }
@@ -181,7 +205,7 @@ mod tests {
     }
 
     #[test]
-    fn confirmed_messages_keep_the_server_order_and_unsent_ones_follow() {
+    fn confirmed_messages_keep_the_sequence_and_unsent_ones_follow() {
         let conversation = ConversationId::new_random();
         let alice = reader();
         let carol = Participant {
@@ -193,19 +217,16 @@ mod tests {
             LocalId::generate(),
             LocalId::generate(),
         );
-        let mut messages = Vec::new();
-        // The stream may deliver a later message before an earlier one.
-        merge_confirmed(
-            &mut messages,
-            conversation,
-            confirmed(conversation, &carol, &second, 2),
-        );
-        merge_confirmed(
-            &mut messages,
-            conversation,
-            confirmed(conversation, &alice, &first, 1),
-        );
+        let mut messages = vec![confirmed(conversation, &alice, &first, 1)];
         let outbox = vec![pending(conversation, &unsent)];
+        assert_eq!(
+            merge_confirmed(
+                &mut messages,
+                conversation,
+                confirmed(conversation, &carol, &second, 2)
+            ),
+            Merged::Shown
+        );
         let shown: Vec<_> = rows(&messages, &outbox, conversation, alice.id, "Alice")
             .into_iter()
             .map(|row| (row.local_id, row.own))
@@ -214,15 +235,45 @@ mod tests {
     }
 
     #[test]
+    fn a_message_past_a_gap_waits_for_the_gap_to_be_fetched() {
+        let conversation = ConversationId::new_random();
+        let alice = reader();
+        let mut messages = vec![confirmed(conversation, &alice, &LocalId::generate(), 4)];
+        let sixth = confirmed(conversation, &alice, &LocalId::generate(), 6);
+        let fifth = confirmed(conversation, &alice, &LocalId::generate(), 5);
+        assert_eq!(
+            merge_confirmed(&mut messages, conversation, sixth.clone()),
+            Merged::Gap
+        );
+        assert_eq!(messages.len(), 1, "nothing shown past the gap");
+        // The catch-up brings both, in order; the live copy of 6 then changes nothing.
+        for message in [fifth, sixth.clone(), sixth] {
+            assert_eq!(
+                merge_confirmed(&mut messages, conversation, message),
+                Merged::Shown
+            );
+        }
+        let seqs: Vec<u64> = messages.iter().map(|message| message.seq).collect();
+        assert_eq!(seqs, [4, 5, 6]);
+        // An answer stored before sequences existed has none: fetched, not guessed.
+        let unnumbered = confirmed(conversation, &alice, &LocalId::generate(), 0);
+        assert_eq!(
+            merge_confirmed(&mut messages, conversation, unnumbered),
+            Merged::Gap
+        );
+    }
+
+    #[test]
     fn other_conversations_stay_out() {
         let (here, elsewhere) = (ConversationId::new_random(), ConversationId::new_random());
         let alice = reader();
         let mut messages = Vec::new();
-        merge_confirmed(
+        let merged = merge_confirmed(
             &mut messages,
             here,
             confirmed(elsewhere, &alice, &LocalId::generate(), 1),
         );
+        assert_eq!(merged, Merged::Ignored);
         let outbox = vec![pending(elsewhere, &LocalId::generate())];
         assert!(rows(&messages, &outbox, here, alice.id, "Alice").is_empty());
     }

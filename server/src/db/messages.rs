@@ -7,7 +7,7 @@ use messaging_core::{ConversationId, DeviceKind, LocalId, MessageId, UserId, mic
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
-const SELECT: &str = "SELECT m.id, m.conversation_id, m.local_id, m.sender_id, u.display_name AS sender_name, \
+const SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, m.local_id, m.sender_id, u.display_name AS sender_name, \
     m.body, m.user_agent, m.device_kind, m.created_at FROM messages m JOIN users u ON u.id = m.sender_id";
 
 fn message(row: &AnyRow) -> sqlx::Result<Message> {
@@ -17,9 +17,11 @@ fn message(row: &AnyRow) -> sqlx::Result<Message> {
     };
     let local_id: String = row.try_get("local_id")?;
     let device_kind: String = row.try_get("device_kind")?;
+    let seq: i64 = row.try_get("seq")?;
     Ok(Message {
         id: uuid(row, "id")?.into(),
         conversation_id: uuid(row, "conversation_id")?.into(),
+        seq: u64::try_from(seq).map_err(|e| decode("seq", e.to_string()))?,
         local_id: LocalId::parse(&local_id).map_err(|e| decode("local_id", e.to_string()))?,
         sender: Participant {
             id: uuid(row, "sender_id")?.into(),
@@ -37,6 +39,8 @@ fn message(row: &AnyRow) -> sqlx::Result<Message> {
 pub struct NewMessageRow<'a> {
     pub id: MessageId,
     pub conversation_id: ConversationId,
+    /// From `conversations::next_seq`, in the same transaction.
+    pub seq: u64,
     pub local_id: &'a LocalId,
     pub sender_id: UserId,
     pub text: &'a str,
@@ -51,11 +55,12 @@ pub async fn insert<'e>(
     row: &NewMessageRow<'_>,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, local_id, sender_id, body, user_agent, device_kind, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (conversation_id, local_id) DO NOTHING",
+        "INSERT INTO messages (id, conversation_id, seq, local_id, sender_id, body, user_agent, device_kind, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (conversation_id, local_id) DO NOTHING",
     )
     .bind(row.id.to_string())
     .bind(row.conversation_id.to_string())
+    .bind(seq_value(row.seq))
     .bind(row.local_id.as_str())
     .bind(row.sender_id.to_string())
     .bind(row.text)
@@ -112,16 +117,19 @@ pub async fn by_local_id<'e>(
     row.as_ref().map(message).transpose()
 }
 
-/// The newest `limit` messages, oldest first: what a conversation opens on.
+/// A sequence number as the store keeps it (BIGINT).
+fn seq_value(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+/// The newest `limit` messages, in sequence: what a conversation opens on.
 #[tracing::instrument(skip_all, fields(conversation.id = %conversation))]
 pub async fn latest<'e>(
     db: impl Executor<'e, Database = Any>,
     conversation: ConversationId,
     limit: u32,
 ) -> sqlx::Result<Vec<Message>> {
-    let sql = format!(
-        "{SELECT} WHERE m.conversation_id = $1 ORDER BY m.created_at DESC, m.id DESC LIMIT $2"
-    );
+    let sql = format!("{SELECT} WHERE m.conversation_id = $1 ORDER BY m.seq DESC LIMIT $2");
     let rows = sqlx::query(&sql)
         .bind(conversation.to_string())
         .bind(i64::from(limit))
@@ -130,7 +138,7 @@ pub async fn latest<'e>(
     rows.iter().rev().map(message).collect()
 }
 
-/// Messages in the order they were stored, oldest first.
+/// Messages in sequence, after `after` (from the first without it).
 #[tracing::instrument(skip_all, fields(conversation.id = %conversation))]
 pub async fn page<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -138,30 +146,13 @@ pub async fn page<'e>(
     after: Option<MessageCursor>,
     limit: u32,
 ) -> sqlx::Result<Vec<Message>> {
-    let rows = match after {
-        None => {
-            let sql = format!(
-                "{SELECT} WHERE m.conversation_id = $1 ORDER BY m.created_at, m.id LIMIT $2"
-            );
-            sqlx::query(&sql)
-                .bind(conversation.to_string())
-                .bind(i64::from(limit))
-                .fetch_all(db)
-                .await?
-        }
-        Some(after) => {
-            let sql = format!(
-                "{SELECT} WHERE m.conversation_id = $1 \
-                 AND (m.created_at > $2 OR (m.created_at = $2 AND m.id > $3)) ORDER BY m.created_at, m.id LIMIT $4"
-            );
-            sqlx::query(&sql)
-                .bind(conversation.to_string())
-                .bind(after.at)
-                .bind(after.id.to_string())
-                .bind(i64::from(limit))
-                .fetch_all(db)
-                .await?
-        }
-    };
+    let sql =
+        format!("{SELECT} WHERE m.conversation_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3");
+    let rows = sqlx::query(&sql)
+        .bind(conversation.to_string())
+        .bind(seq_value(after.map_or(0, |cursor| cursor.seq)))
+        .bind(i64::from(limit))
+        .fetch_all(db)
+        .await?;
     rows.iter().map(message).collect()
 }

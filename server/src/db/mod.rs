@@ -36,13 +36,27 @@ impl MigrationSource<'static> for EmbeddedMigrations {
     ) -> futures_util::future::BoxFuture<'static, Result<Vec<Migration>, BoxDynError>> {
         // Version and description as sqlx reads them from `<version>_<description>.sql`;
         // the checksum is the SQL's, so databases migrated by `migrate!` stay valid.
-        let migrations = vec![Migration::new(
-            20261122000001,
-            "schema".into(),
-            MigrationType::Simple,
-            include_str!("../../migrations/20261122000001_schema.sql").into(),
-            false,
-        )];
+        let migration = |version, description: &'static str, sql: &'static str| {
+            Migration::new(
+                version,
+                description.into(),
+                MigrationType::Simple,
+                sql.into(),
+                false,
+            )
+        };
+        let migrations = vec![
+            migration(
+                20261122000001,
+                "schema",
+                include_str!("../../migrations/20261122000001_schema.sql"),
+            ),
+            migration(
+                20261129000001,
+                "message sequence",
+                include_str!("../../migrations/20261129000001_message_sequence.sql"),
+            ),
+        ];
         Box::pin(async move { Ok(migrations) })
     }
 }
@@ -327,5 +341,56 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(summary(&embedded), summary(&from_files));
+    }
+
+    /// Messages stored before sequences existed are numbered by the order they were
+    /// listed in (time, then id), and the counters continue from there.
+    #[tokio::test]
+    async fn the_sequence_migration_numbers_the_messages_already_stored() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/old.db?mode=rwc", dir.path().display());
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("a database");
+        // The schema as it was: the first migration only.
+        let mut first_only = Migrator::new(EmbeddedMigrations).await.expect("migrations");
+        first_only.migrations = first_only.migrations[..1].to_vec().into();
+        first_only.run(&pool).await.expect("the first migration");
+        for sql in [
+            "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES ('u', 'u', 'U', 'x', 0)",
+            "INSERT INTO agencies (id, slug, name, description) VALUES ('a', 'a', 'A', '')",
+            "INSERT INTO conversations (id, context_type, context_id, created_by, agency_id, created_at, last_message_at) \
+             VALUES ('c1', 'agency_inquiry', 'a', 'u', 'a', 0, 30), ('c2', 'agency_inquiry', 'b', 'u', 'a', 0, 10)",
+            // Out of insertion order, and two at the same time (the id decides).
+            "INSERT INTO messages (id, conversation_id, local_id, sender_id, body, device_kind, created_at) VALUES \
+             ('m3', 'c1', 'l3', 'u', 't', 'unknown', 30), ('m1', 'c1', 'l1', 'u', 't', 'unknown', 10), \
+             ('m2b', 'c1', 'l2b', 'u', 't', 'unknown', 20), ('m2a', 'c1', 'l2a', 'u', 't', 'unknown', 20), \
+             ('n1', 'c2', 'k1', 'u', 't', 'unknown', 10)",
+        ] {
+            sqlx::query(sql).execute(&pool).await.expect("old rows");
+        }
+        pool.close().await;
+
+        let db = Db::connect(&url).await.expect("migrated");
+        let numbered: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, seq FROM messages ORDER BY conversation_id, seq")
+                .fetch_all(db.pool())
+                .await
+                .expect("messages");
+        let expected = [("m1", 1), ("m2a", 2), ("m2b", 3), ("m3", 4), ("n1", 1)];
+        let expected: Vec<(String, i64)> = expected
+            .iter()
+            .map(|(id, seq)| ((*id).to_owned(), *seq))
+            .collect();
+        assert_eq!(numbered, expected);
+        let counters: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, last_seq FROM conversations ORDER BY id")
+                .fetch_all(db.pool())
+                .await
+                .expect("conversations");
+        assert_eq!(counters, [("c1".to_owned(), 4), ("c2".to_owned(), 1)]);
     }
 }

@@ -1,13 +1,17 @@
-//! Following a conversation live, for as long as the reader may: a stream ends with the
-//! reason when its session ends (sign-out at once, in every process; expiry at the next
-//! check), when its user no longer takes part in the conversation (at the next check), or
-//! when a newer stream of the same user takes its place.
+//! Following a conversation live, for as long as the reader may: a stream first sends
+//! what the reader missed after the sequence number it names (a reconnection's
+//! `Last-Event-ID`), then each new message once, in sequence. It ends with the reason when
+//! its session ends (sign-out at once, in every process; expiry at the next check), when
+//! its user no longer takes part in the conversation (at the next check), or when a newer
+//! stream of the same user takes its place.
 
+use crate::db;
 use crate::events::{StreamSlot, Update};
 use crate::state::AppState;
 use futures_util::Stream;
-use messaging_core::wire::{Message, StreamClosed};
+use messaging_core::wire::{MAX_PAGE_SIZE, Message, MessageCursor, StreamClosed};
 use messaging_core::{ConversationId, UserId};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -33,15 +37,21 @@ pub struct Follower {
     /// The hash of the session's token, as `SessionEnded` names it.
     pub token_hash: String,
     pub conversation: ConversationId,
+    /// The last message the reader has: the stream starts with the ones after it.
+    pub after: Option<MessageCursor>,
 }
 
 /// The conversation's live events for `follower`, until access ends (the last event says
 /// why) or the server shuts down (the stream just ends).
 pub fn follow(state: AppState, follower: Follower) -> impl Stream<Item = LiveEvent> {
     let following = Following {
+        // Subscribed before the missed messages are read: one committed in between comes
+        // both ways, and `read_through` drops the second.
         updates: state.hub.subscribe(),
         slot: state.hub.open_stream(follower.user),
         recheck: rechecks(),
+        missed: VecDeque::new(),
+        read_through: follower.after.map_or(0, |after| after.seq),
         state,
         follower,
     };
@@ -69,10 +79,54 @@ struct Following {
     updates: broadcast::Receiver<Update>,
     slot: StreamSlot,
     recheck: Interval,
+    /// Messages after `follower.after`, read from the store, not sent yet.
+    missed: VecDeque<Message>,
+    /// The last sequence number the reader had or was sent from the store: live messages
+    /// up to it are not sent again. Live ones after it go out as they come (a group
+    /// commit's writers may publish out of order; the reader fills any gap).
+    read_through: u64,
 }
 
 impl Following {
     async fn next(&mut self) -> Option<LiveEvent> {
+        if let Some(after) = self.follower.after.take() {
+            if let Some(lagged) = self.read_missed(after).await {
+                return Some(lagged);
+            }
+        }
+        if let Some(message) = self.missed.pop_front() {
+            return Some(LiveEvent::Message(Arc::new(message)));
+        }
+        self.next_live().await
+    }
+
+    /// Reads what came after `after`; more than a page, or a store that cannot answer,
+    /// and the reader is told to catch up through the API instead.
+    async fn read_missed(&mut self, after: MessageCursor) -> Option<LiveEvent> {
+        let conversation = self.follower.conversation;
+        let read = db::messages::page(
+            self.state.db.pool(),
+            conversation,
+            Some(after),
+            MAX_PAGE_SIZE + 1,
+        );
+        match read.await {
+            Ok(missed) if missed.len() <= MAX_PAGE_SIZE as usize => {
+                if let Some(last) = missed.last() {
+                    self.read_through = last.seq;
+                }
+                self.missed = missed.into();
+                None
+            }
+            Ok(_) => Some(LiveEvent::MayHaveMissed),
+            Err(error) => {
+                tracing::warn!(%error, "could not read the messages a stream missed");
+                Some(LiveEvent::MayHaveMissed)
+            }
+        }
+    }
+
+    async fn next_live(&mut self) -> Option<LiveEvent> {
         loop {
             let replaced = Arc::clone(&self.slot.replaced);
             tokio::select! {
@@ -84,7 +138,8 @@ impl Following {
                 }
                 received = self.updates.recv() => match received {
                     Ok(Update::Message(message))
-                        if message.conversation_id == self.follower.conversation =>
+                        if message.conversation_id == self.follower.conversation
+                            && message.seq > self.read_through =>
                     {
                         return Some(LiveEvent::Message(message));
                     }
@@ -110,6 +165,7 @@ impl Following {
             user,
             token_hash,
             conversation,
+            ..
         } = &self.follower;
         let caches = &self.state.caches;
         let db = &self.state.db;

@@ -33,9 +33,13 @@ pub async fn store_once(
     message: &NewMessage,
 ) -> Result<Stored, ApiError> {
     let created_at = db::now();
+    let seq =
+        db::conversations::next_seq(&mut **tx, conversation_id, micros::from_time(created_at))
+            .await?;
     let row = db::messages::NewMessageRow {
         id: MessageId::new_random(),
         conversation_id,
+        seq,
         local_id: &message.local_id,
         sender_id: sender.id,
         text: message.text.as_str(),
@@ -43,11 +47,11 @@ pub async fn store_once(
         created_at: micros::from_time(created_at),
     };
     if db::messages::insert(&mut **tx, &row).await? {
-        db::conversations::touch(&mut **tx, conversation_id, row.created_at).await?;
         db::messages::announce(tx, row.id).await?;
         return Ok(Stored::New(Message {
             id: row.id,
             conversation_id,
+            seq,
             local_id: message.local_id.clone(),
             sender: Participant {
                 id: sender.id,
@@ -58,6 +62,7 @@ pub async fn store_once(
             display_data: message.display_data.clone(),
         }));
     }
+    db::conversations::give_back_seq(&mut **tx, conversation_id).await?;
     let existing = db::messages::by_local_id(&mut **tx, conversation_id, &message.local_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("Conflicting message vanished"))?;

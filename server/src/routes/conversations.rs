@@ -7,13 +7,14 @@ use crate::messaging::{self, Follower, LiveEvent, Sender};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use futures_util::StreamExt;
 use messaging_core::ConversationId;
 use messaging_core::wire::{
     Conversation, ConversationListQuery, CreateConversationRequest, CreateConversationResponse,
-    Message, Page, PageQuery, stream_event,
+    Message, MessageCursor, Page, PageQuery, StreamQuery, stream_event,
 };
 use std::convert::Infallible;
 
@@ -102,14 +103,19 @@ pub async fn list_messages(
 }
 
 /// `GET /api/messages/conversations/{id}/stream`: Server-Sent Events, one `message`
-/// event per new message (with its `local_id`, so the sender's other tabs reconcile),
-/// until a `closed` event says why the reader may no longer follow.
+/// event per new message (with its `local_id`, so the sender's other tabs reconcile, and
+/// its `seq` as the event id), first those after `Last-Event-ID` or `after`, until a
+/// `closed` event says why the reader may no longer follow.
 #[utoipa::path(
     get, path = "/api/messages/conversations/{id}/stream", tag = "conversations",
-    params(("id" = ConversationId, Path)),
+    params(
+        ("id" = ConversationId, Path),
+        StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The `seq` of the last message received (sent by EventSource when it reconnects); the stream starts after it")
+    ),
     responses(
-        (status = 200, description = "Server-Sent Events: `message` events whose data is a Message (with its local_id); `lagged` when the client should reload; `closed` (data `signed_out`, `not_participant` or `replaced`, the last event) when the stream ends for good and the client should not reconnect", content_type = "text/event-stream", body = Message),
-        ReadProblems
+        (status = 200, description = "Server-Sent Events: `message` events whose data is a Message (with its local_id) and whose id is its seq; `lagged` when the client should catch up through the messages list; `closed` (data `signed_out`, `not_participant` or `replaced`, the last event) when the stream ends for good and the client should not reconnect", content_type = "text/event-stream", body = Message),
+        PageProblems
     ),
     security(("bearer" = []), ("cookie" = []))
 )]
@@ -117,6 +123,8 @@ pub async fn stream_messages(
     State(state): State<AppState>,
     caller: Authenticated,
     ApiPath(id): ApiPath<ConversationId>,
+    ApiQuery(query): ApiQuery<StreamQuery>,
+    headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     if messaging::conversation(&state, caller.user.id, id)
         .await?
@@ -124,16 +132,23 @@ pub async fn stream_messages(
     {
         return Err(ApiError::not_found("conversation"));
     }
+    // EventSource's own reconnection names the last event it got; it wins over the
+    // `after` its URL was first opened with.
+    let last_event = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(MessageCursor::parse);
     let follower = Follower {
         user: caller.user.id,
         token_hash: caller.token_hash(),
         conversation: id,
+        after: last_event.or(query.after),
     };
     let stream = messaging::follow(state, follower).filter_map(|event| async move {
         let event = match event {
             LiveEvent::Message(message) => Event::default()
                 .event(stream_event::MESSAGE)
-                .id(message.id.to_string())
+                .id(message.seq.to_string())
                 .json_data(&*message)
                 .ok()?,
             LiveEvent::MayHaveMissed => Event::default().event(stream_event::LAGGED).data("reload"),

@@ -202,6 +202,17 @@ pub async fn next_event(
     buffered: &mut String,
     within: Duration,
 ) -> Option<(String, String)> {
+    next_event_with_id(body, buffered, within)
+        .await
+        .map(|(event, data, _)| (event, data))
+}
+
+/// [`next_event`], with the event's `id` (empty when it has none).
+pub async fn next_event_with_id(
+    body: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buffered: &mut String,
+    within: Duration,
+) -> Option<(String, String, String)> {
     use futures_util::StreamExt;
     let deadline = tokio::time::Instant::now() + within;
     loop {
@@ -215,7 +226,8 @@ pub async fn next_event(
                     .map(str::to_owned)
             };
             if let Some(name) = field("event: ") {
-                return Some((name, field("data: ").unwrap_or_default()));
+                let data = field("data: ").unwrap_or_default();
+                return Some((name, data, field("id: ").unwrap_or_default()));
             }
         }
         let chunk = tokio::time::timeout_at(deadline, body.next())

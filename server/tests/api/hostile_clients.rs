@@ -292,3 +292,45 @@ async fn healthz_answers_while_3000_idle_connections_are_open() {
     .await;
     assert_eq!(closed.iter().filter(|closed| **closed).count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_control_characters_in_paths_and_headers_get_an_answer_below_500() {
+    let app = spawn_app(Store::Sqlite).await;
+    let token = app.sign_in("alice").await;
+    for code in (0u8..0x20).chain([0x7f]) {
+        let c = char::from(code);
+        for path in [
+            "/conversations/",
+            "/agencies/",
+            "/api/agencies/",
+            "/sign-in?next=/",
+        ] {
+            let raw = format!("GET {path}{c}x HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            let status = status_line(&app, raw.as_bytes()).await;
+            assert_answered_below_500(&status, &format!("{code:#04x} in {path}"));
+        }
+        for header in ["User-Agent", "Cookie", "Authorization", "X-Anything"] {
+            let value = match header {
+                "Authorization" => format!("Bearer {token}{c}"),
+                "Cookie" => format!("session={token}{c}"),
+                _ => format!("a{c}b"),
+            };
+            let raw = format!(
+                "GET /api/messages/conversations HTTP/1.1\r\nHost: localhost\r\n{header}: {value}\r\n\r\n"
+            );
+            let status = status_line(&app, raw.as_bytes()).await;
+            assert_answered_below_500(&status, &format!("{code:#04x} in {header}"));
+        }
+    }
+    still_serves_others(&app).await;
+}
+
+/// An answer came (the connection was not just dropped), and it is not a 5xx.
+fn assert_answered_below_500(status_line: &str, what: &str) {
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("{what}: no answer ({status_line:?})"));
+    assert!(status < 500, "{what}: {status_line}");
+}

@@ -11,4 +11,5 @@ mod hostile_clients;
 mod lifecycle;
 mod live_access;
 mod scale_out;
+mod sequence;
 mod sign_in_throttle;

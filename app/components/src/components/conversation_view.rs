@@ -3,7 +3,7 @@ use crate::api::{ApiClient, DEFAULT_TIMEOUT};
 use crate::labels::{Labels, fill, use_labels};
 use crate::live;
 use crate::outbox::{Outbox, Pending};
-use crate::timeline::{self, Delivery, Row};
+use crate::timeline::{self, Delivery, Merged, Row};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -73,8 +73,20 @@ pub fn ConversationView(
     let conversation_id = conversation.id;
     let client = ApiClient::new(api_base);
     let confirmed = RwSignal::new(messages);
+    let catch_up = CatchUp {
+        client: StoredValue::new(client.clone()),
+        conversation: conversation_id,
+        confirmed,
+        state: StoredValue::new(CatchUpState::Idle),
+    };
+    // Whatever confirms a message (its send's answer, the stream, another tab) goes
+    // through here: past a gap, the messages before it are fetched first.
     let merge = Callback::new(move |message: Message| {
-        confirmed.update(|list| timeline::merge_confirmed(list, conversation_id, message));
+        let merged =
+            confirmed.try_update(|list| timeline::merge_confirmed(list, conversation_id, message));
+        if merged == Some(Merged::Gap) {
+            catch_up.run();
+        }
     });
     let outbox = Outbox::new(reader.id, client.clone(), merge);
 
@@ -83,12 +95,9 @@ pub fn ConversationView(
     Effect::new({
         let client = client.clone();
         move |_| {
-            let catch_up_client = client.clone();
             let handlers = live::Handlers {
                 on_message: move |message| merge.run(message),
-                on_connected: move || {
-                    catch_up(catch_up_client.clone(), conversation_id, confirmed, merge);
-                },
+                on_connected: move || catch_up.run(),
                 on_closed: move |reason| {
                     stream_closed.set(Some(reason));
                     if let Some(callback) = on_stream_closed {
@@ -96,7 +105,13 @@ pub fn ConversationView(
                     }
                 },
             };
-            live::follow(&client.stream_url(conversation_id), handlers);
+            // Each opening names the last message shown, so the stream starts after it.
+            let client = client.clone();
+            let url = move || {
+                let after = confirmed.with_untracked(|list| list.last().map(MessageCursor::after));
+                client.stream_url(conversation_id, after)
+            };
+            live::follow(url, handlers);
         }
     });
 
@@ -156,36 +171,87 @@ pub fn ConversationView(
     }
 }
 
-/// Fetches the messages after the newest one shown (the live stream may have missed
-/// them while it was reconnecting).
-fn catch_up(
-    client: ApiClient,
+/// Fetches what follows the last message shown: after a reconnection (the stream may
+/// have missed some), or past a gap. One fetch at a time; asked again meanwhile, it goes
+/// round once more when done.
+#[derive(Clone, Copy)]
+struct CatchUp {
+    client: StoredValue<ApiClient>,
     conversation: ConversationId,
     confirmed: RwSignal<Vec<Message>>,
-    merge: Callback<Message>,
-) {
-    let Some(mut cursor) =
-        confirmed.try_with_untracked(|list| list.last().map(MessageCursor::after))
-    else {
-        return;
-    };
-    spawn_local(async move {
+    state: StoredValue<CatchUpState>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CatchUpState {
+    Idle,
+    Running,
+    RunningAndAskedAgain,
+}
+
+impl CatchUp {
+    fn run(self) {
+        let start = self.state.try_update_value(|state| {
+            let idle = *state == CatchUpState::Idle;
+            *state = if idle {
+                CatchUpState::Running
+            } else {
+                CatchUpState::RunningAndAskedAgain
+            };
+            idle
+        });
+        if start != Some(true) {
+            return;
+        }
+        spawn_local(async move {
+            loop {
+                self.fetch().await;
+                let again = self.state.try_update_value(|state| {
+                    let again = *state == CatchUpState::RunningAndAskedAgain;
+                    *state = if again {
+                        CatchUpState::Running
+                    } else {
+                        CatchUpState::Idle
+                    };
+                    again
+                });
+                if again != Some(true) {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Pages through what follows the last shown message, up to [`MAX_CATCH_UP_PAGES`].
+    /// A failure ends it: the next reconnection tries again.
+    async fn fetch(self) {
+        let Some(client) = self.client.try_get_value() else {
+            return;
+        };
         for _ in 0..MAX_CATCH_UP_PAGES {
+            let Some(after) = self
+                .confirmed
+                .try_with_untracked(|list| list.last().map(MessageCursor::after))
+            else {
+                return; // The view is gone.
+            };
             let Ok(page) = client
-                .messages(conversation, cursor.as_ref(), DEFAULT_TIMEOUT)
+                .messages(self.conversation, after.as_ref(), DEFAULT_TIMEOUT)
                 .await
             else {
-                return; // The next reconnection tries again.
+                return;
             };
-            for message in page.items {
-                merge.try_run(message);
-            }
-            match page.next_cursor.as_deref().map(MessageCursor::parse) {
-                Some(next @ Some(_)) => cursor = next,
-                _ => return,
+            let complete = page.next_cursor.is_none();
+            let merged = self.confirmed.try_update(|list| {
+                for message in page.items {
+                    timeline::merge_confirmed(list, self.conversation, message);
+                }
+            });
+            if complete || merged.is_none() {
+                return;
             }
         }
-    });
+    }
 }
 
 #[component]

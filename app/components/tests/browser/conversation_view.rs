@@ -12,17 +12,19 @@ const CONVERSATION: &str = r#"{"id":"11111111-1111-4111-8111-111111111111","cont
   "created_by":{"id":"33333333-3333-4333-8333-333333333333","display_name":"Alice"},
   "created_at":"2026-11-22T10:00:00Z","last_message_at":"2026-11-22T10:00:00Z"}"#;
 
-/// The server's 202, echoing the sent text and local_id as the reader's message.
+/// The server's 202, echoing the sent text and local_id as the reader's message, with the
+/// conversation's next sequence number (`view_for` starts the count).
 const ACCEPT_SEND: &str = "const sent = JSON.parse(body);
+    window.lastSeq += 1;
     return json(202, { queued: true, message: {
-      id: crypto.randomUUID(), conversation_id: sent.conversation_id, local_id: sent.local_id,
+      id: crypto.randomUUID(), conversation_id: sent.conversation_id, seq: window.lastSeq, local_id: sent.local_id,
       sender: { id: window.readerId, display_name: 'Alice' }, text: sent.text,
       created_at: new Date().toISOString(), display_data: { device_kind: 'linux' } } });";
 
 fn first_message() -> Message {
     serde_json::from_str(
         r#"{"id":"44444444-4444-4444-8444-444444444444","conversation_id":"11111111-1111-4111-8111-111111111111",
-        "local_id":"first","sender":{"id":"55555555-5555-4555-8555-555555555555","display_name":"Carol"},
+        "seq":1,"local_id":"first","sender":{"id":"55555555-5555-4555-8555-555555555555","display_name":"Carol"},
         "text":"Welcome!","created_at":"2026-11-22T10:00:00Z","display_data":{"device_kind":"mac"}}"#,
     )
     .expect("message")
@@ -40,7 +42,10 @@ fn reader() -> CurrentUser {
     }
 }
 
+/// The view of a conversation whose one message (number 1) is `first_message`.
 fn view_for(reader: CurrentUser) -> HtmlElement {
+    let window = web_sys::window().expect("window");
+    js_sys::Reflect::set(&window, &"lastSeq".into(), &1.into()).expect("lastSeq");
     let conversation: Conversation = serde_json::from_str(CONVERSATION).expect("conversation");
     mount(move || {
         leptos::view! {

@@ -45,7 +45,7 @@ fn created_response(dedup: Option<&str>) -> String {
         .unwrap_or_default();
     format!(
         r#"{{"conversation":{CONVERSATION},"message":{{"id":"44444444-4444-4444-8444-444444444444",
-        "conversation_id":"11111111-1111-4111-8111-111111111111","local_id":"m","sender":
+        "conversation_id":"11111111-1111-4111-8111-111111111111","seq":1,"local_id":"m","sender":
         {{"id":"33333333-3333-4333-8333-333333333333","display_name":"Alice"}},"text":"Hi",
         "created_at":"2026-11-22T10:00:00Z","display_data":{{"device_kind":"linux"}}}}{dedup},
         "key_expires_at":"2026-11-23T10:00:00Z"}}"#
