@@ -1,36 +1,37 @@
 //! Password hashing (argon2, with its default parameters), off the async threads: it is
-//! deliberately slow, a core and 19 MiB for each check. Checks take at most half the
-//! cores, behind a short queue; past it a sign-in is told to come back (503), so a flood of
-//! sign-ins cannot take every blocking thread (static files are read on them too), all
-//! the memory, or make everyone's sign-in wait for ever.
+//! deliberately slow, a core and 19 MiB for each check. Checks run on at most half the
+//! cores, each core kept as long again after its check (so at most a quarter of the
+//! machine's time goes to them), behind a short queue; past it a sign-in is told to come
+//! back (503). A flood of sign-ins cannot take every blocking thread (static files are
+//! read on them too), the memory, or the CPU the other routes need (the hostile soak keeps
+//! its storm's p99 within 2x beside one), nor make everyone's sign-in wait for ever.
 
 use crate::error::ApiError;
 use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use messaging_core::{Problem, ProblemCode};
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Checks waiting, per check running: a few tens of milliseconds each.
 const QUEUED_PER_CORE: usize = 8;
 
 /// The cores password checks may take, and the queue for them.
 pub struct PasswordChecks {
-    cores: Semaphore,
+    cores: Arc<Semaphore>,
     queued: AtomicUsize,
     max_queued: usize,
 }
 
 impl Default for PasswordChecks {
     fn default() -> Self {
-        // Half the cores at most: a sign-in flood never takes the CPU the other routes
-        // need (the hostile soak's storm keeps its p99 within 2x beside one).
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let checkers = (cores / 2).max(1);
         Self {
-            cores: Semaphore::new(checkers),
+            cores: Arc::new(Semaphore::new(checkers)),
             queued: AtomicUsize::new(0),
             max_queued: checkers * QUEUED_PER_CORE,
         }
@@ -39,8 +40,8 @@ impl Default for PasswordChecks {
 
 impl PasswordChecks {
     /// A core for one check, or the 503 when the queue is full.
-    async fn admit(&self) -> Result<SemaphorePermit<'_>, ApiError> {
-        if let Ok(permit) = self.cores.try_acquire() {
+    async fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        if let Ok(permit) = Arc::clone(&self.cores).try_acquire_owned() {
             return Ok(permit);
         }
         let in_queue = Queued::join(self).ok_or_else(|| {
@@ -52,9 +53,8 @@ impl PasswordChecks {
                 .with_retry_after(1),
             )
         })?;
-        let permit = self
-            .cores
-            .acquire()
+        let permit = Arc::clone(&self.cores)
+            .acquire_owned()
             .await
             .context("the check semaphore closed")?;
         drop(in_queue);
@@ -104,7 +104,8 @@ pub async fn verify_password(
     hash: Option<String>,
     password: String,
 ) -> Result<bool, ApiError> {
-    let _core = checks.admit().await?;
+    let core = checks.admit().await?;
+    let started = Instant::now();
     let known = hash.is_some();
     let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
     let matches = tokio::task::spawn_blocking(move || {
@@ -118,7 +119,17 @@ pub async fn verify_password(
     })
     .await
     .context("Password verification task failed")??;
+    rest_after(core, started.elapsed());
     Ok(known && matches)
+}
+
+/// Keeps the check's core for as long as the check took, without making its sign-in
+/// wait: the next check on that core starts no sooner.
+fn rest_after(core: OwnedSemaphorePermit, took: std::time::Duration) {
+    tokio::spawn(async move {
+        tokio::time::sleep(took).await;
+        drop(core);
+    });
 }
 
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
