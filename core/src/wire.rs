@@ -145,13 +145,16 @@ pub struct ChatResponse {
     pub message: Message,
 }
 
-/// One page of a list; pass `next_cursor` back as `cursor` for the next page.
+/// One page of a list; pass `next_cursor` back as `cursor` for the next page, and (a
+/// page of older messages) `prev_cursor` back as `before` for the one before it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_cursor: Option<String>,
 }
 
 /// How many items a list gives when the query names no `limit`.
@@ -278,10 +281,16 @@ pub struct ConversationListQuery {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct PageQuery {
-    /// A `next_cursor` this list gave out, or one made from a message the client has.
+    /// A `next_cursor` this list gave out, or one made from a message the client has:
+    /// the page starts after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", param(value_type = Option<String>), schema(value_type = Option<String>))]
     pub cursor: Option<MessageCursor>,
+    /// A `prev_cursor`, or the oldest message the client has: the page is the messages
+    /// just before it (in order). Not with `cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>), schema(value_type = Option<String>))]
+    pub before: Option<MessageCursor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
 }

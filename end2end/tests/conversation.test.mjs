@@ -88,27 +88,30 @@ test("7. the other participant's reply arrives live while the user is typing", a
   await context.close();
 });
 
-test("a live stream refused once (a 502) is opened again, and a later reply appears", async () => {
+test("a live stream refused three times (502) says it is reconnecting, then a later reply appears live", async () => {
   const { id } = await startConversation("dave", "northwind", "Is the loft free in June?");
   const context = await env.browser.newContext();
-  // The first stream is refused, as while the server restarts behind a proxy; an
-  // EventSource gives up for good on such an answer.
-  let refused = false;
+  // Refused as while the server restarts behind a proxy: an EventSource gives up for
+  // good on such an answer, so the view itself must open the stream again.
+  let refusals = 0;
   await context.route(isStream, (route) => {
-    if (refused) return route.continue();
-    refused = true;
+    if (refusals >= 3) return route.continue();
+    refusals += 1;
     return route.fulfill({ status: 502, contentType: "text/plain", body: "Bad gateway" });
   });
   const page = await context.newPage();
   const errors = pageErrors(page);
   const reopened = page.waitForResponse((r) => isStream(r.url()) && r.status() === 200);
   await signIn(page, env.server.baseUrl, "dave", `/conversations/${id}`);
+  await page.getByRole("status").filter({ hasText: "Reconnecting…" }).waitFor();
   await reopened;
+  await page.getByRole("status").filter({ hasText: "Reconnecting…" }).waitFor({ state: "detached" });
+  assert.equal(refusals, 3);
 
   const carol = await apiAs(env.server.baseUrl, "carol");
   const reply = await carol.post("/api/chat", { conversation_id: id, text: "Yes, it is free.", local_id: crypto.randomUUID() });
   assert.equal(reply.status, 202);
-  await page.locator("li.message", { hasText: "Yes, it is free." }).waitFor();
+  await page.locator("li.message", { hasText: "Yes, it is free." }).waitFor({ timeout: 5_000 });
   assert.deepEqual(await shownTexts(page), ["Is the loft free in June?", "Yes, it is free."]);
   assert.deepEqual(errors, []);
   await context.close();
@@ -130,6 +133,32 @@ test("signing out elsewhere ends the live conversation, and the page goes to sig
   });
   assert.equal(out.status, 204);
   await page.waitForURL((url) => url.pathname === "/sign-in" && url.searchParams.get("next") === `/conversations/${id}`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("older messages load in place above the first shown, and the reading position stays", async () => {
+  const { api, id } = await startConversation("carol", "summit-events", "msg-1");
+  for (let n = 2; n <= 205; n++) {
+    const sent = await api.post("/api/chat", { conversation_id: id, text: `msg-${n}`, local_id: `history-${n}` });
+    assert.equal(sent.status, 202);
+  }
+  const { context, page, errors } = await openConversation("carol", id);
+  const texts = await shownTexts(page);
+  assert.equal(texts.length, 200, "the newest 200");
+  assert.equal(texts[0], "msg-6");
+  // Where the reader is, as distance from the end of the list: the same after loading.
+  const fromEnd = () => page.locator("ol.messages").evaluate((list) => list.scrollHeight - list.scrollTop);
+  await page.locator("ol.messages").evaluate((list) => { list.scrollTop = list.scrollHeight / 2; });
+  const before = await fromEnd();
+  await page.getByRole("link", { name: "Older messages" }).click();
+  await page.locator("li.message .message__text", { hasText: /^msg-1$/ }).waitFor();
+  await page.waitForFunction(() => !document.querySelector(".conversation__older"));
+  assert.ok(Math.abs((await fromEnd()) - before) <= 2, "the reading position stayed");
+  assert.equal(new URL(page.url()).search, "", "loaded in place, not by following the link");
+  const all = await shownTexts(page);
+  assert.deepEqual(all, Array.from({ length: 205 }, (_, i) => `msg-${i + 1}`));
+  assert.equal(await page.getByRole("link", { name: "Older messages" }).count(), 0, "nothing older");
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -8,8 +8,8 @@ use crate::extract::{client_address, user_agent};
 use crate::messaging::{self, Sender};
 use crate::state::AppState;
 use messaging_core::wire::{
-    Agency, ChatRequest, Conversation, ConversationListQuery, CreateConversationRequest,
-    CurrentUser, MAX_PAGE_SIZE,
+    Agency, ChatRequest, Conversation, ConversationCursor, ConversationListQuery,
+    CreateConversationRequest, CurrentUser, MAX_PAGE_SIZE, MessageCursor, Page, PageQuery,
 };
 use messaging_core::{ConversationId, IdempotencyKey, ProblemCode};
 use site::data::{ConversationPage, PageData, PageDataError};
@@ -94,6 +94,7 @@ impl PageData for ServerPageData {
         &self,
         headers: http::HeaderMap,
         id: ConversationId,
+        before: Option<u64>,
     ) -> Boxed<'_, Option<ConversationPage>> {
         Box::pin(async move {
             let Some(reader) = self.current_user(headers).await? else {
@@ -105,9 +106,20 @@ impl PageData for ServerPageData {
             else {
                 return Ok(None);
             };
-            let messages = messaging::latest_messages(&self.state, id, SHOWN_MESSAGES)
-                .await
-                .map_err(shown)?;
+            let messages = match before {
+                None => messaging::latest_messages(&self.state, id, SHOWN_MESSAGES).await,
+                Some(seq) => {
+                    let older = PageQuery {
+                        before: Some(MessageCursor { seq }),
+                        limit: Some(SHOWN_MESSAGES),
+                        ..PageQuery::default()
+                    };
+                    messaging::messages(&self.state, reader.id, id, older)
+                        .await
+                        .map(|page| page.items)
+                }
+            }
+            .map_err(shown)?;
             Ok(Some(ConversationPage {
                 conversation,
                 messages,
@@ -116,18 +128,24 @@ impl PageData for ServerPageData {
         })
     }
 
-    fn conversations(&self, headers: http::HeaderMap) -> Boxed<'_, Option<Vec<Conversation>>> {
+    fn conversations(
+        &self,
+        headers: http::HeaderMap,
+        cursor: Option<String>,
+    ) -> Boxed<'_, Option<Page<Conversation>>> {
         Box::pin(async move {
             let Some(reader) = self.current_user(headers).await? else {
                 return Ok(None);
             };
+            // A cursor that is not one the list gave out starts from the top.
             let query = ConversationListQuery {
                 limit: Some(LISTED_CONVERSATIONS),
+                cursor: cursor.as_deref().and_then(ConversationCursor::parse),
                 ..ConversationListQuery::default()
             };
             messaging::conversations(&self.state, reader.id, query)
                 .await
-                .map(|page| Some(page.items))
+                .map(Some)
                 .map_err(shown)
         })
     }

@@ -202,6 +202,20 @@ impl ApiClient {
         call(Request::get(&url), None::<&()>, timeout).await
     }
 
+    /// The page of messages just before `before` (the largest the API gives), in
+    /// sequence; its `prev_cursor` names the page before it.
+    pub async fn older_messages(
+        &self,
+        conversation: ConversationId,
+        before: MessageCursor,
+        timeout: Duration,
+    ) -> Result<Page<Message>, CallError> {
+        let url = self.url(&format!(
+            "/api/messages/conversations/{conversation}/messages?limit={MAX_PAGE_SIZE}&before={before}"
+        ));
+        call(Request::get(&url), None::<&()>, timeout).await
+    }
+
     /// Where a conversation's live stream (Server-Sent Events) is; with `after`, it
     /// starts with the messages that follow that one.
     pub fn stream_url(&self, conversation: ConversationId, after: Option<MessageCursor>) -> String {

@@ -53,6 +53,9 @@ pub fn ConversationIsland(
     /// without it the view only says so.
     #[prop(optional)]
     sign_in_href: Option<String>,
+    /// The page of older messages without JavaScript (see [`ConversationView`]).
+    #[prop(optional)]
+    older_href: Option<String>,
     /// The texts, when not the English defaults.
     #[prop(optional)]
     labels: Option<Labels>,
@@ -74,6 +77,7 @@ pub fn ConversationIsland(
             form_text
             form_action
             on_stream_closed
+            older_href
         />
     }
 }

@@ -80,6 +80,10 @@ pub struct Labels {
     pub text_too_long: Text,
     /// `{code}`: the character's code point, as `U+0007`.
     pub text_control_character: Text,
+    /// Loads the messages before the first one shown.
+    pub older_messages: Text,
+    /// The live conversation lost its connection and is getting it back.
+    pub reconnecting: Text,
     /// The live conversation stopped: the session ended.
     pub stream_signed_out: Text,
     /// The live conversation stopped: the reader no longer takes part.
@@ -119,6 +123,8 @@ impl Default for Labels {
             text_blank: "the message is empty".into(),
             text_too_long: "the message is {len} characters long; at most {max} are allowed".into(),
             text_control_character: "the message holds a control character ({code})".into(),
+            older_messages: "Older messages".into(),
+            reconnecting: "Reconnecting…".into(),
             stream_signed_out: "You were signed out. Sign in again to see new messages.".into(),
             stream_not_participant: "You no longer take part in this conversation.".into(),
             stream_replaced:

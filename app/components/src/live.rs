@@ -15,12 +15,14 @@ use wasm_bindgen::prelude::*;
 use web_sys::{EventSource, MessageEvent};
 
 /// What the stream's owner does with what it carries.
-pub struct Handlers<M, C, E> {
+pub struct Handlers<M, C, I, E> {
     /// Each new message.
     pub on_message: M,
     /// Every (re)connection, and when the server says messages may have been missed:
     /// the owner catches up through the API.
     pub on_connected: C,
+    /// The connection was lost; it is being reopened (until `on_connected`).
+    pub on_interrupted: I,
     /// The server ended the stream for good; it is not reopened.
     pub on_closed: E,
 }
@@ -28,10 +30,11 @@ pub struct Handlers<M, C, E> {
 /// Follows the stream at the address `url` gives (asked again at each opening, so it can
 /// name the last message the owner has) until the current reactive owner is cleaned up
 /// or the server closes it.
-pub fn follow<M, C, E>(url: impl Fn() -> String + 'static, handlers: Handlers<M, C, E>)
+pub fn follow<M, C, I, E>(url: impl Fn() -> String + 'static, handlers: Handlers<M, C, I, E>)
 where
     M: Fn(Message) + 'static,
     C: Fn() + 'static,
+    I: Fn() + 'static,
     E: Fn(StreamClosed) + 'static,
 {
     let live = Rc::new_cyclic(|live: &Weak<Live>| Live {
@@ -115,15 +118,17 @@ struct Listeners {
 }
 
 impl Listeners {
-    fn new<M, C, E>(live: Weak<Live>, handlers: Handlers<M, C, E>) -> Self
+    fn new<M, C, I, E>(live: Weak<Live>, handlers: Handlers<M, C, I, E>) -> Self
     where
         M: Fn(Message) + 'static,
         C: Fn() + 'static,
+        I: Fn() + 'static,
         E: Fn(StreamClosed) + 'static,
     {
         let Handlers {
             on_message,
             on_connected,
+            on_interrupted,
             on_closed,
         } = handlers;
         let on_connected = Rc::new(on_connected);
@@ -161,6 +166,7 @@ impl Listeners {
             }),
             error: Closure::new(move || {
                 if let Some(live) = live.upgrade() {
+                    on_interrupted();
                     live.on_error();
                 }
             }),

@@ -4,7 +4,7 @@
 //! sign-in form works without JavaScript.
 
 use leptos::prelude::*;
-use messaging_core::wire::{Agency, Conversation, CurrentUser, Message};
+use messaging_core::wire::{Agency, Conversation, CurrentUser, Message, Page};
 #[cfg(feature = "ssr")]
 use messaging_core::wire::{ChatRequest, ContextType, CreateConversationRequest, InitialMessage};
 use messaging_core::{AgencyId, ConversationId, IdempotencyKey, LocalId};
@@ -31,7 +31,7 @@ mod provider {
     use super::ConversationPage;
     use messaging_core::ConversationId;
     use messaging_core::wire::{
-        Agency, ChatRequest, Conversation, CreateConversationRequest, CurrentUser,
+        Agency, ChatRequest, Conversation, CreateConversationRequest, CurrentUser, Page,
     };
     use std::future::Future;
     use std::pin::Pin;
@@ -51,15 +51,21 @@ mod provider {
         fn agency(&self, slug: String) -> Boxed<'_, Option<Agency>>;
         /// The user of the request's session cookie, if any.
         fn current_user(&self, headers: http::HeaderMap) -> Boxed<'_, Option<CurrentUser>>;
-        /// The conversation with its first page of messages, if the request's user takes
-        /// part in it.
+        /// The conversation with its newest messages (or those just before message
+        /// number `before`), if the request's user takes part in it.
         fn conversation(
             &self,
             headers: http::HeaderMap,
             id: ConversationId,
+            before: Option<u64>,
         ) -> Boxed<'_, Option<ConversationPage>>;
-        /// The request's user's conversations, newest activity first; `None` when signed out.
-        fn conversations(&self, headers: http::HeaderMap) -> Boxed<'_, Option<Vec<Conversation>>>;
+        /// A page of the request's user's conversations, newest activity first, after
+        /// `cursor` (a `next_cursor` it gave); `None` when signed out.
+        fn conversations(
+            &self,
+            headers: http::HeaderMap,
+            cursor: Option<String>,
+        ) -> Boxed<'_, Option<Page<Conversation>>>;
         /// Creates, merges or replays a conversation exactly as the API does.
         fn start_conversation(
             &self,
@@ -140,22 +146,27 @@ fn request_parts() -> http::request::Parts {
     use_context::<http::request::Parts>().unwrap_or_else(|| http::Request::new(()).into_parts().0)
 }
 
-/// The conversation and its messages, or `None` when it is not the reader's to see.
+/// The conversation and its newest messages (or those before number `before`), or `None`
+/// when it is not the reader's to see.
 #[server(prefix = "/_fn")]
 pub async fn get_conversation(
     id: ConversationId,
+    before: Option<u64>,
 ) -> Result<Option<ConversationPage>, ServerFnError> {
     page_data()?
-        .conversation(request_headers(), id)
+        .conversation(request_headers(), id, before)
         .await
         .map_err(failed)
 }
 
-/// The signed-in user's conversations, newest activity first; `None` when signed out.
+/// A page of the signed-in user's conversations, newest activity first, after `cursor`;
+/// `None` when signed out.
 #[server(prefix = "/_fn")]
-pub async fn list_conversations() -> Result<Option<Vec<Conversation>>, ServerFnError> {
+pub async fn list_conversations(
+    cursor: Option<String>,
+) -> Result<Option<Page<Conversation>>, ServerFnError> {
     page_data()?
-        .conversations(request_headers())
+        .conversations(request_headers(), cursor)
         .await
         .map_err(failed)
 }

@@ -42,6 +42,8 @@ pub fn french() -> Labels {
         text_blank: "le message est vide".into(),
         text_too_long: "le message compte {len} caractères ; {max} au plus".into(),
         text_control_character: "le message contient un caractère de contrôle ({code})".into(),
+        older_messages: "Messages plus anciens".into(),
+        reconnecting: "Reconnexion…".into(),
         stream_signed_out:
             "Vous avez été déconnecté. Reconnectez-vous pour voir les nouveaux messages.".into(),
         stream_not_participant: "Vous ne participez plus à cette conversation.".into(),

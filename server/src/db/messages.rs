@@ -138,6 +138,26 @@ pub async fn latest<'e>(
     rows.iter().rev().map(message).collect()
 }
 
+/// The `limit` messages just before `before`, in sequence.
+#[tracing::instrument(skip_all, fields(conversation.id = %conversation))]
+pub async fn before<'e>(
+    db: impl Executor<'e, Database = Any>,
+    conversation: ConversationId,
+    before: MessageCursor,
+    limit: u32,
+) -> sqlx::Result<Vec<Message>> {
+    let sql = format!(
+        "{SELECT} WHERE m.conversation_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(conversation.to_string())
+        .bind(seq_value(before.seq))
+        .bind(i64::from(limit))
+        .fetch_all(db)
+        .await?;
+    rows.iter().rev().map(message).collect()
+}
+
 /// Messages in sequence, after `after` (from the first without it).
 #[tracing::instrument(skip_all, fields(conversation.id = %conversation))]
 pub async fn page<'e>(

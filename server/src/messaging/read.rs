@@ -8,7 +8,7 @@ use messaging_core::wire::{
     Conversation, ConversationCursor, ConversationListQuery, Message, MessageCursor, Page,
     PageQuery, page_size,
 };
-use messaging_core::{ConversationId, UserId};
+use messaging_core::{ConversationId, ProblemCode, UserId};
 
 /// The reader's conversations, newest activity first; with a context, the "does one
 /// exist?" check.
@@ -37,7 +37,8 @@ pub async fn conversation(
     Ok(db::conversations::for_participant(state.db.pool(), id, reader).await?)
 }
 
-/// A page of the conversation's messages, oldest first.
+/// A page of the conversation's messages, in sequence: from the first, after `cursor`,
+/// or just before `before`.
 pub async fn messages(
     state: &AppState,
     reader: UserId,
@@ -48,8 +49,20 @@ pub async fn messages(
         return Err(ApiError::not_found("conversation"));
     }
     let limit = page_size(query.limit);
-    let items = db::messages::page(state.db.pool(), id, query.cursor, limit + 1).await?;
-    Ok(page(items, limit, MessageCursor::after))
+    match (query.cursor, query.before) {
+        (Some(_), Some(_)) => Err(ApiError::new(
+            ProblemCode::MalformedBody,
+            "Ask for the page after `cursor` or before `before`, not both.",
+        )),
+        (after, None) => {
+            let items = db::messages::page(state.db.pool(), id, after, limit + 1).await?;
+            Ok(page(items, limit, MessageCursor::after))
+        }
+        (None, Some(before)) => {
+            let items = db::messages::before(state.db.pool(), id, before, limit + 1).await?;
+            Ok(older_page(items, limit))
+        }
+    }
 }
 
 /// The newest `limit` messages, oldest first: what a conversation opens on. The caller
@@ -72,5 +85,28 @@ fn page<T, C: ToString>(mut items: Vec<T>, limit: u32, cursor_after: impl Fn(&T)
         .last()
         .filter(|_| more)
         .map(|last| cursor_after(last).to_string());
-    Page { items, next_cursor }
+    Page {
+        items,
+        next_cursor,
+        prev_cursor: None,
+    }
+}
+
+/// A page of older messages: `limit` of the `limit + 1` read (in sequence), the extra one
+/// at the front only saying that still older ones exist.
+fn older_page(mut items: Vec<Message>, limit: u32) -> Page<Message> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = items.len() > limit;
+    if more {
+        items.drain(..items.len() - limit);
+    }
+    let prev_cursor = items
+        .first()
+        .filter(|_| more)
+        .map(|first| MessageCursor { seq: first.seq }.to_string());
+    Page {
+        items,
+        next_cursor: None,
+        prev_cursor,
+    }
 }

@@ -7,6 +7,7 @@ mod bad_input;
 mod chat;
 mod concurrency;
 mod conversations;
+mod history;
 mod hostile_clients;
 mod lifecycle;
 mod live_access;

@@ -64,6 +64,11 @@ pub fn ConversationView(
     /// Where the API lives; empty for the same origin.
     #[prop(optional, into)]
     api_base: String,
+    /// Where the page of older messages is, without JavaScript (`{before}` stands for
+    /// the first shown message's `seq`); with it, they load in place. Without it there is
+    /// no such link, only the button once hydrated.
+    #[prop(optional_no_strip)]
+    older_href: Option<String>,
     /// Called when the server ends the live stream for good (signed out, no longer a
     /// participant, opened elsewhere), after the view says so: an app may go to its
     /// sign-in page, say.
@@ -92,13 +97,19 @@ pub fn ConversationView(
 
     // Live messages; after each (re)connection, the ones that came meanwhile.
     let stream_closed = RwSignal::new(None::<StreamClosed>);
+    let reconnecting = RwSignal::new(false);
     Effect::new({
         let client = client.clone();
         move |_| {
             let handlers = live::Handlers {
                 on_message: move |message| merge.run(message),
-                on_connected: move || catch_up.run(),
+                on_connected: move || {
+                    reconnecting.set(false);
+                    catch_up.run();
+                },
+                on_interrupted: move || reconnecting.set(true),
                 on_closed: move |reason| {
+                    reconnecting.set(false);
                     stream_closed.set(Some(reason));
                     if let Some(callback) = on_stream_closed {
                         callback.run(reason);
@@ -127,14 +138,17 @@ pub fn ConversationView(
         )
     });
 
-    // Keep the newest message in view.
+    // Keep the newest message in view when one is added at the end (not when older
+    // ones are added at the top: the reading position stays).
     let list = NodeRef::<html::Ol>::new();
-    Effect::new(move |_| {
-        let count = rows.with(Vec::len);
-        if let Some(list) = list.get() {
+    Effect::new(move |shown: Option<Option<LocalId>>| {
+        let newest = rows.with(|rows| rows.last().map(|row| row.local_id.clone()));
+        if let Some(list) = list.get()
+            && shown.as_ref() != Some(&newest)
+        {
             list.set_scroll_top(list.scroll_height());
         }
-        count
+        newest
     });
 
     let labels = use_labels();
@@ -150,11 +164,25 @@ pub fn ConversationView(
             })
         }
     };
+    // Announced politely to screen readers; gone once live again.
+    let reconnecting_notice = {
+        let text = labels.reconnecting.to_string();
+        move || {
+            reconnecting.get().then(|| {
+                view! {
+                    <p class="conversation__status" role="status">
+                        {text.clone()}
+                    </p>
+                }
+            })
+        }
+    };
     view! {
         <section
             class="conversation"
             aria-label=fill(&labels.conversation, &[("title", &conversation.title)])
         >
+            <OlderMessages client=catch_up.client conversation_id confirmed list older_href />
             <ol
                 class="messages"
                 node_ref=list
@@ -165,9 +193,84 @@ pub fn ConversationView(
                     <MessageRow row outbox />
                 </For>
             </ol>
+            {reconnecting_notice}
             {closed_notice}
             <Composer conversation_id form_local_id form_text form_action outbox />
         </section>
+    }
+}
+
+/// "Older messages", above the first shown message while there are older ones: a link to
+/// `older_href` (the page of older messages) or, with no such page, a button; once
+/// hydrated, either loads them in place and keeps the reading position.
+#[component]
+fn OlderMessages(
+    client: StoredValue<ApiClient>,
+    conversation_id: ConversationId,
+    confirmed: RwSignal<Vec<Message>>,
+    list: NodeRef<html::Ol>,
+    older_href: Option<String>,
+) -> impl IntoView {
+    let first_shown = move || confirmed.with(|list| list.first().map(|message| message.seq));
+    let loading = RwSignal::new(false);
+    let load = move |event: leptos::ev::MouseEvent| {
+        event.prevent_default();
+        let (Some(before), Some(client)) = (first_shown(), client.try_get_value()) else {
+            return;
+        };
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        spawn_local(async move {
+            let page = client
+                .older_messages(
+                    conversation_id,
+                    MessageCursor { seq: before },
+                    DEFAULT_TIMEOUT,
+                )
+                .await;
+            let _ = loading.try_set(false);
+            let Ok(page) = page else {
+                return; // The link stays; another click tries again.
+            };
+            let from_bottom = list
+                .get_untracked()
+                .map(|list| list.scroll_height() - list.scroll_top());
+            confirmed.update(|shown| {
+                for message in page.items {
+                    timeline::merge_confirmed(shown, conversation_id, message);
+                }
+            });
+            // Once drawn, the same messages are where they were on screen.
+            if let (Some(list), Some(from_bottom)) = (list.get_untracked(), from_bottom) {
+                request_animation_frame(move || {
+                    list.set_scroll_top(list.scroll_height() - from_bottom);
+                });
+            }
+        });
+    };
+    let labels = use_labels();
+    move || {
+        let before = first_shown().filter(|seq| *seq > 1)?;
+        let text = labels.older_messages.to_string();
+        Some(match &older_href {
+            Some(href) => {
+                let href = href.replace("{before}", &before.to_string());
+                view! {
+                    <a class="conversation__older" href=href on:click=load>
+                        {text}
+                    </a>
+                }
+                .into_any()
+            }
+            None => view! {
+                <button class="conversation__older" type="button" on:click=load>
+                    {text}
+                </button>
+            }
+            .into_any(),
+        })
     }
 }
 

@@ -2,7 +2,7 @@ use super::{FailedPostNotice, SignInFirst, sign_in_href};
 use crate::data::{FormIntent, PostChatMessage, ReturnedForm, get_conversation, signed_in_user};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use messaging_components::islands::ConversationIsland;
 use messaging_core::ConversationId;
 
@@ -10,12 +10,22 @@ use messaging_core::ConversationId;
 #[component]
 pub fn ConversationPageView() -> impl IntoView {
     let raw_id = move || use_params_map().with(|p| p.get("id")).unwrap_or_default();
-    let page = Resource::new(raw_id, |id| async move {
-        match id.parse::<ConversationId>() {
-            Ok(id) => get_conversation(id).await,
-            Err(_) => Ok(None),
-        }
-    });
+    // `?before=N`: the page of messages before number N (the no-JavaScript "Older
+    // messages" link); without it, the newest.
+    let before = move || {
+        use_query_map()
+            .with(|query| query.get("before"))
+            .and_then(|before| before.parse::<u64>().ok())
+    };
+    let page = Resource::new(
+        move || (raw_id(), before()),
+        |(id, before)| async move {
+            match id.parse::<ConversationId>() {
+                Ok(id) => get_conversation(id, before).await,
+                Err(_) => Ok(None),
+            }
+        },
+    );
     let user = Resource::new(|| (), |()| signed_in_user());
     let intent = Resource::new(|| (), |()| async { FormIntent::generate() });
     let returned = ReturnedForm::from_query();
@@ -56,7 +66,16 @@ pub fn ConversationPageView() -> impl IntoView {
                                     form_text=returned.text
                                     form_action=PostChatMessage::url().to_owned()
                                     sign_in_href=sign_in_href(&format!("/conversations/{}", raw_id()))
+                                    older_href=format!("/conversations/{}?before={{before}}", raw_id())
                                 />
+                                {before()
+                                    .map(|_| {
+                                        view! {
+                                            <a class="pager" href=format!("/conversations/{}", raw_id())>
+                                                "Newest messages"
+                                            </a>
+                                        }
+                                    })}
                             }
                                 .into_any()
                         }

@@ -1,14 +1,17 @@
 use super::SignInFirst;
 use crate::data::{list_conversations, signed_in_user};
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 use messaging_components::Timestamp;
 use messaging_core::UserId;
 use messaging_core::wire::Conversation;
 
-/// The signed-in user's conversations, newest activity first.
+/// The signed-in user's conversations, newest activity first, a page at a time (plain
+/// links from one page to the next, so every conversation can be reached, script or not).
 #[component]
 pub fn ConversationsPage() -> impl IntoView {
-    let conversations = Resource::new(|| (), |()| list_conversations());
+    let cursor = move || use_query_map().with(|query| query.get("cursor"));
+    let conversations = Resource::new(cursor, list_conversations);
     let reader = Resource::new(|| (), |()| signed_in_user());
     view! {
         <header class="page__header">
@@ -20,7 +23,7 @@ pub fn ConversationsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match conversations.await {
                     Ok(None) => view! { <SignInFirst next="/conversations" /> }.into_any(),
-                    Ok(Some(list)) if list.is_empty() => {
+                    Ok(Some(page)) if page.items.is_empty() && cursor().is_none() => {
                         view! {
                             <p class="card">
                                 "No conversations yet. " <a href="/agencies">"Contact an agency"</a>
@@ -28,15 +31,37 @@ pub fn ConversationsPage() -> impl IntoView {
                         }
                             .into_any()
                     }
-                    Ok(Some(list)) => {
+                    Ok(Some(page)) => {
                         let reader = reader.await.ok().flatten().map(|user| user.id);
+                        let next = page
+                            .next_cursor
+                            .map(|next| {
+                                view! {
+                                    <a class="pager" href=format!("/conversations?cursor={next}")>
+                                        "Older conversations"
+                                    </a>
+                                }
+                            });
+                        let first = cursor()
+                            .map(|_| {
+                                view! {
+                                    <a class="pager" href="/conversations">
+                                        "Latest conversations"
+                                    </a>
+                                }
+                            });
                         view! {
                             <ul class="card-list">
-                                {list
+                                {page
+                                    .items
                                     .into_iter()
                                     .map(|c| conversation_item(c, reader))
                                     .collect_view()}
                             </ul>
+                            <nav class="pagination" aria-label="Conversation pages">
+                                {first}
+                                {next}
+                            </nav>
                         }
                             .into_any()
                     }
