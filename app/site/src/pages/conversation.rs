@@ -65,13 +65,21 @@ pub fn ConversationPageView() -> impl IntoView {
                                     form_local_id=local_id
                                     form_text=returned.text
                                     form_action=PostChatMessage::url().to_owned()
-                                    sign_in_href=sign_in_href(&format!("/conversations/{}", raw_id()))
-                                    older_href=format!("/conversations/{}?before={{before}}", raw_id())
+                                    sign_in_href=sign_in_href(
+                                        &format!("/conversations/{}", raw_id()),
+                                    )
+                                    older_href=format!(
+                                        "/conversations/{}?before={{before}}",
+                                        raw_id(),
+                                    )
                                 />
                                 {before()
                                     .map(|_| {
                                         view! {
-                                            <a class="pager" href=format!("/conversations/{}", raw_id())>
+                                            <a
+                                                class="pager"
+                                                href=format!("/conversations/{}", raw_id())
+                                            >
                                                 "Newest messages"
                                             </a>
                                         }
