@@ -89,10 +89,10 @@ struct Following {
 
 impl Following {
     async fn next(&mut self) -> Option<LiveEvent> {
-        if let Some(after) = self.follower.after.take() {
-            if let Some(lagged) = self.read_missed(after).await {
-                return Some(lagged);
-            }
+        if let Some(after) = self.follower.after.take()
+            && let Some(lagged) = self.read_missed(after).await
+        {
+            return Some(lagged);
         }
         if let Some(message) = self.missed.pop_front() {
             return Some(LiveEvent::Message(Arc::new(message)));

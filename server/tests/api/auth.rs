@@ -93,14 +93,7 @@ async fn requests_without_a_valid_session_are_401(app: TestApp) {
 
 async fn signing_out_ends_the_session(app: TestApp) {
     let token = app.sign_in("alice").await;
-    let out = app
-        .client
-        .delete(app.url("/api/session"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("req");
-    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    app.sign_out(&token).await;
     assert_eq!(
         app.get(&token, "/api/session").await.status(),
         StatusCode::UNAUTHORIZED

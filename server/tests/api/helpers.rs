@@ -168,6 +168,18 @@ impl TestApp {
             .expect("chat request")
     }
 
+    /// Signs the session out (`DELETE /api/session`), asserting the 204.
+    pub async fn sign_out(&self, token: &str) {
+        let out = self
+            .client
+            .delete(self.url("/api/session"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("sign out");
+        assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> Response {
         self.client
             .get(self.url(path))

@@ -45,14 +45,7 @@ async fn a_stream_ends_at_once_when_its_session_signs_out(app: TestApp) {
     let id = conversation(&app, "so-1").await;
     let carol = app.sign_in("carol").await;
     let stream = open_stream(&app, &carol, &id).await;
-    let out = app
-        .client
-        .delete(app.url("/api/session"))
-        .bearer_auth(&carol)
-        .send()
-        .await
-        .expect("sign out");
-    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    app.sign_out(&carol).await;
     assert_closed(stream, "signed_out", Duration::from_secs(2)).await;
 }
 

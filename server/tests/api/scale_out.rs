@@ -62,14 +62,7 @@ async fn signing_out_through_one_process_ends_the_sessions_stream_on_another() {
         .get(&alice, &format!("/api/messages/conversations/{id}/stream"))
         .await;
     assert_eq!(stream.status(), StatusCode::OK);
-    let out = one
-        .client
-        .delete(one.url("/api/session"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .expect("sign out");
-    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    one.sign_out(&alice).await;
 
     let mut body = Box::pin(stream.bytes_stream());
     let mut buffered = String::new();

@@ -14,11 +14,41 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
-/// How many of each attacker run at once.
-const IDLE: usize = 200;
-const HALF_OPEN: usize = 100;
-const HTTP2_SILENT: usize = 50;
-const TRICKLED_BODIES: usize = 50;
+/// One kind of slow attacker: how many run at once, what each sends on connecting, and
+/// what it then sends every half second (or nothing).
+struct Slow {
+    count: usize,
+    opening: &'static [u8],
+    trickle: Option<&'static [u8]>,
+}
+
+const SLOW: [Slow; 4] = [
+    // Connected, silent.
+    Slow {
+        count: 200,
+        opening: b"",
+        trickle: None,
+    },
+    // Headers that never end.
+    Slow {
+        count: 100,
+        opening: b"GET /healthz HTTP/1.1\r\nHost: soak\r\n",
+        trickle: Some(b"X-Slow: 1\r\n"),
+    },
+    // The HTTP/2 preface and an empty SETTINGS frame, then silence.
+    Slow {
+        count: 50,
+        opening: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0",
+        trickle: None,
+    },
+    // A body a byte at a time.
+    Slow {
+        count: 50,
+        opening: b"POST /api/session HTTP/1.1\r\nHost: soak\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+        trickle: Some(b" "),
+    },
+];
+
 const SIGN_IN_FLOODERS: usize = 8;
 
 /// What the attackers did, and what the server answered the sign-in flood.
@@ -42,28 +72,16 @@ fn bump(counter: &AtomicU64) {
 pub async fn run(port: u16, faults: Faults, attack: Arc<Attack>) {
     let server = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut attackers = JoinSet::new();
-    let slow: [(usize, &'static [u8], Option<&'static [u8]>); 4] = [
-        (IDLE, b"", None),
-        (
-            HALF_OPEN,
-            b"GET /healthz HTTP/1.1\r\nHost: soak\r\n",
-            Some(b"X-Slow: 1\r\n"),
-        ),
-        (
-            HTTP2_SILENT,
-            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0",
-            None,
-        ),
-        (
-            TRICKLED_BODIES,
-            b"POST /api/session HTTP/1.1\r\nHost: soak\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
-            Some(b" "),
-        ),
-    ];
-    for (count, opening, trickle) in slow {
-        for _ in 0..count {
+    for slow in &SLOW {
+        for _ in 0..slow.count {
             let (faults, attack) = (faults.clone(), attack.clone());
-            attackers.spawn(slow_client(server, opening, trickle, faults, attack));
+            attackers.spawn(slow_client(
+                server,
+                slow.opening,
+                slow.trickle,
+                faults,
+                attack,
+            ));
         }
     }
     for flooder in 0..SIGN_IN_FLOODERS {
