@@ -3,18 +3,21 @@
 //! make three. Each cache says how stale it may be and why that is safe.
 
 use crate::db::{self, Db};
+use crate::events::Update;
 use messaging_core::wire::{CurrentUser, Message};
 use messaging_core::{ConversationId, LocalId, UserId, micros};
 use moka::sync::Cache;
 use std::time::Duration;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 /// How long a session or a participation is believed without asking the store.
 pub const TRUST_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct Caches {
-    /// Session token hash → its user. A sign-out forgets it here at once; signed out
-    /// through another process, a token still works here for up to [`TRUST_FOR`].
+    /// Session token hash → its user. A sign-out forgets it at once, in every process
+    /// (the hub carries it: [`Caches::forget_ended_sessions`]); an expiry is seen within
+    /// [`TRUST_FOR`].
     sessions: Cache<String, CurrentUser>,
     /// (conversation, user) pairs known to take part. Removing an agency member takes
     /// effect here within [`TRUST_FOR`].
@@ -69,6 +72,23 @@ impl Caches {
     /// After a sign-out in this process.
     pub fn forget_session(&self, token_hash: &str) {
         self.sessions.invalidate(token_hash);
+    }
+
+    /// Forgets each session the hub says ended, in any process, for as long as the hub
+    /// runs; a token signed out elsewhere then stops working here at once too. Having
+    /// fallen behind (one may have been missed), it forgets them all: they are read again.
+    pub fn forget_ended_sessions(&self, mut updates: broadcast::Receiver<Update>) {
+        let sessions = self.sessions.clone();
+        tokio::spawn(async move {
+            loop {
+                match updates.recv().await {
+                    Ok(Update::SessionEnded(token_hash)) => sessions.invalidate(&*token_hash),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => sessions.invalidate_all(),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
     }
 
     /// Whether the user takes part in the conversation (its creator or a member of its

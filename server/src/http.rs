@@ -35,8 +35,9 @@ pub struct ConnectionLimits {
     /// the server waits for them: a new connection's first request, and a keep-alive
     /// HTTP/1 connection's next one (Go's `ReadHeaderTimeout`).
     pub header_read: Duration,
-    /// How long a connection may stay open with no request in flight once it has sent
-    /// one (HTTP/2 connections, whose keep-alive HTTP/1 has no such limit of its own).
+    /// How long a connection that has sent a request may stay open with none in flight.
+    /// An HTTP/1 keep-alive connection is cut sooner, by `header_read`, as it waits for
+    /// its next request's headers; this is the limit of HTTP/2 connections.
     pub idle: Duration,
     /// Connections open at once.
     pub max_connections: usize,
@@ -123,6 +124,15 @@ fn connection_builder(limits: ConnectionLimits) -> Builder<TokioExecutor> {
     builder
 }
 
+/// Why the server closes a connection.
+#[derive(Debug)]
+enum Closing {
+    Shutdown,
+    /// The cap needed its place.
+    Shed,
+    Idle,
+}
+
 struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
@@ -158,18 +168,17 @@ impl Connection {
                 registry.release(&activity);
                 return;
             }
-            () = closing.cancelled() => "shutdown",
-            () = activity.shed.notified() => "shed",
-            () = activity.idle_too_long(limits) => "idle",
+            () = closing.cancelled() => Closing::Shutdown,
+            () = activity.shed.notified() => Closing::Shed,
+            () = activity.idle_too_long(limits) => Closing::Idle,
         };
-        tracing::debug!(%peer, reason, "closing the connection");
+        tracing::debug!(%peer, ?reason, "closing the connection");
         connection.as_mut().graceful_shutdown();
         // At shutdown the requests in flight may finish (streams are ended by the hub);
         // an idle or shed connection has none, so it only waits for the peer.
-        let ended = if reason == "shutdown" {
-            Ok(connection.await)
-        } else {
-            tokio::time::timeout(CLOSE_GRACE, connection).await
+        let ended = match reason {
+            Closing::Shutdown => Ok(connection.await),
+            Closing::Shed | Closing::Idle => tokio::time::timeout(CLOSE_GRACE, connection).await,
         };
         if let Ok(result) = ended {
             log_end(result);

@@ -46,13 +46,15 @@ impl AppState {
                 .await
                 .context("Failed to listen for new messages on PostgreSQL")?,
         };
+        let caches = Caches::default();
+        caches.forget_ended_sessions(hub.subscribe());
         Ok(Self(Arc::new(Shared {
             leptos_options: config.leptos_options(bound_addr),
             idempotency: Idempotency::new(config.key_retention),
             config: Arc::new(config),
             db,
             hub,
-            caches: Caches::default(),
+            caches,
             sign_in_throttle: SignInThrottle::default(),
             password_checks: PasswordChecks::default(),
         })))

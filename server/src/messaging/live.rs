@@ -1,6 +1,7 @@
 //! Following a conversation live, for as long as the reader may: a stream first sends
 //! what the reader missed after the sequence number it names (a reconnection's
-//! `Last-Event-ID`), then each new message once, in sequence. It ends with the reason when
+//! `Last-Event-ID`), then each new message once, as it is published (a group commit's
+//! writers may publish a hair out of order: the reader fills gaps). It ends with the reason when
 //! its session ends (sign-out at once, in every process; expiry at the next check), when
 //! its user no longer takes part in the conversation (at the next check), or when a newer
 //! stream of the same user takes its place.

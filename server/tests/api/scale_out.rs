@@ -45,7 +45,7 @@ async fn the_live_stream_reaches_a_participant_connected_to_another_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signing_out_through_one_process_ends_the_sessions_stream_on_another() {
+async fn signing_out_through_one_process_ends_the_session_at_once_on_another() {
     let (database_url, _dir) = fresh_database(Store::Postgres).await;
     let first = ServerProcess::start(&database_url).await;
     let second = ServerProcess::start(&database_url).await;
@@ -72,4 +72,14 @@ async fn signing_out_through_one_process_ends_the_sessions_stream_on_another() {
         Some(("closed".to_owned(), "signed_out".to_owned()))
     );
     assert_eq!(next_event(&mut body, &mut buffered, within).await, None);
+    // The other process had the session in its cache (the stream used it, and trusts it
+    // for 5 s): forgotten as the stream ended.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while other.get(&alice, "/api/session").await.status() != StatusCode::UNAUTHORIZED {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the token still works on the other process"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

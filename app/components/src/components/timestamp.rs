@@ -2,8 +2,11 @@ use leptos::prelude::*;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// A moment as people read it (`2026-11-23 14:05 UTC`), machine-readable in `datetime`.
-/// Formatted by hand: `time`'s format-description engine would add ~9 KB to the bundle.
+/// A moment as people read it, machine-readable in `datetime`. Rendered on the server in
+/// UTC (`2026-11-23 14:05 UTC`); once in the browser, in the reader's own zone and
+/// locale (`Intl.DateTimeFormat`, `Nov 23, 2026, 3:05 PM` for a reader in Paris with
+/// English settings). The UTC text is formatted by hand: `time`'s format-description
+/// engine would add ~9 KB to the bundle.
 ///
 /// ```
 /// use leptos::prelude::*;
@@ -17,13 +20,33 @@ pub fn Timestamp(
     at: OffsetDateTime,
 ) -> impl IntoView {
     let machine = at.format(&Rfc3339).unwrap_or_default();
-    let shown = format!(
+    let shown = RwSignal::new(format!(
         "{:04}-{:02}-{:02} {:02}:{:02} UTC",
         at.year(),
         u8::from(at.month()),
         at.day(),
         at.hour(),
         at.minute()
-    );
+    ));
+    // Effects run only in the browser, after hydration: the server's text stays the
+    // first one, so hydration matches.
+    Effect::new(move |_| {
+        if let Some(local) = in_readers_zone(at) {
+            shown.set(local);
+        }
+    });
     view! { <time datetime=machine>{shown}</time> }
+}
+
+/// `at` in the browser's zone and locale, as a date and a short time.
+fn in_readers_zone(at: OffsetDateTime) -> Option<String> {
+    use wasm_bindgen::JsValue;
+    let millis = (at.unix_timestamp_nanos() / 1_000_000) as f64;
+    let date = js_sys::Date::new(&JsValue::from_f64(millis));
+    let options = js_sys::Object::new();
+    for (name, value) in [("dateStyle", "medium"), ("timeStyle", "short")] {
+        js_sys::Reflect::set(&options, &name.into(), &value.into()).ok()?;
+    }
+    let format = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &options);
+    format.format().call1(&format, &date).ok()?.as_string()
 }

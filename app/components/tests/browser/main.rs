@@ -5,5 +5,6 @@
 mod conversation_view;
 mod send_message_button;
 mod support;
+mod timestamp;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

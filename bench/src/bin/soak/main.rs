@@ -66,6 +66,10 @@ struct Scenario {
 /// How much slower the storm's clients may be beside hostile ones (p99, against the
 /// plain storm's in the same run).
 const HOSTILE_P99_LIMIT: f64 = 2.0;
+/// Runs shorter than this only report the p99s: a few seconds of a busy 2-core machine
+/// are noise, and the test command must not fail on a timing (speed is the benchmark's
+/// and the full soak's to judge).
+const P99_JUDGED_FROM_SECONDS: u64 = 30;
 
 const SCENARIOS: [Scenario; 6] = [
     Scenario {
@@ -197,7 +201,9 @@ async fn main() -> anyhow::Result<()> {
         }
         outcomes.push(outcome);
     }
-    compare_hostile_with_storm(&mut outcomes);
+    if options.seconds >= P99_JUDGED_FROM_SECONDS {
+        compare_hostile_with_storm(&mut outcomes);
+    }
     if let Some(out) = &options.out {
         std::fs::create_dir_all(out)?;
         std::fs::write(

@@ -1,0 +1,28 @@
+//! The timestamp in headless Chromium: once mounted in a browser it reads in the
+//! reader's zone and locale, as the browser's own `Intl.DateTimeFormat` writes it, and
+//! keeps the exact moment in `datetime`.
+use crate::support::{element, mount, until};
+use messaging_components::Timestamp;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+#[wasm_bindgen_test]
+async fn a_timestamp_reads_in_the_readers_zone_and_locale() {
+    let at = time::OffsetDateTime::from_unix_timestamp(1_795_442_700).expect("a moment");
+    let root = mount(move || leptos::view! { <Timestamp at /> });
+    let time_element = element(&root, "time");
+    let expected = js_sys::eval(
+        "new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+            .format(new Date(Date.UTC(2026, 10, 23, 14, 5)))",
+    )
+    .expect("Intl")
+    .as_string()
+    .expect("text");
+    until("the local time", || {
+        time_element.text_content().as_deref() == Some(expected.as_str())
+    })
+    .await;
+    assert_eq!(
+        time_element.get_attribute("datetime").as_deref(),
+        Some("2026-11-23T14:05:00Z")
+    );
+}
