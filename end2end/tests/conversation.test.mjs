@@ -163,6 +163,21 @@ test("older messages load in place above the first shown, and the reading positi
   await context.close();
 });
 
+test("scrolling to the top of the list brings the older messages by themselves", async () => {
+  const { api, id } = await startConversation("bob", "blue-harbor", "old-1");
+  for (let n = 2; n <= 203; n++) {
+    const sent = await api.post("/api/chat", { conversation_id: id, text: `old-${n}`, local_id: `scroll-${n}` });
+    assert.equal(sent.status, 202);
+  }
+  const { context, page, errors } = await openConversation("bob", id);
+  assert.equal((await shownTexts(page))[0], "old-4");
+  await page.locator("ol.messages").evaluate((list) => { list.scrollTop = 0; });
+  await page.locator("li.message .message__text", { hasText: /^old-1$/ }).waitFor();
+  assert.equal((await shownTexts(page)).length, 203);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("two tabs share one outbox: an unsent message is stored once, whichever tab sends it", async () => {
   const { api, id } = await startConversation("bob", "northwind", "Hi from Bob");
   const { context, page: first, errors } = await openConversation("bob", id);

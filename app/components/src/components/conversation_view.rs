@@ -141,6 +141,13 @@ pub fn ConversationView(
     // Keep the newest message in view when one is added at the end (not when older
     // ones are added at the top: the reading position stays).
     let list = NodeRef::<html::Ol>::new();
+    let older = LoadOlder {
+        client: catch_up.client,
+        conversation: conversation_id,
+        confirmed,
+        list,
+        loading: StoredValue::new(false),
+    };
     Effect::new(move |shown: Option<Option<LocalId>>| {
         let newest = rows.with(|rows| rows.last().map(|row| row.local_id.clone()));
         if let Some(list) = list.get()
@@ -182,10 +189,11 @@ pub fn ConversationView(
             class="conversation"
             aria-label=fill(&labels.conversation, &[("title", &conversation.title)])
         >
-            <OlderMessages client=catch_up.client conversation_id confirmed list older_href />
+            <OlderMessages older older_href />
             <ol
                 class="messages"
                 node_ref=list
+                on:scroll=move |_| older.near_the_top()
                 aria-live="polite"
                 aria-label=labels.messages.to_string()
             >
@@ -200,59 +208,98 @@ pub fn ConversationView(
     }
 }
 
-/// "Older messages", above the first shown message while there are older ones: a link to
-/// `older_href` (the page of older messages) or, with no such page, a button; once
-/// hydrated, either loads them in place and keeps the reading position.
-#[component]
-fn OlderMessages(
+/// Loads the page of messages before the first one shown, in place, keeping the reading
+/// position (the distance from the end of the list). One load at a time.
+#[derive(Clone, Copy)]
+struct LoadOlder {
     client: StoredValue<ApiClient>,
-    conversation_id: ConversationId,
+    conversation: ConversationId,
     confirmed: RwSignal<Vec<Message>>,
     list: NodeRef<html::Ol>,
-    older_href: Option<String>,
-) -> impl IntoView {
-    let first_shown = move || confirmed.with(|list| list.first().map(|message| message.seq));
-    let loading = RwSignal::new(false);
-    let load = move |event: leptos::ev::MouseEvent| {
-        event.prevent_default();
-        let (Some(before), Some(client)) = (first_shown(), client.try_get_value()) else {
+    loading: StoredValue<bool>,
+}
+
+impl LoadOlder {
+    /// The `seq` of the first message shown, when older ones exist.
+    fn before(self) -> Option<u64> {
+        self.confirmed
+            .with(|list| list.first().map(|message| message.seq))
+            .filter(|seq| *seq > 1)
+    }
+
+    fn run(self) {
+        let (Some(before), Some(client)) = (
+            self.confirmed
+                .with_untracked(|list| list.first().map(|message| message.seq))
+                .filter(|seq| *seq > 1),
+            self.client.try_get_value(),
+        ) else {
             return;
         };
-        if loading.get_untracked() {
+        if self
+            .loading
+            .try_update_value(|loading| std::mem::replace(loading, true))
+            != Some(false)
+        {
             return;
         }
-        loading.set(true);
         spawn_local(async move {
             let page = client
                 .older_messages(
-                    conversation_id,
+                    self.conversation,
                     MessageCursor { seq: before },
                     DEFAULT_TIMEOUT,
                 )
                 .await;
-            let _ = loading.try_set(false);
-            let Ok(page) = page else {
-                return; // The link stays; another click tries again.
-            };
-            let from_bottom = list
-                .get_untracked()
-                .map(|list| list.scroll_height() - list.scroll_top());
-            confirmed.update(|shown| {
-                for message in page.items {
-                    timeline::merge_confirmed(shown, conversation_id, message);
-                }
-            });
-            // Once drawn, the same messages are where they were on screen.
-            if let (Some(list), Some(from_bottom)) = (list.get_untracked(), from_bottom) {
-                request_animation_frame(move || {
-                    list.set_scroll_top(list.scroll_height() - from_bottom);
-                });
+            self.loading.try_set_value(false);
+            if let Ok(page) = page {
+                self.show(page.items);
+            } // Else the link stays; another click or scroll tries again.
+        });
+    }
+
+    fn show(self, older: Vec<Message>) {
+        let from_bottom = self
+            .list
+            .get_untracked()
+            .map(|list| list.scroll_height() - list.scroll_top());
+        self.confirmed.update(|shown| {
+            for message in older {
+                timeline::merge_confirmed(shown, self.conversation, message);
             }
         });
+        // Once drawn, the same messages are where they were on screen.
+        if let (Some(list), Some(from_bottom)) = (self.list.get_untracked(), from_bottom) {
+            request_animation_frame(move || {
+                list.set_scroll_top(list.scroll_height() - from_bottom);
+            });
+        }
+    }
+
+    /// As the person scrolls the list to its top, the older messages come by themselves.
+    fn near_the_top(self) {
+        if self
+            .list
+            .get_untracked()
+            .is_some_and(|list| list.scroll_top() < 48)
+        {
+            self.run();
+        }
+    }
+}
+
+/// "Older messages", above the first shown message while there are older ones: a link to
+/// `older_href` (the page of older messages) or, with no such page, a button; once
+/// hydrated, either loads them in place (as does scrolling the list to its top).
+#[component]
+fn OlderMessages(older: LoadOlder, older_href: Option<String>) -> impl IntoView {
+    let load = move |event: leptos::ev::MouseEvent| {
+        event.prevent_default();
+        older.run();
     };
     let labels = use_labels();
     move || {
-        let before = first_shown().filter(|seq| *seq > 1)?;
+        let before = older.before()?;
         let text = labels.older_messages.to_string();
         Some(match &older_href {
             Some(href) => {
