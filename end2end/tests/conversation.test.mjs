@@ -219,6 +219,39 @@ test("two tabs share one outbox: an unsent message is stored once, whichever tab
   await context.close();
 });
 
+test("two tabs writing 100 messages while one of them sends and removes them: each stored once, none left behind", async () => {
+  const { api, id } = await startConversation("alice", "summit-events", "round-0");
+  const { context, page: first, errors } = await openConversation("alice", id);
+  const second = await context.newPage();
+  const secondErrors = pageErrors(second);
+  await second.goto(`${env.server.baseUrl}/conversations/${id}`);
+  await waitForHydration(second);
+
+  // The tabs take turns writing, without waiting for anything to be sent: every write
+  // lands while the sending tab is removing confirmed messages from the same outbox.
+  const texts = [];
+  for (let round = 1; round <= 100; round++) {
+    const page = round % 2 ? first : second;
+    const text = `round-${round}`;
+    texts.push(text);
+    await composer(page).fill(text);
+    await composer(page).press("Enter");
+  }
+  for (const page of [first, second]) {
+    await page.waitForFunction(
+      (count) => document.querySelectorAll("li.message[data-delivery=sent]").length === count,
+      101,
+      { timeout: 60_000 },
+    );
+  }
+  await assertExactlyOnce(api, "summit-events", ["round-0", ...texts], { anyOrder: true });
+  const left = await first.evaluate(() =>
+    Object.keys(localStorage).filter((key) => key.startsWith("messaging.outbox.v2.")).length);
+  assert.equal(left, 0, "nothing left in the outbox");
+  assert.deepEqual([...errors, ...secondErrors], []);
+  await context.close();
+});
+
 test("message text is shown as text, never run as HTML", async () => {
   const hostile = `<img src=x onerror="window.pwned = 1"><script>window.pwned = 2</script>`;
   const { api, id } = await startConversation("bob", "summit-events", hostile);

@@ -1,8 +1,11 @@
 //! The outbox: chat messages written but not yet confirmed by the server. It lives in
-//! `localStorage` (one list per signed-in user), so unsent messages survive a reload,
-//! and it is sent in the order written by one tab at a time (a Web Lock), each message
-//! under the `local_id` it was written with and retried with `core`'s backoff, so no
-//! retry, reload or second tab can store it twice.
+//! `localStorage`, one key per message (`messaging.outbox.v2.<user>.<local_id>`), so
+//! unsent messages survive a reload and every change is one write of one key: tabs in
+//! separate processes never overwrite each other's changes, as they could when the whole
+//! list was read and written back (the HTML standard promises no locking between tabs).
+//! It is sent in the order written by one tab at a time (a Web Lock), each message under
+//! the `local_id` it was written with and retried with `core`'s backoff, so no retry,
+//! reload or second tab can store it twice.
 
 use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT};
 use crate::labels::{Labels, use_labels};
@@ -38,6 +41,10 @@ pub struct Pending {
     pub last_error: Option<String>,
     /// The server refused it (a 4xx a retry cannot fix): it waits for the person.
     pub refused: bool,
+    /// When it entered the outbox (milliseconds since 1970, the browser's clock): the
+    /// order the outbox sends in.
+    #[serde(default)]
+    pub written_at: i64,
 }
 
 impl Pending {
@@ -56,6 +63,7 @@ impl Pending {
             attempts: 0,
             last_error: None,
             refused: false,
+            written_at: 0,
         }
     }
 
@@ -73,7 +81,8 @@ impl Pending {
 /// owner it was made under.
 #[derive(Clone, Copy)]
 pub struct Outbox {
-    storage_key: StoredValue<String>,
+    /// The user's user id, in every key of theirs.
+    user: UserId,
     /// What is in storage, for the view; refreshed when another tab changes it.
     entries: RwSignal<Vec<Pending>>,
     client: StoredValue<ApiClient>,
@@ -89,10 +98,9 @@ pub struct Outbox {
 impl Outbox {
     /// The outbox of `user`; `on_confirmed` gets each message the server confirms.
     pub fn new(user: UserId, client: ApiClient, on_confirmed: Callback<Message>) -> Self {
-        let storage_key = format!("messaging.outbox.v1.{user}");
         let outbox = Self {
             entries: RwSignal::new(Vec::new()),
-            storage_key: StoredValue::new(storage_key),
+            user,
             client: StoredValue::new(client),
             on_confirmed,
             labels: StoredValue::new(use_labels()),
@@ -101,6 +109,7 @@ impl Outbox {
         };
         // Storage exists only in the browser; effects run only there.
         Effect::new(move |_| {
+            outbox.move_the_old_list();
             outbox.entries.set(outbox.stored());
             outbox.watch_other_tabs_and_the_network();
             outbox.send_all();
@@ -114,24 +123,28 @@ impl Outbox {
     }
 
     /// Keeps a new message (before anything is sent) and starts sending.
-    pub fn push(&self, pending: Pending) {
-        self.change(|entries| entries.push(pending));
+    pub fn push(&self, mut pending: Pending) {
+        // After every message already waiting, even two written in one millisecond.
+        let latest = self
+            .stored()
+            .iter()
+            .map(|e| e.written_at)
+            .max()
+            .unwrap_or(0);
+        pending.written_at = (js_sys::Date::now() as i64).max(latest + 1);
+        self.put(&pending);
         self.send_all();
     }
 
     /// "Retry now": ends the wait of a message being retried, or tries a refused one again.
     pub fn retry(&self, local_id: &LocalId) {
-        self.change(|entries| {
-            if let Some(entry) = entries.iter_mut().find(|e| &e.local_id == local_id) {
-                entry.refused = false;
-            }
-        });
+        self.update(local_id, |entry| entry.refused = false);
         self.send_all();
     }
 
     /// Gives up on a message the person no longer wants sent.
     pub fn discard(&self, local_id: &LocalId) {
-        self.change(|entries| entries.retain(|e| &e.local_id != local_id));
+        self.remove(local_id);
     }
 
     /// Starts this tab's send loop, or wakes it if it is waiting out a backoff.
@@ -167,7 +180,7 @@ impl Outbox {
             };
             match client.send_chat(&next.request(), DEFAULT_TIMEOUT).await {
                 Ok(answer) => {
-                    self.change(|entries| entries.retain(|e| e.local_id != next.local_id));
+                    self.remove(&next.local_id);
                     self.on_confirmed.try_run(answer.message);
                 }
                 Err(error) => {
@@ -190,12 +203,11 @@ impl Outbox {
     }
 
     fn note_failure(&self, local_id: &LocalId, error: &CallError, refused: bool) {
-        self.change(|entries| {
-            if let Some(entry) = entries.iter_mut().find(|e| &e.local_id == local_id) {
-                entry.attempts = entry.attempts.saturating_add(1);
-                entry.last_error = Some(self.labels.with_value(|labels| error.message(labels)));
-                entry.refused = refused;
-            }
+        let reason = self.labels.with_value(|labels| error.message(labels));
+        self.update(local_id, |entry| {
+            entry.attempts = entry.attempts.saturating_add(1);
+            entry.last_error = Some(reason);
+            entry.refused = refused;
         });
     }
 
@@ -226,35 +238,106 @@ impl Outbox {
         }
     }
 
-    /// Reads, changes and writes back the stored list (storage is the truth, shared by
-    /// this user's tabs), then shows the result.
-    fn change(&self, edit: impl FnOnce(&mut Vec<Pending>)) {
-        let mut entries = self.stored();
-        edit(&mut entries);
-        if let (Some(storage), Some(key)) = (local_storage(), self.storage_key.try_get_value())
-            && let Ok(json) = serde_json::to_string(&entries)
-        {
-            // A full storage keeps the list in memory only; sending still works.
-            let _ = storage.set_item(&key, &json);
-        }
-        self.entries.try_set(entries);
+    /// Where `local_id` is kept; every key of this user's outbox starts with the prefix.
+    fn key(&self, local_id: &LocalId) -> String {
+        format!("{}{local_id}", self.prefix())
     }
 
+    fn prefix(&self) -> String {
+        format!("messaging.outbox.v2.{}.", self.user)
+    }
+
+    /// Writes one message (one key: atomic, whatever other tabs do), then shows the list.
+    fn put(&self, pending: &Pending) {
+        if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(pending)) {
+            // A full storage keeps it in memory only; sending still works.
+            let _ = storage.set_item(&self.key(&pending.local_id), &json);
+        }
+        self.refresh(Some(pending));
+    }
+
+    /// Changes one message, if it is still there (another tab may have sent it).
+    fn update(&self, local_id: &LocalId, change: impl FnOnce(&mut Pending)) {
+        if let Some(mut pending) = self.stored().into_iter().find(|e| &e.local_id == local_id) {
+            change(&mut pending);
+            self.put(&pending);
+        }
+    }
+
+    fn remove(&self, local_id: &LocalId) {
+        if let Some(storage) = local_storage() {
+            let _ = storage.remove_item(&self.key(local_id));
+        }
+        self.entries
+            .try_update(|entries| entries.retain(|e| &e.local_id != local_id));
+        self.refresh(None);
+    }
+
+    /// Shows what storage holds; without storage, what this tab wrote.
+    fn refresh(&self, written: Option<&Pending>) {
+        if local_storage().is_some() {
+            self.entries.try_set(self.stored());
+        } else if let Some(written) = written {
+            self.entries.try_update(|entries| {
+                entries.retain(|e| e.local_id != written.local_id);
+                entries.push(written.clone());
+            });
+        }
+    }
+
+    /// This user's messages in storage, in the order written.
     fn stored(&self) -> Vec<Pending> {
-        let Some(key) = self.storage_key.try_get_value() else {
-            return Vec::new();
+        let Some(storage) = local_storage() else {
+            return self.entries.try_get_untracked().unwrap_or_default();
         };
-        local_storage()
-            .and_then(|storage| storage.get_item(&key).ok().flatten())
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .unwrap_or_else(|| self.entries.try_get_untracked().unwrap_or_default())
+        let prefix = self.prefix();
+        let length = storage.length().unwrap_or(0);
+        let mut entries: Vec<Pending> = (0..length)
+            .filter_map(|index| storage.key(index).ok().flatten())
+            .filter(|key| key.starts_with(&prefix))
+            .filter_map(|key| storage.get_item(&key).ok().flatten())
+            .filter_map(|json| serde_json::from_str(&json).ok())
+            .collect();
+        entries.sort_by(|a, b| {
+            a.written_at
+                .cmp(&b.written_at)
+                .then_with(|| a.local_id.as_str().cmp(b.local_id.as_str()))
+        });
+        entries
+    }
+
+    /// The list an earlier version kept under one key becomes a key per message.
+    fn move_the_old_list(&self) {
+        let Some(storage) = local_storage() else {
+            return;
+        };
+        let old_key = format!("messaging.outbox.v1.{}", self.user);
+        let Some(old) = storage
+            .get_item(&old_key)
+            .ok()
+            .flatten()
+            .and_then(|json| serde_json::from_str::<Vec<Pending>>(&json).ok())
+        else {
+            return;
+        };
+        for (order, mut pending) in old.into_iter().enumerate() {
+            pending.written_at = i64::try_from(order).unwrap_or(i64::MAX);
+            if let Ok(json) = serde_json::to_string(&pending) {
+                let _ = storage.set_item(&self.key(&pending.local_id), &json);
+            }
+        }
+        let _ = storage.remove_item(&old_key);
     }
 
     /// Another tab's changes show here; coming back online ends the backoff wait.
     fn watch_other_tabs_and_the_network(self) {
         let on_storage =
             Closure::<dyn Fn(web_sys::StorageEvent)>::new(move |event: web_sys::StorageEvent| {
-                if event.key() == self.storage_key.try_get_value() {
+                // No key: the storage was cleared.
+                if event
+                    .key()
+                    .is_none_or(|key| key.starts_with(&self.prefix()))
+                {
                     self.entries.try_set(self.stored());
                 }
             });

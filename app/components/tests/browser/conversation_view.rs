@@ -144,7 +144,8 @@ async fn a_failed_send_keeps_its_local_id_and_the_retry_uses_it() {
 #[wasm_bindgen_test]
 async fn an_unsent_message_left_in_the_outbox_is_shown_and_sent_after_a_reload() {
     let reader = reader();
-    // What a previous page load left behind (written while offline, say).
+    // What a previous page load left behind (written while offline, say), in the list
+    // an earlier version kept under one key: it is moved to a key per message.
     let unsent = LocalId::generate();
     let stored = serde_json::json!([{
         "conversation_id": "11111111-1111-4111-8111-111111111111",
