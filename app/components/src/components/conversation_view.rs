@@ -184,23 +184,29 @@ pub fn ConversationView(
             })
         }
     };
+    // Type-erased (`into_any`): the whole view's type would otherwise nest deeper than
+    // an app's default recursion limit allows when the app wraps it in its own views.
+    let messages_list = view! {
+        <ol
+            class="messages"
+            node_ref=list
+            on:scroll=move |_| older.near_the_top()
+            aria-live="polite"
+            aria-label=labels.messages.to_string()
+        >
+            <For each=move || rows.get() key=Row::clone let:row>
+                <MessageRow row outbox />
+            </For>
+        </ol>
+    }
+    .into_any();
     view! {
         <section
             class="conversation"
             aria-label=fill(&labels.conversation, &[("title", &conversation.title)])
         >
             <OlderMessages older older_href />
-            <ol
-                class="messages"
-                node_ref=list
-                on:scroll=move |_| older.near_the_top()
-                aria-live="polite"
-                aria-label=labels.messages.to_string()
-            >
-                <For each=move || rows.get() key=Row::clone let:row>
-                    <MessageRow row outbox />
-                </For>
-            </ol>
+            {messages_list}
             {reconnecting_notice}
             {closed_notice}
             <Composer conversation_id form_local_id form_text form_action outbox />
