@@ -12,7 +12,10 @@ use time::format_description::well_known::Rfc3339;
 /// use leptos::prelude::*;
 /// use messaging_components::Timestamp;
 ///
-/// let sent = view! { <Timestamp at=time::OffsetDateTime::UNIX_EPOCH /> };
+/// #[component]
+/// fn SentAt(at: time::OffsetDateTime) -> impl IntoView {
+///     view! { <p>"Sent " <Timestamp at /></p> }
+/// }
 /// ```
 #[component]
 pub fn Timestamp(
