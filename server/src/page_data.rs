@@ -39,6 +39,10 @@ fn shown(error: ApiError) -> PageDataError {
     }
 }
 
+/// How long a form post waits for its own first post still in flight: 20 × 100 ms.
+const IN_FLIGHT_WAITS: u32 = 20;
+const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// How many conversations the list page shows.
 const LISTED_CONVERSATIONS: u32 = 100;
 /// A conversation page opens on this many of its newest messages: the largest page.
@@ -165,9 +169,29 @@ impl PageData for ServerPageData {
                 ))
             })?;
             let sender = Self::sender(user, &headers);
-            let answer = messaging::start_conversation(self.state.clone(), sender, key, request)
-                .await
-                .map_err(shown)?;
+            let mut waits = 0;
+            let answer = loop {
+                let attempt = messaging::start_conversation(
+                    self.state.clone(),
+                    sender.clone(),
+                    key.clone(),
+                    request.clone(),
+                )
+                .await;
+                // A form sent twice (a double click, without script) meets its own first
+                // post still running; there is no script to retry, so the server waits
+                // for it, as the dialog would, and answers as it did.
+                match attempt {
+                    Err(ApiError::Problem(problem))
+                        if problem.code == ProblemCode::IdempotencyKeyInFlight
+                            && waits < IN_FLIGHT_WAITS =>
+                    {
+                        waits += 1;
+                        tokio::time::sleep(IN_FLIGHT_WAIT).await;
+                    }
+                    other => break other.map_err(shown)?,
+                }
+            };
             // The answer a replay would give too: the same conversation.
             let created = answer.body().map_err(shown)?;
             Ok(created.conversation.id)

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use messaging_core::wire::CurrentUser;
 
 /// Who sends, and from which device.
+#[derive(Clone)]
 pub struct Sender {
     pub user: CurrentUser,
     /// The request's `User-Agent`: it names the device when the body does not (the
