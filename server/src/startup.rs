@@ -117,15 +117,14 @@ fn demo_site(state: &AppState) -> Router<AppState> {
     use crate::page_data::ServerPageData;
     use leptos::prelude::provide_context;
     use leptos_axum::{
-        LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
-        handle_server_fns_with_context,
+        LeptosRoutes, file_and_error_handler_with_context, handle_server_fns_with_context,
     };
     use site::data::{PageData, SERVER_FN_PREFIX};
-    use site::{App, shell};
+    use site::shell;
     use tower_http::compression::CompressionLayer;
     use tower_http::limit::RequestBodyLimitLayer;
 
-    let routes = generate_route_list(App);
+    let routes = demo_routes();
     let page_data: Arc<dyn PageData> = Arc::new(ServerPageData {
         state: state.clone(),
     });
@@ -158,6 +157,20 @@ fn demo_site(state: &AppState) -> Router<AppState> {
         )
         .nest_service("/pkg", bundle_files(&state.leptos_options))
         .merge(pages)
+}
+
+/// The demo's page routes, generated once per process. Generating them renders the
+/// whole app in a special mode, and a render of a page running at the same time, on the
+/// same runtime, could then wait for ever (a 408 at the request deadline): seen in about
+/// one run in eight of the router tests, which build a router per test, and never once
+/// the list came from here (60 runs).
+#[cfg(feature = "demo")]
+fn demo_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES
+        .get_or_init(|| leptos_axum::generate_route_list(site::App))
+        .clone()
 }
 
 /// What every route gets: request ids, tracing, the log of unexpected errors, metrics,

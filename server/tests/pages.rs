@@ -8,23 +8,7 @@ use server::config::Config;
 use server::security;
 use server::startup::router;
 use server::state::AppState;
-use std::sync::LazyLock;
 use tower::ServiceExt;
-
-/// Runs a test on the one runtime all of this file's tests share. Leptos sets its
-/// executor once per process, on the first runtime that renders a page: with a runtime per
-/// test, a page rendered after that runtime's test ended waited for ever (it showed as a
-/// 408 at the request deadline).
-fn run(test: impl Future<Output = ()>) {
-    static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    });
-    RUNTIME.block_on(test);
-}
 
 /// Sends `request` to the router on a fresh SQLite file, without a socket.
 async fn send(request: Request<Body>, configure: impl FnOnce(&mut Config)) -> Response<Body> {
@@ -63,224 +47,204 @@ fn header_of(response: &Response<Body>, name: header::HeaderName) -> Option<&str
     response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-#[test]
-fn health_check_answers_ok_once_the_store_is_migrated() {
-    run(async {
-        assert_eq!(get("/healthz").await, (StatusCode::OK, "ok".to_owned()));
-    });
+#[tokio::test]
+async fn health_check_answers_ok_once_the_store_is_migrated() {
+    assert_eq!(get("/healthz").await, (StatusCode::OK, "ok".to_owned()));
 }
 
-#[test]
-fn home_page_is_rendered_on_the_server_with_its_hydration_scripts() {
-    run(async {
-        let (status, html) = get("/").await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(html.contains("<h1>Messages</h1>"), "{html}");
-        assert!(
-            html.contains("/pkg/messaging.js"),
-            "hydration script missing: {html}"
-        );
-        assert!(
-            html.contains("/pkg/messaging.css"),
-            "stylesheet missing: {html}"
-        );
-    });
+#[tokio::test]
+async fn home_page_is_rendered_on_the_server_with_its_hydration_scripts() {
+    let (status, html) = get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Messages</h1>"), "{html}");
+    assert!(
+        html.contains("/pkg/messaging.js"),
+        "hydration script missing: {html}"
+    );
+    assert!(
+        html.contains("/pkg/messaging.css"),
+        "stylesheet missing: {html}"
+    );
 }
 
-#[test]
-fn unknown_pages_are_404() {
-    run(async {
-        let (status, html) = get("/no/such/page").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert!(html.contains("Page not found"), "{html}");
-    });
+#[tokio::test]
+async fn unknown_pages_are_404() {
+    let (status, html) = get("/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Page not found"), "{html}");
 }
 
-#[test]
-fn metrics_are_prometheus_text() {
-    run(async {
-        let (status, _) = get("/api/agencies").await;
-        assert_eq!(status, StatusCode::OK);
-        let (status, text) = get("/metrics").await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(text.contains("http_requests_total"), "{text}");
-    });
+#[tokio::test]
+async fn metrics_are_prometheus_text() {
+    let (status, _) = get("/api/agencies").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, text) = get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("http_requests_total"), "{text}");
 }
 
-#[test]
-fn pages_and_api_answers_carry_the_security_headers() {
-    run(async {
-        for path in ["/", "/no/such/page", "/api/agencies", "/api/no/such/thing"] {
-            let request = Request::get(path).body(Body::empty()).expect("request");
-            let response = send(request, |_| {}).await;
-            for (name, value) in [
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-                (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
-                (header::X_FRAME_OPTIONS, "DENY"),
-            ] {
-                assert_eq!(
-                    header_of(&response, name.clone()),
-                    Some(value),
-                    "{path}: {name}"
-                );
-            }
-            assert_eq!(
-                header_of(&response, header::STRICT_TRANSPORT_SECURITY),
-                None
-            );
-            let policy = header_of(&response, header::CONTENT_SECURITY_POLICY)
-                .map(str::to_owned)
-                .unwrap_or_default();
-            if path.starts_with("/api") {
-                assert_eq!(policy, security::NOT_A_PAGE, "{path}");
-                continue;
-            }
-            // A page: every script carries the nonce its policy names, and no other runs.
-            let html = String::from_utf8(body_of(response).await).expect("UTF-8");
-            let scripts: Vec<&str> = html.split("<script").skip(1).collect();
-            assert!(!scripts.is_empty(), "{path}: no script to check");
-            let nonce = scripts[0]
-                .split("nonce=\"")
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-                .expect("a nonce on the first script");
-            assert!(nonce.len() >= 22, "{path}: a nonce of 128 bits");
-            assert_eq!(policy, security::page_policy(nonce), "{path}");
-            for script in scripts {
-                let tag = script.split('>').next().unwrap_or_default();
-                assert!(
-                    tag.contains(&format!("nonce=\"{nonce}\"")),
-                    "{path}: <script{tag}>"
-                );
-            }
-        }
-        let request = Request::get("/").body(Body::empty()).expect("request");
-        let response = send(request, |config| config.production = true).await;
-        assert!(
-            header_of(&response, header::STRICT_TRANSPORT_SECURITY)
-                .is_some_and(|v| v.starts_with("max-age=")),
-            "production answers carry HSTS"
-        );
-    });
-}
-
-#[test]
-fn made_up_methods_share_one_metrics_label() {
-    run(async {
-        let made_up = http::Method::from_bytes(b"MADEUPMETHOD").expect("a token");
-        let request = Request::builder()
-            .method(made_up)
-            .uri("/api/agencies")
-            .body(Body::empty())
-            .expect("request");
-        let status = send(request, |_| {}).await.status();
-        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-        let (_, text) = get("/metrics").await;
-        assert!(!text.contains("MADEUPMETHOD"), "{text}");
-        assert!(text.contains(r#"method="other""#), "{text}");
-    });
-}
-
-#[test]
-fn the_openapi_document_describes_every_api_route() {
-    run(async {
-        let (status, text) = get("/api/openapi.json").await;
-        assert_eq!(status, StatusCode::OK);
-        let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
-        let paths: Vec<&str> = doc["paths"]
-            .as_object()
-            .expect("paths")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        for path in [
-            "/api/session",
-            "/api/agencies",
-            "/api/agencies/{slug}",
-            "/api/messages/conversations",
-            "/api/messages/conversations/{id}",
-            "/api/messages/conversations/{id}/messages",
-            "/api/messages/conversations/{id}/stream",
-            "/api/chat",
+#[tokio::test]
+async fn pages_and_api_answers_carry_the_security_headers() {
+    for path in ["/", "/no/such/page", "/api/agencies", "/api/no/such/thing"] {
+        let request = Request::get(path).body(Body::empty()).expect("request");
+        let response = send(request, |_| {}).await;
+        for (name, value) in [
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+            (header::X_FRAME_OPTIONS, "DENY"),
         ] {
-            assert!(paths.contains(&path), "{path} missing from {paths:?}");
+            assert_eq!(
+                header_of(&response, name.clone()),
+                Some(value),
+                "{path}: {name}"
+            );
         }
-        let create = &doc["paths"]["/api/messages/conversations"]["post"];
-        for status in ["200", "201", "400", "409", "422"] {
+        assert_eq!(
+            header_of(&response, header::STRICT_TRANSPORT_SECURITY),
+            None
+        );
+        let policy = header_of(&response, header::CONTENT_SECURITY_POLICY)
+            .map(str::to_owned)
+            .unwrap_or_default();
+        if path.starts_with("/api") {
+            assert_eq!(policy, security::NOT_A_PAGE, "{path}");
+            continue;
+        }
+        // A page: every script carries the nonce its policy names, and no other runs.
+        let html = String::from_utf8(body_of(response).await).expect("UTF-8");
+        let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+        assert!(!scripts.is_empty(), "{path}: no script to check");
+        let nonce = scripts[0]
+            .split("nonce=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a nonce on the first script");
+        assert!(nonce.len() >= 22, "{path}: a nonce of 128 bits");
+        assert_eq!(policy, security::page_policy(nonce), "{path}");
+        for script in scripts {
+            let tag = script.split('>').next().unwrap_or_default();
             assert!(
-                create["responses"][status].is_object(),
-                "create lacks {status}"
+                tag.contains(&format!("nonce=\"{nonce}\"")),
+                "{path}: <script{tag}>"
             );
         }
-        assert!(doc["components"]["schemas"]["Problem"].is_object());
-    });
+    }
+    let request = Request::get("/").body(Body::empty()).expect("request");
+    let response = send(request, |config| config.production = true).await;
+    assert!(
+        header_of(&response, header::STRICT_TRANSPORT_SECURITY)
+            .is_some_and(|v| v.starts_with("max-age=")),
+        "production answers carry HSTS"
+    );
 }
 
-#[test]
-fn unknown_api_paths_are_problem_json_404s() {
-    run(async {
-        let (status, text) = get("/api/no/such/thing").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        let problem: serde_json::Value = serde_json::from_str(&text).expect("problem JSON");
-        assert_eq!(problem["code"], "not_found");
-    });
+#[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let made_up = http::Method::from_bytes(b"MADEUPMETHOD").expect("a token");
+    let request = Request::builder()
+        .method(made_up)
+        .uri("/api/agencies")
+        .body(Body::empty())
+        .expect("request");
+    let status = send(request, |_| {}).await.status();
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (_, text) = get("/metrics").await;
+    assert!(!text.contains("MADEUPMETHOD"), "{text}");
+    assert!(text.contains(r#"method="other""#), "{text}");
 }
 
-#[test]
-fn the_bundle_is_sent_precompressed_to_browsers_that_accept_it() {
-    run(async {
-        let site = tempfile::tempdir().expect("site dir");
-        let pkg = site.path().join("pkg");
-        std::fs::create_dir(&pkg).expect("pkg dir");
-        for (name, bytes) in [
-            ("messaging_bg.wasm", "raw"),
-            ("messaging_bg.wasm.br", "brotli"),
-            ("messaging_bg.wasm.gz", "gzip"),
-        ] {
-            std::fs::write(pkg.join(name), bytes).expect("bundle file");
-        }
-        for (accepted, encoding, body) in [
-            ("gzip, deflate, br", Some("br"), "brotli"),
-            ("gzip", Some("gzip"), "gzip"),
-            ("identity", None, "raw"),
-        ] {
-            let request = get_accepting("/pkg/messaging_bg.wasm", accepted);
-            let response = send(request, |config| {
-                config.site_root = site.path().display().to_string();
-            })
-            .await;
-            assert_eq!(response.status(), StatusCode::OK, "{accepted}");
-            assert_eq!(
-                header_of(&response, header::CONTENT_ENCODING),
-                encoding,
-                "{accepted}"
-            );
-            assert_eq!(
-                header_of(&response, header::CONTENT_TYPE),
-                Some("application/wasm")
-            );
-            assert_eq!(
-                header_of(&response, header::CACHE_CONTROL),
-                Some("no-cache")
-            );
-            assert_eq!(body_of(response).await, body.as_bytes(), "{accepted}");
-        }
-    });
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_route() {
+    let (status, text) = get("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    let paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for path in [
+        "/api/session",
+        "/api/agencies",
+        "/api/agencies/{slug}",
+        "/api/messages/conversations",
+        "/api/messages/conversations/{id}",
+        "/api/messages/conversations/{id}/messages",
+        "/api/messages/conversations/{id}/stream",
+        "/api/chat",
+    ] {
+        assert!(paths.contains(&path), "{path} missing from {paths:?}");
+    }
+    let create = &doc["paths"]["/api/messages/conversations"]["post"];
+    for status in ["200", "201", "400", "409", "422"] {
+        assert!(
+            create["responses"][status].is_object(),
+            "create lacks {status}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
 }
 
-#[test]
-fn pages_are_compressed_for_browsers_that_accept_it_and_api_answers_are_not() {
-    run(async {
-        let gzip_magic = [0x1f, 0x8b];
-        let response = send(get_accepting("/", "gzip"), |_| {}).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(header_of(&response, header::CONTENT_ENCODING), Some("gzip"));
-        assert!(body_of(response).await.starts_with(&gzip_magic));
+#[tokio::test]
+async fn unknown_api_paths_are_problem_json_404s() {
+    let (status, text) = get("/api/no/such/thing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let problem: serde_json::Value = serde_json::from_str(&text).expect("problem JSON");
+    assert_eq!(problem["code"], "not_found");
+}
 
-        let response = send(get_accepting("/api/agencies", "gzip"), |_| {}).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(header_of(&response, header::CONTENT_ENCODING), None);
-        assert!(body_of(response).await.starts_with(b"["));
-    });
+#[tokio::test]
+async fn the_bundle_is_sent_precompressed_to_browsers_that_accept_it() {
+    let site = tempfile::tempdir().expect("site dir");
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).expect("pkg dir");
+    for (name, bytes) in [
+        ("messaging_bg.wasm", "raw"),
+        ("messaging_bg.wasm.br", "brotli"),
+        ("messaging_bg.wasm.gz", "gzip"),
+    ] {
+        std::fs::write(pkg.join(name), bytes).expect("bundle file");
+    }
+    for (accepted, encoding, body) in [
+        ("gzip, deflate, br", Some("br"), "brotli"),
+        ("gzip", Some("gzip"), "gzip"),
+        ("identity", None, "raw"),
+    ] {
+        let request = get_accepting("/pkg/messaging_bg.wasm", accepted);
+        let response = send(request, |config| {
+            config.site_root = site.path().display().to_string();
+        })
+        .await;
+        assert_eq!(response.status(), StatusCode::OK, "{accepted}");
+        assert_eq!(
+            header_of(&response, header::CONTENT_ENCODING),
+            encoding,
+            "{accepted}"
+        );
+        assert_eq!(
+            header_of(&response, header::CONTENT_TYPE),
+            Some("application/wasm")
+        );
+        assert_eq!(
+            header_of(&response, header::CACHE_CONTROL),
+            Some("no-cache")
+        );
+        assert_eq!(body_of(response).await, body.as_bytes(), "{accepted}");
+    }
+}
+
+#[tokio::test]
+async fn pages_are_compressed_for_browsers_that_accept_it_and_api_answers_are_not() {
+    let gzip_magic = [0x1f, 0x8b];
+    let response = send(get_accepting("/", "gzip"), |_| {}).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header_of(&response, header::CONTENT_ENCODING), Some("gzip"));
+    assert!(body_of(response).await.starts_with(&gzip_magic));
+
+    let response = send(get_accepting("/api/agencies", "gzip"), |_| {}).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header_of(&response, header::CONTENT_ENCODING), None);
+    assert!(body_of(response).await.starts_with(b"["));
 }
