@@ -64,6 +64,14 @@ pub struct Labels {
     pub retrying_by_itself: Text,
     /// Drops a message the server refused.
     pub discard: Text,
+    /// A message held back behind an earlier one the server refused.
+    pub waiting_for_earlier: Text,
+    /// Takes an unsent message (no request carried it yet) back into the composer.
+    pub edit: Text,
+    /// Drops an unsent message no request carried yet.
+    pub cancel: Text,
+    /// When an edit or a cancel came too late: the message had just left.
+    pub already_on_its_way: Text,
     /// The composer's placeholder.
     pub write_a_message: Text,
     /// A device the user agent did not tell.
@@ -114,6 +122,10 @@ impl Default for Labels {
             not_sent: "Not sent: {reason}".into(),
             retrying_by_itself: "Retrying by itself.".into(),
             discard: "Discard".into(),
+            waiting_for_earlier: "Waiting: the message above was not sent.".into(),
+            edit: "Edit".into(),
+            cancel: "Cancel".into(),
+            already_on_its_way: "Too late to change: it is on its way.".into(),
             write_a_message: "Write a message…".into(),
             unknown_device: "Unknown device".into(),
             timed_out: "The server took too long to answer.".into(),

@@ -5,6 +5,7 @@
 //! before it are fetched.
 
 use crate::outbox::Pending;
+use crate::outbox::queue::{self, Place};
 use messaging_core::wire::Message;
 use messaging_core::{ConversationId, DeviceKind, LocalId, UserId};
 use time::OffsetDateTime;
@@ -14,8 +15,11 @@ use time::OffsetDateTime;
 pub enum Delivery {
     /// Stored by the server.
     Sent,
-    /// In the outbox, not tried yet or being tried.
+    /// In the outbox, not tried yet or being tried (or waiting its turn).
     Sending,
+    /// Held back behind an earlier message of the conversation that the server refused:
+    /// sent once the person retries or discards that one.
+    Waiting,
     /// The last try failed. `will_retry`: the outbox tries again by itself (offline,
     /// timeout, server busy); otherwise the server refused it and only the person can
     /// decide (edit, or discard).
@@ -44,6 +48,8 @@ pub struct Row {
     pub device: DeviceKind,
     /// How far it got.
     pub delivery: Delivery,
+    /// Unsent, and no request has carried it yet: it can still be edited or cancelled.
+    pub editable: bool,
 }
 
 /// What became of a message offered to the confirmed list.
@@ -100,12 +106,16 @@ pub fn rows(
         sent_at: Some(message.created_at),
         device: message.display_data.device_kind,
         delivery: Delivery::Sent,
+        editable: false,
     });
-    let unsent = pending
+    let queued: Vec<Pending> = pending
         .iter()
         .filter(|p| p.conversation_id == conversation)
-        .filter(|p| !confirmed.iter().any(|m| m.local_id == p.local_id))
-        .map(|p| Row {
+        .cloned()
+        .collect();
+    let unsent = queue::places(&queued)
+        .filter(|(p, _)| !confirmed.iter().any(|m| m.local_id == p.local_id))
+        .map(|(p, place)| Row {
             local_id: p.local_id.clone(),
             sender: reader_name.to_owned(),
             own: true,
@@ -115,13 +125,15 @@ pub fn rows(
                 .user_agent
                 .as_deref()
                 .map_or(DeviceKind::Unknown, DeviceKind::from_user_agent),
-            delivery: match &p.last_error {
-                None => Delivery::Sending,
-                Some(reason) => Delivery::Failed {
+            delivery: match (place, &p.last_error) {
+                (Place::HeldBack, _) => Delivery::Waiting,
+                (_, Some(reason)) => Delivery::Failed {
                     reason: reason.clone(),
                     will_retry: !p.refused,
                 },
+                (_, None) => Delivery::Sending,
             },
+            editable: p.editable(),
         });
     sent.chain(unsent).collect()
 }
@@ -302,5 +314,20 @@ mod tests {
                 will_retry: false
             }
         );
+    }
+
+    #[test]
+    fn messages_behind_a_refused_one_wait_for_it() {
+        let conversation = ConversationId::new_random();
+        let alice = reader();
+        let mut refused = pending(conversation, &LocalId::generate());
+        refused.last_error = Some("too long".into());
+        refused.refused = true;
+        refused.carried = true;
+        let behind = pending(conversation, &LocalId::generate());
+        let shown = rows(&[], &[refused, behind], conversation, alice.id, "Alice");
+        assert_eq!(shown[1].delivery, Delivery::Waiting);
+        // The refused one was carried: bound to its text. The one behind was not.
+        assert_eq!((shown[0].editable, shown[1].editable), (false, true));
     }
 }

@@ -1,6 +1,6 @@
 use super::{DeviceIcon, Timestamp};
 use crate::api::{ApiClient, DEFAULT_TIMEOUT};
-use crate::labels::{Labels, fill, use_labels};
+use crate::labels::{fill, use_labels};
 use crate::live;
 use crate::outbox::{Outbox, Pending};
 use crate::timeline::{self, Delivery, Merged, Row};
@@ -126,6 +126,8 @@ pub fn ConversationView(
         }
     });
 
+    // The composer's text: a message taken back from the outbox for editing comes here.
+    let composer_text = RwSignal::new(form_text);
     let reader_id = reader.id;
     let reader_name = reader.display_name.clone();
     let rows = Memo::new(move |_| {
@@ -195,7 +197,7 @@ pub fn ConversationView(
             aria-label=labels.messages.to_string()
         >
             <For each=move || rows.get() key=Row::clone let:row>
-                <MessageRow row outbox />
+                <MessageRow row outbox composer_text />
             </For>
         </ol>
     }
@@ -209,7 +211,7 @@ pub fn ConversationView(
             {messages_list}
             {reconnecting_notice}
             {closed_notice}
-            <Composer conversation_id form_local_id form_text form_action outbox />
+            <Composer conversation_id form_local_id text=composer_text form_action outbox />
         </section>
     }
 }
@@ -411,18 +413,25 @@ impl CatchUp {
 }
 
 #[component]
-fn MessageRow(row: Row, outbox: Outbox) -> impl IntoView {
+fn MessageRow(row: Row, outbox: Outbox, composer_text: RwSignal<String>) -> impl IntoView {
     let time = row.sent_at.map(|at| view! { <Timestamp at /> });
-    let delivery = row.delivery.clone();
-    let state = match &delivery {
+    let state = match &row.delivery {
         Delivery::Sent => "sent",
         Delivery::Sending => "sending",
+        Delivery::Waiting => "waiting",
         Delivery::Failed { .. } => "failed",
     };
-    let labels = use_labels();
-    let status = row
-        .own
-        .then(|| delivery_view(delivery, row.local_id.clone(), outbox, &labels));
+    let status = row.own.then(|| {
+        view! {
+            <DeliveryStatus
+                delivery=row.delivery.clone()
+                local_id=row.local_id.clone()
+                editable=row.editable
+                outbox
+                composer_text
+            />
+        }
+    });
     view! {
         <li
             class="message"
@@ -443,21 +452,33 @@ fn MessageRow(row: Row, outbox: Outbox) -> impl IntoView {
     }
 }
 
-fn delivery_view(
+/// How far one's own message got, with what the person can do about it: retry or
+/// discard what the server refused; edit or cancel what no request has carried yet.
+#[component]
+fn DeliveryStatus(
     delivery: Delivery,
     local_id: LocalId,
+    editable: bool,
     outbox: Outbox,
-    labels: &Labels,
-) -> AnyView {
+    composer_text: RwSignal<String>,
+) -> impl IntoView {
+    let labels = use_labels();
+    let changes = editable.then(|| {
+        view! { <TakeBack local_id=local_id.clone() outbox composer_text /> }
+    });
     match delivery {
         Delivery::Sent => {
             view! { <span class="delivery delivery--sent">{labels.sent.to_string()}</span> }
                 .into_any()
         }
-        Delivery::Sending => {
-            view! { <span class="delivery delivery--sending">{labels.sending.to_string()}</span> }
-                .into_any()
+        Delivery::Sending => view! { <span class="delivery delivery--sending">{labels.sending.to_string()} {changes}</span> }
+        .into_any(),
+        Delivery::Waiting => view! {
+            <span class="delivery delivery--waiting">
+                {labels.waiting_for_earlier.to_string()} {changes}
+            </span>
         }
+        .into_any(),
         Delivery::Failed { reason, will_retry } => {
             let retry_id = local_id.clone();
             let discard = (!will_retry).then(|| {
@@ -494,6 +515,47 @@ fn delivery_view(
     }
 }
 
+/// "Edit" (back into the composer) and "Cancel" for a message no request has carried
+/// yet. Either may come too late, when the message has just left: it then says so.
+#[component]
+fn TakeBack(local_id: LocalId, outbox: Outbox, composer_text: RwSignal<String>) -> impl IntoView {
+    let labels = use_labels();
+    let too_late = RwSignal::new(false);
+    let local_id = StoredValue::new(local_id);
+    let take_back = move |into_composer: bool| {
+        let Some(local_id) = local_id.try_get_value() else {
+            return;
+        };
+        spawn_local(async move {
+            match outbox.take_back(local_id).await {
+                Some(text) if into_composer => composer_text.update(|draft| {
+                    // A draft already there is kept, above the message taken back.
+                    *draft = if draft.trim().is_empty() {
+                        text
+                    } else {
+                        format!("{draft}\n{text}")
+                    };
+                }),
+                Some(_) => {}
+                None => {
+                    too_late.try_set(true);
+                }
+            }
+        });
+    };
+    let already_on_its_way = labels.already_on_its_way.to_string();
+    view! {
+        " "
+        <button type="button" class="button link" on:click=move |_| take_back(true)>
+            {labels.edit.to_string()}
+        </button>
+        <button type="button" class="button link" on:click=move |_| take_back(false)>
+            {labels.cancel.to_string()}
+        </button>
+        <span role="status">{move || too_late.get().then(|| already_on_its_way.clone())}</span>
+    }
+}
+
 /// Writes a message. With JavaScript it goes to the outbox (shown at once, sent in the
 /// background); without, the form posts to `form_action` with its server-rendered
 /// local_id.
@@ -501,12 +563,11 @@ fn delivery_view(
 fn Composer(
     conversation_id: ConversationId,
     form_local_id: LocalId,
-    form_text: String,
+    text: RwSignal<String>,
     form_action: Option<String>,
     outbox: Outbox,
 ) -> impl IntoView {
     let labels = use_labels();
-    let text = RwSignal::new(form_text);
     let touched = RwSignal::new(false);
     // The next message's local_id; a new one once a message is in the outbox.
     let local_id = RwSignal::new(form_local_id);

@@ -3,9 +3,13 @@
 //! unsent messages survive a reload and every change is one write of one key: tabs in
 //! separate processes never overwrite each other's changes, as they could when the whole
 //! list was read and written back (the HTML standard promises no locking between tabs).
-//! It is sent in the order written by one tab at a time (a Web Lock), each message under
-//! the `local_id` it was written with and retried with `core`'s backoff, so no retry,
-//! reload or second tab can store it twice.
+//! One tab at a time sends it (a Web Lock), as a queue per conversation (see [`queue`]),
+//! each message under the `local_id` it was written with and retried with `core`'s
+//! backoff, so no retry, reload or second tab can store it twice.
+
+pub mod queue;
+
+pub use queue::Pending;
 
 use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT};
 use crate::labels::{Labels, use_labels};
@@ -13,69 +17,23 @@ use futures_channel::oneshot;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use messaging_core::retry::Backoff;
-use messaging_core::wire::{ChatRequest, Message};
-use messaging_core::{ConversationId, LocalId, UserId};
-use serde::{Deserialize, Serialize};
+use messaging_core::wire::Message;
+use messaging_core::{LocalId, UserId};
+use queue::Step;
+use std::cell::RefCell;
 use std::future::Future;
+use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-/// The Web Lock a tab holds while it sends the outbox.
-const SENDER_LOCK: &str = "messaging-outbox-sender";
+/// The Web Lock a tab holds while it sends a user's outbox (the user id follows).
+const SENDER_LOCK: &str = "messaging-outbox-sender.";
 
-/// A message waiting to be confirmed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pending {
-    /// Where it goes.
-    pub conversation_id: ConversationId,
-    /// Its name for every retry, made when it was written.
-    pub local_id: LocalId,
-    /// What was written.
-    pub text: String,
-    /// The browser's, for the device icon.
-    pub user_agent: Option<String>,
-    /// Sends tried so far.
-    pub attempts: u32,
-    /// Why the last try failed, if it did.
-    pub last_error: Option<String>,
-    /// The server refused it (a 4xx a retry cannot fix): it waits for the person.
-    pub refused: bool,
-    /// When it entered the outbox (milliseconds since 1970, the browser's clock): the
-    /// order the outbox sends in.
-    #[serde(default)]
-    pub written_at: i64,
-}
-
-impl Pending {
-    /// A message just written, not tried yet.
-    pub fn new(
-        conversation_id: ConversationId,
-        local_id: LocalId,
-        text: String,
-        user_agent: Option<String>,
-    ) -> Self {
-        Self {
-            conversation_id,
-            local_id,
-            text,
-            user_agent,
-            attempts: 0,
-            last_error: None,
-            refused: false,
-            written_at: 0,
-        }
-    }
-
-    fn request(&self) -> ChatRequest {
-        ChatRequest {
-            conversation_id: self.conversation_id,
-            text: self.text.clone(),
-            local_id: self.local_id.to_string(),
-            user_agent: self.user_agent.clone(),
-        }
-    }
-}
+/// The Web Lock held, briefly, to mark a message carried or to take one back, so that
+/// across tabs a cancel either comes before the send or finds the message already on
+/// its way (the user id follows).
+const ENTRIES_LOCK: &str = "messaging-outbox-entries.";
 
 /// One user's outbox in this browser. Cheap to copy; lives as long as the reactive
 /// owner it was made under.
@@ -131,20 +89,38 @@ impl Outbox {
             .map(|e| e.written_at)
             .max()
             .unwrap_or(0);
-        pending.written_at = (js_sys::Date::now() as i64).max(latest + 1);
+        pending.written_at = now().max(latest + 1);
         self.put(&pending);
         self.send_all();
     }
 
     /// "Retry now": ends the wait of a message being retried, or tries a refused one again.
     pub fn retry(&self, local_id: &LocalId) {
-        self.update(local_id, |entry| entry.refused = false);
+        self.update(local_id, |entry| {
+            entry.refused = false;
+            entry.retry_at = 0;
+        });
         self.send_all();
     }
 
-    /// Gives up on a message the person no longer wants sent.
+    /// Gives up on a message the server refused (so does not have).
     pub fn discard(&self, local_id: &LocalId) {
         self.remove(local_id);
+    }
+
+    /// Takes back a message no request has carried yet, for editing or cancelling: its
+    /// text, or `None` when it is already on its way (or gone).
+    pub async fn take_back(self, local_id: LocalId) -> Option<String> {
+        with_tab_lock(&self.lock_name(ENTRIES_LOCK), async move {
+            let pending = self.stored().into_iter().find(|e| e.local_id == local_id)?;
+            if !pending.editable() {
+                return None;
+            }
+            self.remove(&local_id);
+            Some(pending.text)
+        })
+        .await
+        .flatten()
     }
 
     /// Starts this tab's send loop, or wakes it if it is waiting out a backoff.
@@ -156,10 +132,10 @@ impl Outbox {
         }
         self.sending.set_value(true);
         spawn_local(async move {
-            with_tab_lock(SENDER_LOCK, outbox.send_in_order()).await;
+            with_tab_lock(&outbox.lock_name(SENDER_LOCK), outbox.send_in_order()).await;
             // (`try_set_value` hands the value back only when the outbox is gone.)
             if outbox.sending.try_set_value(false).is_none()
-                && outbox.stored().iter().any(|e| !e.refused)
+                && queue::next_step(&outbox.stored(), now()) != Step::Idle
             {
                 // Written while the lock was being released.
                 outbox.send_all();
@@ -167,16 +143,25 @@ impl Outbox {
         });
     }
 
-    /// Sends the oldest message that may be sent until none is left. The list is read
-    /// from storage each time: another tab may have sent some meanwhile.
+    /// Sends, one at a time, the next message of every conversation's queue until none
+    /// may go. The list is read from storage each time: another tab may have changed it.
     async fn send_in_order(self) {
         let backoff = Backoff::for_outbox();
         loop {
-            let Some(next) = self.stored().into_iter().find(|e| !e.refused) else {
-                return;
+            let next = match queue::next_step(&self.stored(), now()) {
+                Step::Send(next) => next,
+                Step::WaitUntil(at) => {
+                    let wait = u64::try_from(at - now()).unwrap_or(0);
+                    self.sleep_unless_woken(Duration::from_millis(wait)).await;
+                    continue;
+                }
+                Step::Idle => return,
             };
             let Some(client) = self.client.try_get_value() else {
                 return; // The view is gone; the next one carries on from storage.
+            };
+            let Some(next) = self.mark_carried(next.local_id).await else {
+                continue; // Taken back meanwhile.
             };
             match client.send_chat(&next.request(), DEFAULT_TIMEOUT).await {
                 Ok(answer) => {
@@ -190,10 +175,7 @@ impl Outbox {
                         js_sys::Math::random(),
                         error.retry_after,
                     );
-                    self.note_failure(&next.local_id, &error, wait.is_none());
-                    if let Some(wait) = wait {
-                        self.sleep_unless_woken(wait).await;
-                    }
+                    self.note_failure(&next.local_id, &error, wait);
                 }
             }
             if self.entries.is_disposed() {
@@ -202,12 +184,32 @@ impl Outbox {
         }
     }
 
-    fn note_failure(&self, local_id: &LocalId, error: &CallError, refused: bool) {
+    /// Marks a message as carried just before a request carries it; `None` when it was
+    /// taken back (or sent by another tab) meanwhile.
+    async fn mark_carried(self, local_id: LocalId) -> Option<Pending> {
+        with_tab_lock(&self.lock_name(ENTRIES_LOCK), async move {
+            let mut pending = self.stored().into_iter().find(|e| e.local_id == local_id)?;
+            if !pending.carried {
+                pending.carried = true;
+                self.put(&pending);
+            }
+            Some(pending)
+        })
+        .await
+        .flatten()
+    }
+
+    /// Notes why a send failed and when to try again; with no `wait`, the server refused
+    /// it and it waits for the person.
+    fn note_failure(&self, local_id: &LocalId, error: &CallError, wait: Option<Duration>) {
         let reason = self.labels.with_value(|labels| error.message(labels));
         self.update(local_id, |entry| {
             entry.attempts = entry.attempts.saturating_add(1);
             entry.last_error = Some(reason);
-            entry.refused = refused;
+            entry.refused = wait.is_none();
+            entry.retry_at = wait.map_or(0, |wait| {
+                now().saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
+            });
         });
     }
 
@@ -236,6 +238,11 @@ impl Outbox {
         if let Some(Some(sender)) = self.wake.try_update_value(Option::take) {
             let _ = sender.send(());
         }
+    }
+
+    /// One user's outbox is not held up by another's in the same browser.
+    fn lock_name(&self, lock: &str) -> String {
+        format!("{lock}{}", self.user)
     }
 
     /// Where `local_id` is kept; every key of this user's outbox starts with the prefix.
@@ -361,6 +368,11 @@ impl Outbox {
     }
 }
 
+/// The browser's clock, in milliseconds since 1970.
+fn now() -> i64 {
+    js_sys::Date::now() as i64
+}
+
 fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
@@ -375,24 +387,33 @@ extern "C" {
 }
 
 /// Runs `work` while holding the named Web Lock, so that of all this origin's tabs only
-/// one runs it at a time. Without Web Locks (an insecure context) it just runs: every
+/// one runs it at a time, and hands back its result (`None` only if the lock request
+/// failed before it ran). Without Web Locks (an insecure context) it just runs: every
 /// send is idempotent anyway, the lock only saves requests and keeps the order.
-async fn with_tab_lock(name: &str, work: impl Future<Output = ()> + 'static) {
+async fn with_tab_lock<T: 'static>(
+    name: &str,
+    work: impl Future<Output = T> + 'static,
+) -> Option<T> {
     let locks = js_sys::Reflect::get(&window().navigator(), &"locks".into())
         .ok()
         .filter(|locks| !locks.is_undefined());
     let Some(locks) = locks else {
-        work.await;
-        return;
+        return Some(work.await);
     };
-    let callback = Closure::once_into_js(move |_lock: JsValue| {
-        wasm_bindgen_futures::future_to_promise(async move {
-            work.await;
-            Ok(JsValue::UNDEFINED)
-        })
+    let result = Rc::new(RefCell::new(None));
+    let callback = Closure::once_into_js({
+        let result = Rc::clone(&result);
+        move |_lock: JsValue| {
+            wasm_bindgen_futures::future_to_promise(async move {
+                let value = work.await;
+                *result.borrow_mut() = Some(value);
+                Ok(JsValue::UNDEFINED)
+            })
+        }
     });
     let held = locks
         .unchecked_into::<LockManager>()
         .request(name, &callback);
     let _ = wasm_bindgen_futures::JsFuture::from(held).await;
+    result.take()
 }

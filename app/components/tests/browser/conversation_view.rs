@@ -178,3 +178,194 @@ async fn an_unsent_message_left_in_the_outbox_is_shown_and_sent_after_a_reload()
     assert_eq!(posts().len(), 1);
     assert_eq!(sent_local_id(&posts()[0]), unsent.to_string());
 }
+
+/// Another conversation of the reader's, with a message of its own waiting in the outbox.
+const ELSEWHERE: &str = "66666666-6666-4666-8666-666666666666";
+
+/// The server's 202 to a send to that other conversation (its first message, numbered
+/// apart from the shown conversation's).
+const ACCEPT_ELSEWHERE: &str = "if (JSON.parse(body).conversation_id === '66666666-6666-4666-8666-666666666666') {
+      const sent = JSON.parse(body);
+      return json(202, { queued: true, message: {
+        id: crypto.randomUUID(), conversation_id: sent.conversation_id, seq: 1, local_id: sent.local_id,
+        sender: { id: window.readerId, display_name: 'Alice' }, text: sent.text,
+        created_at: new Date().toISOString(), display_data: { device_kind: 'linux' } } });
+    }";
+
+/// Puts a message in the reader's outbox as an earlier page load would have left it.
+fn leave_in_outbox(
+    reader: &CurrentUser,
+    conversation: &str,
+    text: &str,
+    written_at: i64,
+) -> LocalId {
+    let local_id = LocalId::generate();
+    let pending = serde_json::json!({
+        "conversation_id": conversation,
+        "local_id": local_id.to_string(),
+        "text": text,
+        "user_agent": null,
+        "attempts": 0,
+        "last_error": null,
+        "refused": false,
+        "written_at": written_at
+    });
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .expect("localStorage")
+        .set_item(
+            &format!("messaging.outbox.v2.{}.{local_id}", reader.id),
+            &pending.to_string(),
+        )
+        .expect("store");
+    local_id
+}
+
+fn posted_local_ids() -> Vec<String> {
+    posts().iter().map(sent_local_id).collect()
+}
+
+fn delivery_of(root: &HtmlElement, local_id: &str) -> String {
+    rows(root)
+        .into_iter()
+        .find(|(id, _)| id == local_id)
+        .map(|(_, delivery)| delivery)
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_message_holds_back_the_later_ones_of_its_conversation_only() {
+    // The first send of this conversation is refused (a 404 no retry fixes by itself);
+    // everything else is accepted.
+    stub_fetch(&format!(
+        "const asked = JSON.parse(body);
+         const here = '11111111-1111-4111-8111-111111111111';
+         if (asked.conversation_id === here && !window.refusedOnce) {{
+           window.refusedOnce = true;
+           return json(404, {{ type: 'about:blank', title: 'Not found', status: 404,
+             detail: 'No such conversation here.', code: 'not_found' }});
+         }}
+         {ACCEPT_ELSEWHERE}
+         {ACCEPT_SEND}"
+    ));
+    js_sys::Reflect::set(
+        &web_sys::window().expect("window"),
+        &"refusedOnce".into(),
+        &false.into(),
+    )
+    .expect("reset");
+    let reader = reader();
+    let root = view_for(reader.clone());
+    send(&root, "First");
+    until("the refusal", || exists(&root, "[data-delivery=failed]")).await;
+    let first = rows(&root)[1].0.clone();
+    send(&root, "Second, written after");
+    until("the second shown", || rows(&root).len() == 3).await;
+    let second = rows(&root)[2].0.clone();
+    // Another conversation's message (written in another tab, say) is sent meanwhile,
+    // once something wakes the outbox (here, coming back online).
+    let elsewhere = leave_in_outbox(&reader, ELSEWHERE, "Elsewhere", 3);
+    let online = web_sys::Event::new("online").expect("event");
+    web_sys::window()
+        .expect("window")
+        .dispatch_event(&online)
+        .expect("dispatch");
+    until("the other conversation's message is sent", || {
+        posted_local_ids().contains(&elsewhere.to_string())
+    })
+    .await;
+    assert_eq!(delivery_of(&root, &second), "waiting");
+    assert!(
+        !posted_local_ids().contains(&second),
+        "the later message overtook the refused one"
+    );
+
+    // Retrying the refused one sends it, then the one held back, in that order.
+    element(&root, "[data-delivery=failed] .delivery button").click();
+    until("both sent", || {
+        delivery_of(&root, &first) == "sent" && delivery_of(&root, &second) == "sent"
+    })
+    .await;
+    let order: Vec<String> = posted_local_ids()
+        .into_iter()
+        .filter(|id| *id == first || *id == second)
+        .collect();
+    assert_eq!(order, [first.clone(), first, second]);
+}
+
+#[wasm_bindgen_test]
+async fn a_message_retried_by_itself_does_not_hold_up_another_conversation() {
+    // This conversation's sends meet a busy server (503, retried by itself); the other
+    // conversation's are accepted.
+    stub_fetch(&format!(
+        "const asked = JSON.parse(body);
+         if (asked.conversation_id === '11111111-1111-4111-8111-111111111111')
+           return json(503, {{ type: 'about:blank', title: 'Unavailable', status: 503,
+             detail: 'Busy.', code: 'unavailable' }}, {{ 'retry-after': '30' }});
+         {ACCEPT_ELSEWHERE}"
+    ));
+    let reader = reader();
+    // Written earlier than the other conversation's message, so it goes first.
+    let here = leave_in_outbox(&reader, "11111111-1111-4111-8111-111111111111", "Here", 1);
+    let elsewhere = leave_in_outbox(&reader, ELSEWHERE, "Elsewhere", 2);
+    let root = view_for(reader);
+    until("the other conversation's message is sent", || {
+        posted_local_ids().contains(&elsewhere.to_string())
+    })
+    .await;
+    assert_eq!(
+        posted_local_ids()
+            .iter()
+            .filter(|id| **id == here.to_string())
+            .count(),
+        1,
+        "tried once, then waits out its Retry-After"
+    );
+    assert_eq!(delivery_of(&root, here.as_ref()), "failed");
+}
+
+#[wasm_bindgen_test]
+async fn a_message_no_request_carried_yet_can_be_edited_or_cancelled() {
+    // The first send hangs until released, so the next two wait their turn.
+    stub_fetch(&format!(
+        "if (calls.length === 1) await new Promise(go => window.release = go);
+         {ACCEPT_SEND}"
+    ));
+    let root = view_for(reader());
+    send(&root, "On its way");
+    until("the first send", || posts().len() == 1).await;
+    send(&root, "Second thoughts");
+    send(&root, "Never mind");
+    until("all three shown", || rows(&root).len() == 4).await;
+    let carried = rows(&root)[1].0.clone();
+    let (edited, cancelled) = (rows(&root)[2].0.clone(), rows(&root)[3].0.clone());
+    let row = |local_id: &str| format!("[data-local-id='{local_id}']");
+    // The one a request carries can no longer be changed.
+    assert!(!exists(
+        &root,
+        &format!("{} .delivery button", row(&carried))
+    ));
+
+    element(
+        &root,
+        &format!("{} .delivery button:nth-of-type(1)", row(&edited)),
+    )
+    .click();
+    until("taken back into the composer", || {
+        let area: web_sys::HtmlTextAreaElement =
+            wasm_bindgen::JsCast::unchecked_into(element(&root, "textarea"));
+        area.value() == "Second thoughts"
+    })
+    .await;
+    element(
+        &root,
+        &format!("{} .delivery button:nth-of-type(2)", row(&cancelled)),
+    )
+    .click();
+    until("both gone", || rows(&root).len() == 2).await;
+
+    js_sys::eval("window.release()").expect("release");
+    until("the first sent", || delivery_of(&root, &carried) == "sent").await;
+    crate::support::sleep(300).await;
+    assert_eq!(posted_local_ids(), [carried]);
+}
