@@ -1,6 +1,7 @@
 //! Fault points for the crash tests. Built with the `failpoints` feature and started
 //! with, say, `FAILPOINTS=before_commit=2%return;after_commit=2%return`, the process
-//! aborts at a named point as if killed there. Without the feature a point is nothing.
+//! aborts at a named point as if killed there; `…=1*sleep(3000)` delays the first pass
+//! instead (the `fail` crate's actions). Without the feature a point is nothing.
 
 /// Sets up the points named in `FAILPOINTS`; keep the guard for the process's life.
 #[cfg(feature = "failpoints")]

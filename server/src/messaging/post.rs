@@ -65,6 +65,9 @@ async fn store_new(
         &intent.message,
     )
     .await?;
+    // Numbered, not yet committed: the scale-out test delays a commit here (the row lock
+    // the number came with holds the conversation's later writers back meanwhile).
+    crate::crash::point("before_message_commit");
     db::commit(tx).await?;
     match stored {
         Stored::New(message) => {

@@ -322,6 +322,13 @@ impl ServerProcess {
         Self::start_as(Command::new(env!("CARGO_BIN_EXE_server")), database_url).await
     }
 
+    /// The server started with extra environment variables (`FAILPOINTS`, say).
+    pub async fn start_with_env(database_url: &str, vars: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command.envs(vars.iter().copied());
+        Self::start_as(command, database_url).await
+    }
+
     /// The server started with its open-file soft limit lowered to `soft` first.
     pub async fn start_with_soft_file_limit(database_url: &str, soft: u64) -> Self {
         let mut command = Command::new("sh");

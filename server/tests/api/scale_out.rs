@@ -1,12 +1,18 @@
 //! Several server processes on one PostgreSQL: the live stream reaches a participant
 //! connected to another process than the sender's, and ends at once when its session
-//! signs out through another process (the processes share `LISTEN`/`NOTIFY`).
+//! signs out through another process (the processes share `LISTEN`/`NOTIFY`); a commit
+//! delayed in one process never lets a reader skip a message.
 
 use crate::helpers::{
-    ServerProcess, Store, TestApp, fresh_database, inquiry, next_event, streamed_local_ids,
+    ServerProcess, Store, TestApp, count_rows, fresh_database, inquiry, next_event,
+    streamed_local_ids,
 };
+use futures_util::Stream;
+use messaging_components::timeline::{Merged, merge_confirmed};
+use messaging_core::wire::{Message, Page};
 use reqwest::StatusCode;
 use serde_json::json;
+use std::pin::Pin;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,5 +87,172 @@ async fn signing_out_through_one_process_ends_the_session_at_once_on_another() {
             "the token still works on the other process"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two processes on one PostgreSQL, one of them slow to commit a message it has already
+/// numbered: the other process's next message waits behind it (the conversation's row
+/// lock), a reader catching up meanwhile gets a gap-free run, and a reader following the
+/// rule of the browser's view (`timeline::merge_confirmed`: fetch the gap first) ends with
+/// every message, in order. Needs the fault points (`scripts/test` builds them in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs the server's fault points: cargo test --features server/failpoints"
+)]
+async fn a_commit_delayed_in_one_process_never_lets_a_reader_skip_a_message() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    let quick = ServerProcess::start(&database_url).await;
+    let slow = ServerProcess::start_with_env(
+        &database_url,
+        &[("FAILPOINTS", "before_message_commit=1*sleep(2500)")],
+    )
+    .await;
+    let via_quick = TestApp::at(quick.address.clone(), database_url.clone());
+
+    let alice = via_quick.sign_in("alice").await;
+    let agency = via_quick.agency_id("northwind").await;
+    let created = via_quick
+        .created(&alice, "key-1", &inquiry(&agency, "Hello!", "m-1"))
+        .await;
+    let id = created["conversation"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let carol = via_quick.sign_in("carol").await;
+    let mut reader = Reader::open(&via_quick, &carol, &id).await;
+
+    // Through the slow process: numbered 2, then its commit waits.
+    let send = |address: &str, text: &str| {
+        let app = TestApp::at(address.to_owned(), database_url.clone());
+        let body = json!({ "conversation_id": id, "text": text, "local_id": text });
+        let token = alice.clone();
+        // As the outbox does: a 503 (a lock waited for too long) is retried, same local_id.
+        tokio::spawn(async move {
+            loop {
+                let status = app.chat(&token, &body).await.status();
+                if status != StatusCode::SERVICE_UNAVAILABLE {
+                    return status;
+                }
+            }
+        })
+    };
+    let delayed = send(&slow.address, "delayed");
+    wait_for_backends(&database_url, "state = 'idle in transaction'").await;
+    // Through the quick process: it waits on the conversation's row lock.
+    let behind = send(&quick.address, "behind");
+    wait_for_backends(&database_url, "wait_event_type = 'Lock'").await;
+    reader.catch_up().await;
+
+    assert_eq!(delayed.await.expect("delayed"), StatusCode::ACCEPTED);
+    assert_eq!(behind.await.expect("behind"), StatusCode::ACCEPTED);
+    reader.follow_until(3).await;
+    assert_eq!(reader.local_ids(), ["m-1", "delayed", "behind"]);
+    assert_eq!(reader.seqs(), [1, 2, 3]);
+}
+
+/// Waits until a session of the test's database is in the state `condition` describes
+/// (a `pg_stat_activity` condition).
+async fn wait_for_backends(database_url: &str, condition: &str) {
+    let sql = format!(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND {condition}"
+    );
+    for _ in 0..200 {
+        if count_rows(database_url, &sql).await > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no session came to: {condition}");
+}
+
+/// A reader as the browser's conversation view is one: what it shows is a gap-free run,
+/// fed by the live stream, and a message past a gap makes it fetch what is missing.
+struct Reader<'a> {
+    app: &'a TestApp,
+    token: String,
+    conversation: String,
+    shown: Vec<Message>,
+    stream: Pin<Box<dyn Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffered: String,
+}
+
+impl<'a> Reader<'a> {
+    async fn open(app: &'a TestApp, token: &str, conversation: &str) -> Self {
+        let stream = app
+            .get(
+                token,
+                &format!("/api/messages/conversations/{conversation}/stream"),
+            )
+            .await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        let mut reader = Self {
+            app,
+            token: token.to_owned(),
+            conversation: conversation.to_owned(),
+            shown: Vec::new(),
+            stream: Box::pin(stream.bytes_stream()),
+            buffered: String::new(),
+        };
+        reader.catch_up().await;
+        reader
+    }
+
+    /// Fetches what follows the last message shown, as the view does after a gap.
+    async fn catch_up(&mut self) {
+        let after = self.shown.last().map_or(0, |message| message.seq);
+        let page: Page<Message> = self
+            .app
+            .get(
+                &self.token,
+                &format!(
+                    "/api/messages/conversations/{}/messages?cursor={after}",
+                    self.conversation
+                ),
+            )
+            .await
+            .json()
+            .await
+            .expect("a page of messages");
+        let seqs: Vec<u64> = page.items.iter().map(|m| m.seq).collect();
+        let run: Vec<u64> = (after + 1..).take(seqs.len()).collect();
+        assert_eq!(seqs, run, "a page with a gap after {after}");
+        self.merge_all(page.items);
+    }
+
+    fn merge_all(&mut self, messages: Vec<Message>) {
+        let conversation = self.conversation.parse().expect("conversation id");
+        for message in messages {
+            merge_confirmed(&mut self.shown, conversation, message);
+        }
+    }
+
+    /// Takes the stream's messages until `count` are shown, each through the view's rule.
+    async fn follow_until(&mut self, count: usize) {
+        while self.shown.len() < count {
+            let (event, data) = next_event(
+                &mut self.stream,
+                &mut self.buffered,
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("the stream stays open");
+            if event != "message" {
+                continue;
+            }
+            let message: Message = serde_json::from_str(&data).expect("message JSON");
+            let conversation = self.conversation.parse().expect("conversation id");
+            if merge_confirmed(&mut self.shown, conversation, message) == Merged::Gap {
+                self.catch_up().await;
+            }
+        }
+    }
+
+    fn local_ids(&self) -> Vec<String> {
+        self.shown.iter().map(|m| m.local_id.to_string()).collect()
+    }
+
+    fn seqs(&self) -> Vec<u64> {
+        self.shown.iter().map(|m| m.seq).collect()
     }
 }
