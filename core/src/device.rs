@@ -20,6 +20,12 @@ impl DisplayData {
     /// The user agent is metadata, so an odd one is shortened, never refused: a send
     /// must not fail because of the browser it came from.
     pub fn from_user_agent(user_agent: Option<&str>) -> Self {
+        Self::from_client(user_agent, None)
+    }
+
+    /// [`DisplayData::from_user_agent`], told apart further by the browser's
+    /// `navigator.maxTouchPoints` (see [`DeviceKind::from_client`]).
+    pub fn from_client(user_agent: Option<&str>, max_touch_points: Option<u32>) -> Self {
         let user_agent = user_agent
             .map(str::trim)
             .filter(|ua| !ua.is_empty())
@@ -29,9 +35,9 @@ impl DisplayData {
                     .take(Self::MAX_USER_AGENT_CHARS)
                     .collect::<String>()
             });
-        let device_kind = user_agent
-            .as_deref()
-            .map_or(DeviceKind::Unknown, DeviceKind::from_user_agent);
+        let device_kind = user_agent.as_deref().map_or(DeviceKind::Unknown, |ua| {
+            DeviceKind::from_client(ua, max_touch_points)
+        });
         Self {
             user_agent,
             device_kind,
@@ -70,6 +76,16 @@ impl DeviceKind {
             Self::Linux
         } else {
             Self::Unknown
+        }
+    }
+
+    /// The kind, told apart further by `navigator.maxTouchPoints`: an iPad (iPadOS 13
+    /// and later) asks for desktop sites by default and sends a Mac's user agent; only its
+    /// touch screen gives it away, since no Mac has one (more than one touch point).
+    pub fn from_client(user_agent: &str, max_touch_points: Option<u32>) -> Self {
+        match Self::from_user_agent(user_agent) {
+            Self::Mac if max_touch_points.is_some_and(|points| points > 1) => Self::Ipad,
+            kind => kind,
         }
     }
 
@@ -160,6 +176,32 @@ mod tests {
         for (ua, kind) in cases {
             assert_eq!(DeviceKind::from_user_agent(ua), kind, "{ua}");
         }
+    }
+
+    #[test]
+    fn an_ipad_asking_for_the_desktop_site_is_told_apart_by_its_touch_screen() {
+        let desktop_safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15";
+        assert_eq!(
+            DeviceKind::from_client(desktop_safari, Some(5)),
+            DeviceKind::Ipad
+        );
+        assert_eq!(
+            DeviceKind::from_client(desktop_safari, Some(0)),
+            DeviceKind::Mac
+        );
+        assert_eq!(
+            DeviceKind::from_client(desktop_safari, None),
+            DeviceKind::Mac
+        );
+        // Touch points change nothing for any other device.
+        assert_eq!(
+            DeviceKind::from_client("Mozilla/5.0 (Windows NT 10.0; Win64; x64)", Some(10)),
+            DeviceKind::Windows
+        );
+        assert_eq!(
+            DisplayData::from_client(Some(desktop_safari), Some(5)).device_kind,
+            DeviceKind::Ipad
+        );
     }
 
     #[test]

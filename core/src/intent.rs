@@ -69,13 +69,14 @@ impl NewMessage {
         text: &str,
         local_id: &str,
         user_agent: Option<&str>,
+        max_touch_points: Option<u32>,
     ) -> Option<Self> {
         let text = errors.check(&format!("{prefix}text"), MessageText::parse(text));
         let local_id = errors.check(&format!("{prefix}local_id"), LocalId::parse(local_id));
         Some(Self {
             text: text?,
             local_id: local_id?,
-            display_data: DisplayData::from_user_agent(user_agent),
+            display_data: DisplayData::from_client(user_agent, max_touch_points),
         })
     }
 
@@ -126,6 +127,7 @@ impl TryFrom<CreateConversationRequest> for NewConversation {
             text,
             local_id,
             user_agent,
+            max_touch_points,
         } = &request.initial_message;
         let message = NewMessage::parse(
             &mut errors,
@@ -133,6 +135,7 @@ impl TryFrom<CreateConversationRequest> for NewConversation {
             text,
             local_id,
             user_agent.as_deref(),
+            *max_touch_points,
         );
         match message {
             Some(initial_message) if errors.0.is_empty() => Ok(Self {
@@ -177,6 +180,7 @@ impl TryFrom<ChatRequest> for NewChatMessage {
             &request.text,
             &request.local_id,
             request.user_agent.as_deref(),
+            request.max_touch_points,
         );
         match message {
             Some(message) if errors.0.is_empty() => Ok(Self {
@@ -200,6 +204,7 @@ mod tests {
                 text: text.into(),
                 local_id: local_id.into(),
                 user_agent: None,
+                max_touch_points: None,
             },
         }
     }
@@ -223,6 +228,7 @@ mod tests {
             text: "ok".into(),
             local_id: String::new(),
             user_agent: None,
+            max_touch_points: None,
         };
         let errors = NewChatMessage::try_from(chat).expect_err("invalid");
         assert_eq!(errors.0.len(), 1);
@@ -277,6 +283,7 @@ mod tests {
                 text: text.into(),
                 local_id: "m1".into(),
                 user_agent: None,
+                max_touch_points: None,
             })
             .expect("valid")
             .message

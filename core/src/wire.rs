@@ -55,6 +55,10 @@ pub struct InitialMessage {
     /// The browser's `navigator.userAgent`, for the device icon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The browser's `navigator.maxTouchPoints`: tells an iPad that sends a Mac's user
+    /// agent apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_touch_points: Option<u32>,
 }
 
 /// `POST /api/chat`: one message into an existing conversation.
@@ -65,8 +69,12 @@ pub struct ChatRequest {
     pub conversation_id: ConversationId,
     pub text: String,
     pub local_id: String,
+    /// As in [`InitialMessage`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// As in [`InitialMessage`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_touch_points: Option<u32>,
 }
 
 /// Someone taking part in a conversation.

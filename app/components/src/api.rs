@@ -12,11 +12,34 @@ use messaging_core::wire::{
 };
 use messaging_core::{ConversationId, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, Problem};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use uuid::Uuid;
 
 /// How long a call waits unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the browser tells of its device, sent with each message: the server decides the
+/// message's device kind from it (`core::device::DeviceKind::from_client`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceHints {
+    /// `navigator.userAgent`.
+    pub user_agent: Option<String>,
+    /// `navigator.maxTouchPoints`: an iPad asking for desktop sites sends a Mac's user
+    /// agent, and only this tells it apart.
+    pub max_touch_points: Option<u32>,
+}
+
+impl DeviceHints {
+    /// This browser's (call it in the browser only).
+    pub fn of_this_browser() -> Self {
+        let navigator = leptos::prelude::window().navigator();
+        Self {
+            user_agent: navigator.user_agent().ok(),
+            max_touch_points: u32::try_from(navigator.max_touch_points()).ok(),
+        }
+    }
+}
 
 /// Why a call failed.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! What "Send message" and its compose dialog do, without the DOM: plain state machines
 //! the components drive and native tests check.
 
-use crate::api::CallError;
+use crate::api::{CallError, DeviceHints};
 use crate::labels::Labels;
 use messaging_core::wire::{
     ContextType, Conversation, CreateConversationRequest, CreateConversationResponse,
@@ -162,7 +162,7 @@ impl Compose {
         &mut self,
         context_type: ContextType,
         context_id: AgencyId,
-        user_agent: Option<String>,
+        device: DeviceHints,
     ) -> Option<Send> {
         if self.is_sending() {
             return None;
@@ -179,7 +179,8 @@ impl Compose {
                 initial_message: InitialMessage {
                     text: text.to_string(),
                     local_id: self.local_id.to_string(),
-                    user_agent,
+                    user_agent: device.user_agent,
+                    max_touch_points: device.max_touch_points,
                 },
             },
         })
@@ -275,7 +276,7 @@ mod tests {
 
     fn send(compose: &mut Compose) -> Send {
         compose
-            .send(ContextType::AgencyInquiry, AGENCY, None)
+            .send(ContextType::AgencyInquiry, AGENCY, DeviceHints::default())
             .expect("a send")
     }
 
@@ -332,9 +333,15 @@ mod tests {
         let mut compose = typed("Hello");
         send(&mut compose);
         assert!(compose.is_sending() && !compose.can_send());
-        assert_eq!(compose.send(ContextType::AgencyInquiry, AGENCY, None), None);
+        assert_eq!(
+            compose.send(ContextType::AgencyInquiry, AGENCY, DeviceHints::default()),
+            None
+        );
         let mut blank = typed("   ");
-        assert_eq!(blank.send(ContextType::AgencyInquiry, AGENCY, None), None);
+        assert_eq!(
+            blank.send(ContextType::AgencyInquiry, AGENCY, DeviceHints::default()),
+            None
+        );
         assert!(blank.problem().is_some());
         assert!(Compose::new(IdempotencyKey::generate()).problem().is_none());
     }

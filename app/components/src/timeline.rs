@@ -121,10 +121,9 @@ pub fn rows(
             own: true,
             text: p.text.clone(),
             sent_at: None,
-            device: p
-                .user_agent
-                .as_deref()
-                .map_or(DeviceKind::Unknown, DeviceKind::from_user_agent),
+            device: p.user_agent.as_deref().map_or(DeviceKind::Unknown, |ua| {
+                DeviceKind::from_client(ua, p.max_touch_points)
+            }),
             delivery: match (place, &p.last_error) {
                 (Place::HeldBack, _) => Delivery::Waiting,
                 (_, Some(reason)) => Delivery::Failed {
@@ -176,7 +175,7 @@ mod tests {
             conversation,
             local_id.clone(),
             format!("text of {local_id}"),
-            None,
+            crate::api::DeviceHints::default(),
         )
     }
 

@@ -206,6 +206,7 @@ pub async fn start_conversation(
             text: text.clone(),
             local_id: local_id.clone(),
             user_agent: None,
+            max_touch_points: None,
         },
     };
     let started = page_data()?
@@ -240,6 +241,7 @@ pub async fn post_chat_message(
         text: text.clone(),
         local_id: local_id.clone(),
         user_agent: None,
+        max_touch_points: None,
     };
     let page = format!("/conversations/{conversation_id}");
     match page_data()?

@@ -85,6 +85,7 @@ fn message(conversation: ConversationId, local_id: String) -> anyhow::Result<New
         text: "Is the flat still available?".into(),
         local_id,
         user_agent: None,
+        max_touch_points: None,
     };
     NewChatMessage::try_from(request)
         .map(|intent| intent.message)

@@ -193,6 +193,18 @@ async fn the_conversation_page_opens_on_the_newest_messages(app: TestApp) {
     assert!(first < newest, "oldest first on the page");
 }
 
+async fn an_ipad_asking_for_the_desktop_site_is_stored_as_an_ipad(app: TestApp) {
+    let (token, id) = conversation(&app).await;
+    let mac_user_agent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15";
+    for (local_id, touch_points, kind) in [("from-ipad", 5, "ipad"), ("from-mac", 0, "mac")] {
+        let mut body = chat(&id, "Hi", local_id);
+        body["user_agent"] = json!(mac_user_agent);
+        body["max_touch_points"] = json!(touch_points);
+        let answer: Value = app.chat(&token, &body).await.json().await.expect("json");
+        assert_eq!(answer["message"]["display_data"]["device_kind"], kind);
+    }
+}
+
 async fn the_live_stream_carries_new_messages_with_their_local_id(app: TestApp) {
     let (alice, id) = conversation(&app).await;
     let carol = app.sign_in("carol").await;
@@ -232,5 +244,6 @@ on_both_stores!(
     the_user_agent_becomes_the_device_kind,
     messages_page_by_cursor_oldest_first,
     the_conversation_page_opens_on_the_newest_messages,
+    an_ipad_asking_for_the_desktop_site_is_stored_as_an_ipad,
     the_live_stream_carries_new_messages_with_their_local_id,
 );

@@ -1,4 +1,4 @@
-use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT};
+use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT, DeviceHints};
 use crate::compose::{Compose, SendState};
 use crate::labels::{fill, use_labels};
 use leptos::html;
@@ -82,9 +82,9 @@ pub fn ComposeModal(
         }
     };
     let send = move || {
-        let user_agent = window().navigator().user_agent().ok();
+        let device = DeviceHints::of_this_browser();
         let Some(send) = compose
-            .try_update(|c| c.send(context_type, context_id, user_agent))
+            .try_update(|c| c.send(context_type, context_id, device))
             .flatten()
         else {
             return;

@@ -1,5 +1,5 @@
 use super::{DeviceIcon, Timestamp};
-use crate::api::{ApiClient, DEFAULT_TIMEOUT};
+use crate::api::{ApiClient, DEFAULT_TIMEOUT, DeviceHints};
 use crate::labels::{fill, use_labels};
 use crate::live;
 use crate::outbox::{Outbox, Pending};
@@ -593,7 +593,7 @@ fn Composer(
             conversation_id,
             local_id.get_untracked(),
             message.to_string(),
-            window().navigator().user_agent().ok(),
+            DeviceHints::of_this_browser(),
         ));
         local_id.set(LocalId::generate());
         text.set(String::new());

@@ -5,6 +5,7 @@
 //! only its own conversation too. Like matrix-rust-sdk's send queue, a later message never
 //! overtakes one that failed.
 
+use crate::api::DeviceHints;
 use messaging_core::wire::ChatRequest;
 use messaging_core::{ConversationId, LocalId};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,9 @@ pub struct Pending {
     pub text: String,
     /// The browser's, for the device icon.
     pub user_agent: Option<String>,
+    /// The browser's `navigator.maxTouchPoints`, which tells an iPad from a Mac.
+    #[serde(default)]
+    pub max_touch_points: Option<u32>,
     /// Sends tried so far.
     pub attempts: u32,
     /// Why the last try failed, if it did.
@@ -46,13 +50,14 @@ impl Pending {
         conversation_id: ConversationId,
         local_id: LocalId,
         text: String,
-        user_agent: Option<String>,
+        device: DeviceHints,
     ) -> Self {
         Self {
             conversation_id,
             local_id,
             text,
-            user_agent,
+            user_agent: device.user_agent,
+            max_touch_points: device.max_touch_points,
             attempts: 0,
             last_error: None,
             refused: false,
@@ -69,6 +74,7 @@ impl Pending {
             text: self.text.clone(),
             local_id: self.local_id.to_string(),
             user_agent: self.user_agent.clone(),
+            max_touch_points: self.max_touch_points,
         }
     }
 
@@ -146,7 +152,7 @@ mod tests {
             conversation,
             LocalId::generate(),
             format!("written at {written_at}"),
-            None,
+            DeviceHints::default(),
         );
         pending.written_at = written_at;
         pending

@@ -108,6 +108,10 @@ async fn a_confirmed_message_replaces_its_local_copy_instead_of_adding_a_second(
         ]
     );
     assert_eq!(sent_local_id(&posts()[0]), local_id);
+    // With what tells an iPad from a Mac (headless Chromium has no touch screen).
+    let sent: serde_json::Value =
+        serde_json::from_str(posts()[0]["body"].as_str().expect("body")).expect("json");
+    assert_eq!(sent["max_touch_points"], 0);
     // The composer is ready for the next message, under a new local_id.
     send(&root, "And April?");
     until("the second send", || posts().len() == 2).await;

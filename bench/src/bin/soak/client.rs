@@ -388,6 +388,7 @@ impl Storm {
                         text: text.clone(),
                         local_id: local_id.clone(),
                         user_agent: None,
+                        max_touch_points: None,
                     },
                 }),
             Intent::Chat {
@@ -404,6 +405,7 @@ impl Storm {
                     text: text.clone(),
                     local_id: local_id.clone(),
                     user_agent: None,
+                    max_touch_points: None,
                 }),
         };
         let response = request.send().await.map_err(|_| Attempt::Network)?;
