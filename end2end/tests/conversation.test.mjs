@@ -252,6 +252,45 @@ test("two tabs writing 100 messages while one of them sends and removes them: ea
   await context.close();
 });
 
+test("unsent messages are counted in the header of every page, and signing out asks before it discards them", async () => {
+  const { id } = await startConversation("dave", "northwind", "Hello from Dave");
+  const { context, page, errors } = await openConversation("dave", id);
+  await context.route("**/api/chat", (route) => route.abort("internetdisconnected"));
+  await composer(page).fill("Not sent yet");
+  await composer(page).press("Enter");
+  await page.locator("[data-delivery=failed]").waitFor();
+  const unsent = page.locator(".unsent-messages");
+  await unsent.waitFor();
+  assert.equal(await unsent.textContent(), "1 message not sent yet");
+
+  // Elsewhere in the app the count stays, and leads back to where the message waits.
+  await page.goto(`${env.server.baseUrl}/agencies`);
+  await waitForHydration(page);
+  assert.equal(await unsent.textContent(), "1 message not sent yet");
+  assert.equal(await unsent.getAttribute("href"), `/conversations/${id}`);
+
+  // Saying no keeps the person signed in and the message kept.
+  const signOut = page.getByRole("button", { name: "Sign out" });
+  let asked = "";
+  page.once("dialog", (dialog) => {
+    asked = dialog.message();
+    dialog.dismiss();
+  });
+  await signOut.click();
+  assert.match(asked, /^1 of your messages are not sent yet/);
+  assert.equal(new URL(page.url()).pathname, "/agencies");
+  assert.equal(await unsent.textContent(), "1 message not sent yet");
+
+  // Saying yes signs out and leaves nothing of theirs in the browser.
+  page.once("dialog", (dialog) => dialog.accept());
+  await signOut.click();
+  await page.getByRole("link", { name: "Sign in" }).waitFor();
+  const left = await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith("messaging.outbox")));
+  assert.deepEqual(left, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("message text is shown as text, never run as HTML", async () => {
   const hostile = `<img src=x onerror="window.pwned = 1"><script>window.pwned = 2</script>`;
   const { api, id } = await startConversation("bob", "summit-events", hostile);

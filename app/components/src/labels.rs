@@ -72,6 +72,14 @@ pub struct Labels {
     pub cancel: Text,
     /// When an edit or a cancel came too late: the message had just left.
     pub already_on_its_way: Text,
+    /// One message written and not sent yet (a header's link to it).
+    pub unsent_one: Text,
+    /// More than one; `{count}`.
+    pub unsent_many: Text,
+    /// The sign-out button.
+    pub sign_out: Text,
+    /// Asked before signing out discards unsent messages; `{count}`.
+    pub sign_out_with_unsent: Text,
     /// The composer's placeholder.
     pub write_a_message: Text,
     /// A device the user agent did not tell.
@@ -126,6 +134,12 @@ impl Default for Labels {
             edit: "Edit".into(),
             cancel: "Cancel".into(),
             already_on_its_way: "Too late to change: it is on its way.".into(),
+            unsent_one: "1 message not sent yet".into(),
+            unsent_many: "{count} messages not sent yet".into(),
+            sign_out: "Sign out".into(),
+            sign_out_with_unsent:
+                "{count} of your messages are not sent yet. Signing out discards them. Sign out anyway?"
+                    .into(),
             write_a_message: "Write a message…".into(),
             unknown_device: "Unknown device".into(),
             timed_out: "The server took too long to answer.".into(),

@@ -9,6 +9,8 @@
 //! - [`ConversationView`]: the messages, live, with a composer whose messages wait in an
 //!   [`Outbox`](outbox::Outbox) until the server has them.
 //! - [`DeviceIcon`], [`Timestamp`]: the small parts a message line shows.
+//! - [`UnsentMessages`], [`SignOutButton`]: for a page's header, how many messages wait
+//!   to be sent, and a sign-out that asks before it discards them.
 //! - [`api::ApiClient`]: the typed client they use, for an app's own calls.
 //! - [`Labels`]: every text a person reads, with English defaults.
 //!
@@ -41,6 +43,7 @@ pub mod outbox;
 pub mod timeline;
 
 pub use components::{
-    ComposeModal, ConversationView, DEFAULT_CHECK_TIMEOUT, DeviceIcon, SendMessageButton, Timestamp,
+    ComposeModal, ConversationView, DEFAULT_CHECK_TIMEOUT, DeviceIcon, SendMessageButton,
+    SignOutButton, Timestamp, UnsentMessages,
 };
 pub use labels::{Labels, fill, provide_labels, use_labels};

@@ -8,6 +8,7 @@ pub mod key_maker;
 pub mod pages;
 
 use data::{SignOut, signed_in_user};
+use islands::AccountIsland;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -110,9 +111,7 @@ fn SiteHeader() -> impl IntoView {
                                     action=SignOut::PATH
                                 >
                                     <span class="muted">{user.display_name}</span>
-                                    <button type="submit" class="button ghost">
-                                        "Sign out"
-                                    </button>
+                                    <AccountIsland user=user.id />
                                 </form>
                             }
                                 .into_any()

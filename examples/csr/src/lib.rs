@@ -38,6 +38,12 @@ pub fn french() -> Labels {
         edit: "Modifier".into(),
         cancel: "Annuler".into(),
         already_on_its_way: "Trop tard pour le changer : il est en route.".into(),
+        unsent_one: "1 message pas encore envoyé".into(),
+        unsent_many: "{count} messages pas encore envoyés".into(),
+        sign_out: "Se déconnecter".into(),
+        sign_out_with_unsent:
+            "{count} de vos messages ne sont pas encore envoyés. Se déconnecter les supprime. Se déconnecter quand même ?"
+                .into(),
         write_a_message: "Écrire un message…".into(),
         unknown_device: "Appareil inconnu".into(),
         timed_out: "Le serveur a mis trop de temps à répondre.".into(),

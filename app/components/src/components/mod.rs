@@ -5,9 +5,11 @@ mod conversation_view;
 mod device_icon;
 mod send_message_button;
 mod timestamp;
+mod unsent_messages;
 
 pub use compose_modal::ComposeModal;
 pub use conversation_view::ConversationView;
 pub use device_icon::DeviceIcon;
 pub use send_message_button::{DEFAULT_CHECK_TIMEOUT, SendMessageButton};
 pub use timestamp::Timestamp;
+pub use unsent_messages::{SignOutButton, UnsentMessages};

@@ -1,13 +1,13 @@
 //! The outbox: chat messages written but not yet confirmed by the server. It lives in
-//! `localStorage`, one key per message (`messaging.outbox.v2.<user>.<local_id>`), so
-//! unsent messages survive a reload and every change is one write of one key: tabs in
-//! separate processes never overwrite each other's changes, as they could when the whole
-//! list was read and written back (the HTML standard promises no locking between tabs).
-//! One tab at a time sends it (a Web Lock), as a queue per conversation (see [`queue`]),
-//! each message under the `local_id` it was written with and retried with `core`'s
-//! backoff, so no retry, reload or second tab can store it twice.
+//! `localStorage`, a key per message (see `storage`), so unsent messages survive a reload
+//! and tabs never overwrite each other's changes. One tab at a time sends it (a Web
+//! Lock), as a queue per conversation (see [`queue`]), each message under the `local_id`
+//! it was written with and retried with `core`'s backoff, so no retry, reload or second
+//! tab can store it twice.
 
 pub mod queue;
+mod storage;
+mod tab_lock;
 
 pub use queue::Pending;
 
@@ -20,12 +20,10 @@ use messaging_core::retry::Backoff;
 use messaging_core::wire::Message;
 use messaging_core::{LocalId, UserId};
 use queue::Step;
-use std::cell::RefCell;
-use std::future::Future;
-use std::rc::Rc;
 use std::time::Duration;
+use tab_lock::with_tab_lock;
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
+use wasm_bindgen::prelude::Closure;
 
 /// The Web Lock a tab holds while it sends a user's outbox (the user id follows).
 const SENDER_LOCK: &str = "messaging-outbox-sender.";
@@ -67,9 +65,12 @@ impl Outbox {
         };
         // Storage exists only in the browser; effects run only there.
         Effect::new(move |_| {
-            outbox.move_the_old_list();
+            storage::move_the_old_list(user);
             outbox.entries.set(outbox.stored());
-            outbox.watch_other_tabs_and_the_network();
+            storage::watch(user, move || {
+                outbox.entries.try_set(outbox.stored());
+            });
+            outbox.send_when_back_online();
             outbox.send_all();
         });
         outbox
@@ -245,21 +246,9 @@ impl Outbox {
         format!("{lock}{}", self.user)
     }
 
-    /// Where `local_id` is kept; every key of this user's outbox starts with the prefix.
-    fn key(&self, local_id: &LocalId) -> String {
-        format!("{}{local_id}", self.prefix())
-    }
-
-    fn prefix(&self) -> String {
-        format!("messaging.outbox.v2.{}.", self.user)
-    }
-
     /// Writes one message (one key: atomic, whatever other tabs do), then shows the list.
     fn put(&self, pending: &Pending) {
-        if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(pending)) {
-            // A full storage keeps it in memory only; sending still works.
-            let _ = storage.set_item(&self.key(&pending.local_id), &json);
-        }
+        storage::write(self.user, pending);
         self.refresh(Some(pending));
     }
 
@@ -272,9 +261,7 @@ impl Outbox {
     }
 
     fn remove(&self, local_id: &LocalId) {
-        if let Some(storage) = local_storage() {
-            let _ = storage.remove_item(&self.key(local_id));
-        }
+        storage::delete(self.user, local_id);
         self.entries
             .try_update(|entries| entries.retain(|e| &e.local_id != local_id));
         self.refresh(None);
@@ -282,8 +269,8 @@ impl Outbox {
 
     /// Shows what storage holds; without storage, what this tab wrote.
     fn refresh(&self, written: Option<&Pending>) {
-        if local_storage().is_some() {
-            self.entries.try_set(self.stored());
+        if let Some(stored) = storage::read(self.user) {
+            self.entries.try_set(stored);
         } else if let Some(written) = written {
             self.entries.try_update(|entries| {
                 entries.retain(|e| e.local_id != written.local_id);
@@ -292,128 +279,45 @@ impl Outbox {
         }
     }
 
-    /// This user's messages in storage, in the order written.
+    /// This user's messages in storage, in the order written (without storage, what this
+    /// tab holds).
     fn stored(&self) -> Vec<Pending> {
-        let Some(storage) = local_storage() else {
-            return self.entries.try_get_untracked().unwrap_or_default();
-        };
-        let prefix = self.prefix();
-        let length = storage.length().unwrap_or(0);
-        let mut entries: Vec<Pending> = (0..length)
-            .filter_map(|index| storage.key(index).ok().flatten())
-            .filter(|key| key.starts_with(&prefix))
-            .filter_map(|key| storage.get_item(&key).ok().flatten())
-            .filter_map(|json| serde_json::from_str(&json).ok())
-            .collect();
-        entries.sort_by(|a, b| {
-            a.written_at
-                .cmp(&b.written_at)
-                .then_with(|| a.local_id.as_str().cmp(b.local_id.as_str()))
-        });
-        entries
+        storage::read(self.user)
+            .unwrap_or_else(|| self.entries.try_get_untracked().unwrap_or_default())
     }
 
-    /// The list an earlier version kept under one key becomes a key per message.
-    fn move_the_old_list(&self) {
-        let Some(storage) = local_storage() else {
-            return;
-        };
-        let old_key = format!("messaging.outbox.v1.{}", self.user);
-        let Some(old) = storage
-            .get_item(&old_key)
-            .ok()
-            .flatten()
-            .and_then(|json| serde_json::from_str::<Vec<Pending>>(&json).ok())
-        else {
-            return;
-        };
-        for (order, mut pending) in old.into_iter().enumerate() {
-            pending.written_at = i64::try_from(order).unwrap_or(i64::MAX);
-            if let Ok(json) = serde_json::to_string(&pending) {
-                let _ = storage.set_item(&self.key(&pending.local_id), &json);
-            }
-        }
-        let _ = storage.remove_item(&old_key);
-    }
-
-    /// Another tab's changes show here; coming back online ends the backoff wait.
-    fn watch_other_tabs_and_the_network(self) {
-        let on_storage =
-            Closure::<dyn Fn(web_sys::StorageEvent)>::new(move |event: web_sys::StorageEvent| {
-                // No key: the storage was cleared.
-                if event
-                    .key()
-                    .is_none_or(|key| key.starts_with(&self.prefix()))
-                {
-                    self.entries.try_set(self.stored());
-                }
-            });
+    /// Coming back online ends the backoff wait.
+    fn send_when_back_online(self) {
         let on_online = Closure::<dyn Fn()>::new(move || self.send_all());
-        let window = window();
         let _ =
-            window.add_event_listener_with_callback("storage", on_storage.as_ref().unchecked_ref());
-        let _ =
-            window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
-        let listeners = send_wrapper::SendWrapper::new((on_storage, on_online));
+            window().add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+        let listener = send_wrapper::SendWrapper::new(on_online);
         on_cleanup(move || {
-            let (on_storage, on_online) = listeners.take();
-            let window = leptos::prelude::window();
-            let _ = window.remove_event_listener_with_callback(
-                "storage",
-                on_storage.as_ref().unchecked_ref(),
-            );
-            let _ = window
+            let on_online = listener.take();
+            let _ = leptos::prelude::window()
                 .remove_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
         });
     }
 }
 
+/// `user`'s messages not confirmed yet, in the order written (in the browser; none on the
+/// server).
+pub fn unsent(user: UserId) -> Vec<Pending> {
+    storage::read(user).unwrap_or_default()
+}
+
+/// Discards every message `user` has not sent (when they sign out on a shared computer).
+pub fn discard_all(user: UserId) {
+    storage::delete_all(user);
+}
+
+/// Calls `on_change` whenever `user`'s outbox may have changed, in this tab or another,
+/// until the current reactive owner is cleaned up.
+pub fn watch(user: UserId, on_change: impl Fn() + 'static) {
+    storage::watch(user, on_change);
+}
+
 /// The browser's clock, in milliseconds since 1970.
 fn now() -> i64 {
     js_sys::Date::now() as i64
-}
-
-fn local_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
-}
-
-#[wasm_bindgen]
-extern "C" {
-    /// `navigator.locks` (web-sys offers it only behind `web_sys_unstable_apis`).
-    type LockManager;
-
-    #[wasm_bindgen(method)]
-    fn request(this: &LockManager, name: &str, callback: &JsValue) -> js_sys::Promise;
-}
-
-/// Runs `work` while holding the named Web Lock, so that of all this origin's tabs only
-/// one runs it at a time, and hands back its result (`None` only if the lock request
-/// failed before it ran). Without Web Locks (an insecure context) it just runs: every
-/// send is idempotent anyway, the lock only saves requests and keeps the order.
-async fn with_tab_lock<T: 'static>(
-    name: &str,
-    work: impl Future<Output = T> + 'static,
-) -> Option<T> {
-    let locks = js_sys::Reflect::get(&window().navigator(), &"locks".into())
-        .ok()
-        .filter(|locks| !locks.is_undefined());
-    let Some(locks) = locks else {
-        return Some(work.await);
-    };
-    let result = Rc::new(RefCell::new(None));
-    let callback = Closure::once_into_js({
-        let result = Rc::clone(&result);
-        move |_lock: JsValue| {
-            wasm_bindgen_futures::future_to_promise(async move {
-                let value = work.await;
-                *result.borrow_mut() = Some(value);
-                Ok(JsValue::UNDEFINED)
-            })
-        }
-    });
-    let held = locks
-        .unchecked_into::<LockManager>()
-        .request(name, &callback);
-    let _ = wasm_bindgen_futures::JsFuture::from(held).await;
-    result.take()
 }
