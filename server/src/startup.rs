@@ -48,6 +48,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(conversations::get_conversation))
         .routes(routes!(conversations::list_messages))
+        .routes(routes!(conversations::get_message))
         .routes(routes!(conversations::stream_messages))
         .routes(routes!(chat::send_chat_message))
 }

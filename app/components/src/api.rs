@@ -10,7 +10,7 @@ use messaging_core::wire::{
     CreateConversationResponse, CurrentUser, MAX_PAGE_SIZE, Message, MessageCursor, Page,
     SessionResponse, SignInRequest,
 };
-use messaging_core::{ConversationId, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, Problem};
+use messaging_core::{ConversationId, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, LocalId, Problem};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -141,6 +141,21 @@ impl ApiClient {
         timeout: Duration,
     ) -> Result<Option<Conversation>, CallError> {
         let request = Request::get(&self.url(&format!("/api/messages/conversations/{id}")));
+        absent_when(404, call(request, None::<&()>, timeout).await)
+    }
+
+    /// The conversation's message sent under `local_id`; `None` when the server does not
+    /// have it (or the conversation is not the reader's).
+    pub async fn stored_message(
+        &self,
+        conversation: ConversationId,
+        local_id: &LocalId,
+        timeout: Duration,
+    ) -> Result<Option<Message>, CallError> {
+        let local_id = String::from(js_sys::encode_uri_component(local_id.as_str()));
+        let request = Request::get(&self.url(&format!(
+            "/api/messages/conversations/{conversation}/messages/{local_id}"
+        )));
         absent_when(404, call(request, None::<&()>, timeout).await)
     }
 

@@ -62,7 +62,7 @@ pub struct Labels {
     pub not_sent: Text,
     /// After `not_sent` when the outbox tries again by itself.
     pub retrying_by_itself: Text,
-    /// Drops a message the server refused.
+    /// Drops a message not sent (one that may have reached the server, only if it did not).
     pub discard: Text,
     /// A message held back behind an earlier one the server refused.
     pub waiting_for_earlier: Text,
@@ -72,6 +72,8 @@ pub struct Labels {
     pub cancel: Text,
     /// When an edit or a cancel came too late: the message had just left.
     pub already_on_its_way: Text,
+    /// When discarding a message that may have reached the server could not ask it.
+    pub discard_needs_the_server: Text,
     /// One message written and not sent yet (a header's link to it).
     pub unsent_one: Text,
     /// More than one; `{count}`.
@@ -134,6 +136,9 @@ impl Default for Labels {
             edit: "Edit".into(),
             cancel: "Cancel".into(),
             already_on_its_way: "Too late to change: it is on its way.".into(),
+            discard_needs_the_server:
+                "It may have reached the server: discarding it needs the server's answer. Try again once online."
+                    .into(),
             unsent_one: "1 message not sent yet".into(),
             unsent_many: "{count} messages not sent yet".into(),
             sign_out: "Sign out".into(),

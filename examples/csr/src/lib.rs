@@ -38,6 +38,9 @@ pub fn french() -> Labels {
         edit: "Modifier".into(),
         cancel: "Annuler".into(),
         already_on_its_way: "Trop tard pour le changer : il est en route.".into(),
+        discard_needs_the_server:
+            "Il a peut-être atteint le serveur : l'abandonner demande sa réponse. Réessayez une fois en ligne."
+                .into(),
         unsent_one: "1 message pas encore envoyé".into(),
         unsent_many: "{count} messages pas encore envoyés".into(),
         sign_out: "Se déconnecter".into(),

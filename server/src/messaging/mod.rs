@@ -10,7 +10,7 @@ mod store;
 
 pub use live::{Follower, LiveEvent, follow};
 pub use post::post_message;
-pub use read::{conversation, conversations, latest_messages, messages};
+pub use read::{conversation, conversations, latest_messages, message_by_local_id, messages};
 pub use start::start_conversation;
 pub use store::{Stored, store_once};
 

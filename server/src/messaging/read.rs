@@ -8,7 +8,7 @@ use messaging_core::wire::{
     Conversation, ConversationCursor, ConversationListQuery, Message, MessageCursor, Page,
     PageQuery, page_size,
 };
-use messaging_core::{ConversationId, ProblemCode, UserId};
+use messaging_core::{ConversationId, LocalId, ProblemCode, UserId};
 
 /// The reader's conversations, newest activity first; with a context, the "does one
 /// exist?" check.
@@ -35,6 +35,20 @@ pub async fn conversation(
     id: ConversationId,
 ) -> Result<Option<Conversation>, ApiError> {
     Ok(db::conversations::for_participant(state.db.pool(), id, reader).await?)
+}
+
+/// The conversation's message sent under `local_id`, if the server has it: how a client
+/// learns whether a send whose answer it never got was stored.
+pub async fn message_by_local_id(
+    state: &AppState,
+    reader: UserId,
+    id: ConversationId,
+    local_id: &LocalId,
+) -> Result<Option<Message>, ApiError> {
+    if !state.caches.is_participant(&state.db, id, reader).await? {
+        return Err(ApiError::not_found("conversation"));
+    }
+    Ok(state.caches.stored_message(&state.db, id, local_id).await?)
 }
 
 /// A page of the conversation's messages, in sequence: from the first, after `cursor`,

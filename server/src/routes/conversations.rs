@@ -11,11 +11,11 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use futures_util::StreamExt;
-use messaging_core::ConversationId;
 use messaging_core::wire::{
     Conversation, ConversationListQuery, CreateConversationRequest, CreateConversationResponse,
     Message, MessageCursor, Page, PageQuery, StreamQuery, stream_event,
 };
+use messaging_core::{ConversationId, LocalId};
 use std::convert::Infallible;
 
 /// `POST /api/messages/conversations`: 201 with a new conversation, 200 with the one
@@ -100,6 +100,26 @@ pub async fn list_messages(
     messaging::messages(&state, caller.user.id, id, query)
         .await
         .map(Json)
+}
+
+/// `GET /api/messages/conversations/{id}/messages/{local_id}`: the message sent under
+/// `local_id`, or 404 when the server does not have it: how a client that never got a
+/// send's answer learns whether it was stored (and may drop it if not).
+#[utoipa::path(
+    get, path = "/api/messages/conversations/{id}/messages/{local_id}", tag = "conversations",
+    params(("id" = ConversationId, Path), ("local_id" = String, Path, description = "The client's name for the message")),
+    responses((status = 200, body = Message), ReadProblems),
+    security(("bearer" = []), ("cookie" = []))
+)]
+pub async fn get_message(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath((id, local_id)): ApiPath<(ConversationId, LocalId)>,
+) -> Result<Json<Message>, ApiError> {
+    messaging::message_by_local_id(&state, caller.user.id, id, &local_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("message"))
 }
 
 /// `GET /api/messages/conversations/{id}/stream`: Server-Sent Events, one `message`

@@ -193,6 +193,35 @@ async fn the_conversation_page_opens_on_the_newest_messages(app: TestApp) {
     assert!(first < newest, "oldest first on the page");
 }
 
+async fn a_client_can_ask_whether_a_local_id_was_stored(app: TestApp) {
+    let (token, id) = conversation(&app).await;
+    let path = format!("/api/messages/conversations/{id}/messages/asked-1");
+    let (status, body) = problem(app.get(&token, &path).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+
+    let sent = app
+        .chat(&token, &chat(&id, "Did it arrive?", "asked-1"))
+        .await;
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    let found = app.get(&token, &path).await;
+    assert_eq!(found.status(), StatusCode::OK);
+    let message: Value = found.json().await.expect("json");
+    assert_eq!(
+        (
+            message["local_id"].as_str(),
+            message["text"].as_str(),
+            message["seq"].as_u64()
+        ),
+        (Some("asked-1"), Some("Did it arrive?"), Some(2))
+    );
+    // Only its participants may ask.
+    let dave = app.sign_in("dave").await;
+    assert_eq!(app.get(&dave, &path).await.status(), StatusCode::NOT_FOUND);
+}
+
 async fn an_ipad_asking_for_the_desktop_site_is_stored_as_an_ipad(app: TestApp) {
     let (token, id) = conversation(&app).await;
     let mac_user_agent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15";
@@ -245,5 +274,6 @@ on_both_stores!(
     messages_page_by_cursor_oldest_first,
     the_conversation_page_opens_on_the_newest_messages,
     an_ipad_asking_for_the_desktop_site_is_stored_as_an_ipad,
+    a_client_can_ask_whether_a_local_id_was_stored,
     the_live_stream_carries_new_messages_with_their_local_id,
 );

@@ -479,39 +479,54 @@ fn DeliveryStatus(
             </span>
         }
         .into_any(),
-        Delivery::Failed { reason, will_retry } => {
-            let retry_id = local_id.clone();
-            let discard = (!will_retry).then(|| {
-                view! {
-                    <button
-                        type="button"
-                        class="button link"
-                        on:click=move |_| outbox.discard(&local_id)
-                    >
-                        {labels.discard.to_string()}
-                    </button>
-                }
-            });
-            let mut status = fill(&labels.not_sent, &[("reason", &reason)]);
-            if will_retry {
-                status = format!("{status} {}", labels.retrying_by_itself);
-            }
-            view! {
-                <span class="delivery delivery--failed" role="status">
-                    {status}
-                    " "
-                    <button
-                        type="button"
-                        class="button link"
-                        on:click=move |_| outbox.retry(&retry_id)
-                    >
-                        {labels.retry.to_string()}
-                    </button>
-                    {discard}
-                </span>
-            }
-            .into_any()
+        Delivery::Failed { reason, will_retry } => view! { <NotSent reason will_retry local_id outbox /> }
+        .into_any(),
+    }
+}
+
+/// A message whose last send failed, with Retry and Discard. Discarding one the server
+/// refused just drops it; one being retried may have reached the server, so the server is
+/// asked first (if it has it, it shows as sent).
+#[component]
+fn NotSent(reason: String, will_retry: bool, local_id: LocalId, outbox: Outbox) -> impl IntoView {
+    let labels = use_labels();
+    let cannot_ask = RwSignal::new(false);
+    let local_id = StoredValue::new(local_id);
+    let retry = move |_| {
+        if let Some(local_id) = local_id.try_get_value() {
+            outbox.retry(&local_id);
         }
+    };
+    let discard = move |_| {
+        let Some(local_id) = local_id.try_get_value() else {
+            return;
+        };
+        if !will_retry {
+            outbox.discard(&local_id);
+            return;
+        }
+        spawn_local(async move {
+            let asked = outbox.discard_unless_stored(local_id).await;
+            cannot_ask.try_set(asked.is_err());
+        });
+    };
+    let mut status = fill(&labels.not_sent, &[("reason", &reason)]);
+    if will_retry {
+        status = format!("{status} {}", labels.retrying_by_itself);
+    }
+    let needs_the_server = labels.discard_needs_the_server.to_string();
+    view! {
+        <span class="delivery delivery--failed" role="status">
+            {status}
+            " "
+            <button type="button" class="button link" on:click=retry>
+                {labels.retry.to_string()}
+            </button>
+            <button type="button" class="button link" on:click=discard>
+                {labels.discard.to_string()}
+            </button>
+            {move || cannot_ask.get().then(|| format!(" {needs_the_server}"))}
+        </span>
     }
 }
 

@@ -109,6 +109,26 @@ impl Outbox {
         self.remove(local_id);
     }
 
+    /// Gives up on a message a request may have carried, unless the server has it: then
+    /// it was sent after all and shows as sent. Fails (and keeps it) when the server
+    /// cannot be asked. A retry already on its way may still land: it then shows as sent.
+    pub async fn discard_unless_stored(self, local_id: LocalId) -> Result<(), CallError> {
+        let Some(pending) = self.stored().into_iter().find(|e| e.local_id == local_id) else {
+            return Ok(()); // Sent or dropped meanwhile.
+        };
+        let Some(client) = self.client.try_get_value() else {
+            return Ok(());
+        };
+        let stored = client
+            .stored_message(pending.conversation_id, &local_id, DEFAULT_TIMEOUT)
+            .await?;
+        self.remove(&local_id);
+        if let Some(message) = stored {
+            self.on_confirmed.try_run(message);
+        }
+        Ok(())
+    }
+
     /// Takes back a message no request has carried yet, for editing or cancelling: its
     /// text, or `None` when it is already on its way (or gone).
     pub async fn take_back(self, local_id: LocalId) -> Option<String> {

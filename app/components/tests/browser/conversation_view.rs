@@ -373,3 +373,52 @@ async fn a_message_no_request_carried_yet_can_be_edited_or_cancelled() {
     crate::support::sleep(300).await;
     assert_eq!(posted_local_ids(), [carried]);
 }
+
+#[wasm_bindgen_test]
+async fn a_message_that_may_have_reached_the_server_is_discarded_only_if_it_did_not() {
+    // Every send meets a busy server (so the outbox retries by itself); asked about a
+    // local_id, the server has the second message written and not the first.
+    stub_fetch(&format!(
+        "if (method === 'GET' && /\\/messages\\/[^/?]+$/.test(req.url)) {{
+           const localId = decodeURIComponent(req.url.split('/').pop());
+           if (localId !== window.arrived) return json(404, {{ type: 'about:blank',
+             title: 'Not found', status: 404, detail: 'No message.', code: 'not_found' }});
+           window.lastSeq += 1;
+           return json(200, {{ id: crypto.randomUUID(), conversation_id: '11111111-1111-4111-8111-111111111111',
+             seq: window.lastSeq, local_id: localId, sender: {{ id: window.readerId, display_name: 'Alice' }},
+             text: 'Arrived?', created_at: new Date().toISOString(), display_data: {{ device_kind: 'linux' }} }});
+         }}
+         if (method === 'POST') return json(503, {{ type: 'about:blank', title: 'Unavailable',
+           status: 503, detail: 'Busy.', code: 'unavailable' }}, {{ 'retry-after': '30' }});
+         {ACCEPT_SEND}"
+    ));
+    let root = view_for(reader());
+    let discard = |local_id: &str| {
+        element(
+            &root,
+            &format!("[data-local-id='{local_id}'] .delivery button:nth-of-type(2)"),
+        )
+        .click();
+    };
+
+    send(&root, "Lost?");
+    until("retrying", || exists(&root, "[data-delivery=failed]")).await;
+    let lost = rows(&root)[1].0.clone();
+    discard(&lost);
+    until("dropped: the server never got it", || rows(&root).len() == 1).await;
+
+    send(&root, "Arrived?");
+    until("retrying", || exists(&root, "[data-delivery=failed]")).await;
+    let arrived = rows(&root)[1].0.clone();
+    js_sys::Reflect::set(
+        &web_sys::window().expect("window"),
+        &"arrived".into(),
+        &arrived.clone().into(),
+    )
+    .expect("arrived");
+    discard(&arrived);
+    until("shown as sent: the server had it", || {
+        delivery_of(&root, &arrived) == "sent"
+    })
+    .await;
+}
