@@ -405,7 +405,10 @@ async fn a_message_that_may_have_reached_the_server_is_discarded_only_if_it_did_
     until("retrying", || exists(&root, "[data-delivery=failed]")).await;
     let lost = rows(&root)[1].0.clone();
     discard(&lost);
-    until("dropped: the server never got it", || rows(&root).len() == 1).await;
+    until("dropped: the server never got it", || {
+        rows(&root).len() == 1
+    })
+    .await;
 
     send(&root, "Arrived?");
     until("retrying", || exists(&root, "[data-delivery=failed]")).await;
