@@ -253,7 +253,7 @@ test("two tabs writing 100 messages while one of them sends and removes them: ea
 });
 
 test("unsent messages are counted in the header of every page, and signing out asks before it discards them", async () => {
-  const { id } = await startConversation("dave", "northwind", "Hello from Dave");
+  const { id } = await startConversation("dave", "summit-events", "Hello from Dave");
   const { context, page, errors } = await openConversation("dave", id);
   await context.route("**/api/chat", (route) => route.abort("internetdisconnected"));
   await composer(page).fill("Not sent yet");

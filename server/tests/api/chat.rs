@@ -1,22 +1,11 @@
-use crate::helpers::{TestApp, inquiry, problem, streamed_local_ids};
+use crate::helpers::{TestApp, problem, streamed_local_ids};
 use crate::on_both_stores;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// Alice's conversation with Northwind; returns (alice's token, conversation id).
 async fn conversation(app: &TestApp) -> (String, String) {
-    let token = app.sign_in("alice").await;
-    let agency = app.agency_id("northwind").await;
-    let created: Value = app
-        .created(&token, "key-1", &inquiry(&agency, "Hello!", "m-0"))
-        .await;
-    (
-        token,
-        created["conversation"]["id"]
-            .as_str()
-            .expect("id")
-            .to_owned(),
-    )
+    app.alice_asks_northwind().await
 }
 
 fn chat(conversation_id: &str, text: &str, local_id: &str) -> Value {

@@ -150,6 +150,20 @@ impl TestApp {
     }
 
     /// Creates (or merges, or replays) and returns the answer's body.
+    /// Alice asks Northwind "Hello!" (`local_id` `m-0`): her token and the conversation's id.
+    pub async fn alice_asks_northwind(&self) -> (String, String) {
+        let token = self.sign_in("alice").await;
+        let agency = self.agency_id("northwind").await;
+        let created = self
+            .created(&token, "key-1", &inquiry(&agency, "Hello!", "m-0"))
+            .await;
+        let id = created["conversation"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        (token, id)
+    }
+
     pub async fn created(&self, token: &str, key: &str, body: &Value) -> Value {
         self.create_conversation(token, key, body)
             .await

@@ -4,8 +4,7 @@
 //! delayed in one process never lets a reader skip a message.
 
 use crate::helpers::{
-    ServerProcess, Store, TestApp, count_rows, fresh_database, inquiry, next_event,
-    streamed_local_ids,
+    ServerProcess, Store, TestApp, count_rows, fresh_database, next_event, streamed_local_ids,
 };
 use futures_util::Stream;
 use messaging_components::timeline::{Merged, merge_confirmed};
@@ -23,15 +22,7 @@ async fn the_live_stream_reaches_a_participant_connected_to_another_process() {
     let sender = TestApp::at(first.address.clone(), database_url.clone());
     let reader = TestApp::at(second.address.clone(), database_url.clone());
 
-    let alice = sender.sign_in("alice").await;
-    let agency = sender.agency_id("northwind").await;
-    let created = sender
-        .created(&alice, "key-1", &inquiry(&agency, "Hello!", "m-1"))
-        .await;
-    let id = created["conversation"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (alice, id) = sender.alice_asks_northwind().await;
     let carol = reader.sign_in("carol").await;
     let stream = reader
         .get(&carol, &format!("/api/messages/conversations/{id}/stream"))
@@ -58,12 +49,7 @@ async fn signing_out_through_one_process_ends_the_session_at_once_on_another() {
     let one = TestApp::at(first.address.clone(), database_url.clone());
     let other = TestApp::at(second.address.clone(), database_url.clone());
 
-    let alice = one.sign_in("alice").await;
-    let agency = one.agency_id("northwind").await;
-    let created = one
-        .created(&alice, "key-1", &inquiry(&agency, "Hello!", "m-1"))
-        .await;
-    let id = created["conversation"]["id"].as_str().expect("id");
+    let (alice, id) = one.alice_asks_northwind().await;
     let stream = other
         .get(&alice, &format!("/api/messages/conversations/{id}/stream"))
         .await;
@@ -110,15 +96,7 @@ async fn a_commit_delayed_in_one_process_never_lets_a_reader_skip_a_message() {
     .await;
     let via_quick = TestApp::at(quick.address.clone(), database_url.clone());
 
-    let alice = via_quick.sign_in("alice").await;
-    let agency = via_quick.agency_id("northwind").await;
-    let created = via_quick
-        .created(&alice, "key-1", &inquiry(&agency, "Hello!", "m-1"))
-        .await;
-    let id = created["conversation"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (alice, id) = via_quick.alice_asks_northwind().await;
     let carol = via_quick.sign_in("carol").await;
     let mut reader = Reader::open(&via_quick, &carol, &id).await;
 
@@ -147,7 +125,7 @@ async fn a_commit_delayed_in_one_process_never_lets_a_reader_skip_a_message() {
     assert_eq!(delayed.await.expect("delayed"), StatusCode::ACCEPTED);
     assert_eq!(behind.await.expect("behind"), StatusCode::ACCEPTED);
     reader.follow_until(3).await;
-    assert_eq!(reader.local_ids(), ["m-1", "delayed", "behind"]);
+    assert_eq!(reader.local_ids(), ["m-0", "delayed", "behind"]);
     assert_eq!(reader.seqs(), [1, 2, 3]);
 }
 
