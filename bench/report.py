@@ -78,7 +78,31 @@ def ratio_row(label, name, baseline, goal):
 
 def latency_row(name):
     r = R[name]
-    return f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['failed_requests']} |"
+    memory = f"{r['rss_mb']:.0f}" if "rss_mb" in r else ""
+    return f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['failed_requests']} | {memory} |"
+
+
+def postgres_ratio_rows():
+    """The PostgreSQL path against its own ceiling, when both were measured."""
+    if "pg_baseline_insert" not in R or "pg_chat_new" not in R:
+        return []
+    return [ratio_row("PostgreSQL: new chat messages vs the bare PostgreSQL insert", "pg_chat_new",
+                      "pg_baseline_insert", 0.80)]
+
+
+def phone_lines(tti):
+    """The phone profile's time to interactive per page, against its goals."""
+    phone = tti.get("phone")
+    if not phone:
+        return [""]
+    lines = ["", f"Time to interactive on a phone ({phone['what']}):", "",
+             "| page | median ms (min–max, runs) | goal |", "| --- | --- | --- |"]
+    for page, label, goal in [("agency", "agency page (button and dialog)", 900),
+                              ("conversation", "conversation page", 1100)]:
+        t = phone[page]
+        lines.append(f"| {label} | {t['median_ms']} ({t['min_ms']}–{t['max_ms']}, {t['runs']}) | "
+                     f"≤ {goal}: {verdict(t['median_ms'] <= goal)} |")
+    return lines + [""]
 
 
 def bars_svg(path, title, items, unit):
@@ -131,6 +155,7 @@ def main():
         ratio_row("new chat messages vs the bare handler", "chat_new", "baseline_json", 0.25),
         ratio_row("new chat messages vs the bare insert", "chat_new", "baseline_insert", 0.80),
         ratio_row("duplicate sends (replay) vs the bare handler", "chat_duplicate", "baseline_json", 0.50),
+        *postgres_ratio_rows(),
         "",
         f"- The bare insert itself runs at {rps('baseline_insert') / rps('baseline_json'):.2f} of the bare handler here: a",
         "  new message, which must reach the disk, cannot come near a quarter of a handler that does",
@@ -157,13 +182,20 @@ def main():
         "",
         "## Every scenario",
         "",
-        "| scenario | req/s | p50 ms | p99 ms | failed requests |",
-        "| --- | --- | --- | --- | --- |",
+        "The last column is the server's resident memory (VmRSS) right after the scenario, the",
+        "process having run the scenarios listed above it on the same store.",
+        "",
+        "| scenario | req/s | p50 ms | p99 ms | failed requests | server RSS after, MB |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for name in ["baseline_json", "baseline_insert", "chat_new", "chat_new_half_rate", "chat_duplicate",
-                 "create_new", "create_replay", "create_merge", "page", "pg_chat_new", "pg_chat_duplicate", "pg_create_new"]:
+                 "create_new", "create_replay", "create_merge", "page", "pg_baseline_insert", "pg_chat_new",
+                 "pg_chat_duplicate", "pg_create_new"]:
         if name in R:
             lines.append(latency_row(name))
+    if "rss_mb" in R.get("chat_new", {}):
+        rss = R["chat_new"]["rss_mb"]
+        lines += ["", f"- Resident memory after the send benchmark: {rss:.0f} MB; goal ≤ 64 MB: {verdict(rss <= 64)}."]
     if "pg_two_processes_chat_new" in R:
         two = R["pg_two_processes_chat_new"]
         lines += ["", f"- {two['name']}: {spread('pg_two_processes_chat_new')} req/s in all, vs "
@@ -229,6 +261,7 @@ def main():
         f"- Time to interactive ({tti['what']}): median **{tti['median_ms']} ms** "
         f"(min {tti['min_ms']}, max {tti['max_ms']}, {tti['runs']} runs).",
         "",
+        *phone_lines(tti),
         "![throughput](throughput.svg)",
         "",
         "![latency](latency.svg)",

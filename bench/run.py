@@ -92,6 +92,20 @@ class Process:
             self.process.kill()
 
 
+def rss_mb(server):
+    """The server's resident memory now, in MB (taskset execs the server: same pid)."""
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+    return round(kb / 1000, 1)
+
+
+def with_memory(summary, server):
+    """`summary` with the server's resident memory right after the scenario ran."""
+    summary["rss_mb"] = rss_mb(server)
+    log(f"  resident memory after it: {summary['rss_mb']} MB")
+    return summary
+
+
 def start_server(database_url=None, cpu=SERVER_CPU):
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="messaging-bench-")
@@ -301,16 +315,17 @@ def bench_sqlite(results):
         log("The product on SQLite (the baselines stay up: the ratio goals pair their runs)")
         server = start_server()
         s = prepare_product(server)
-        results["chat_new"] = measure("new chat messages", server.base, s["chat_new"], against=[
-            ("baseline_json", base, json_handler), ("baseline_insert", base, insert)])
-        results["chat_new_half_rate"] = at_half_rate("new chat messages", server.base, s["chat_new"],
-                                                     results["chat_new"]["rps"])
-        results["chat_duplicate"] = measure("duplicate chat sends (replay)", server.base, s["chat_duplicate"],
-                                            against=[("baseline_json", base, json_handler)])
-        results["create_new"] = measure("conversation, new key", server.base, s["create_new"])
-        results["create_replay"] = measure("conversation, replayed key", server.base, s["create_replay"])
-        results["create_merge"] = measure("conversation, merged by natural key", server.base, s["create_merge"])
-        results["page"] = measure("server-rendered conversation page (50 messages)", server.base, s["page"])
+        results["chat_new"] = with_memory(measure("new chat messages", server.base, s["chat_new"], against=[
+            ("baseline_json", base, json_handler), ("baseline_insert", base, insert)]), server)
+        results["chat_new_half_rate"] = with_memory(at_half_rate(
+            "new chat messages", server.base, s["chat_new"], results["chat_new"]["rps"]), server)
+        results["chat_duplicate"] = with_memory(measure(
+            "duplicate chat sends (replay)", server.base, s["chat_duplicate"],
+            against=[("baseline_json", base, json_handler)]), server)
+        for key, name in [("create_new", "conversation, new key"), ("create_replay", "conversation, replayed key"),
+                          ("create_merge", "conversation, merged by natural key"),
+                          ("page", "server-rendered conversation page (50 messages)")]:
+            results[key] = with_memory(measure(name, server.base, s[key]), server)
         # Chat (no key step) and a merged create (key step) at a modest rate: does the key
         # add an fsync? The overhead's time is measured in-process by idempotency_overhead().
         results["fsync_chat"] = count_fsyncs(server, server.base, s["chat_new"])
@@ -350,18 +365,32 @@ def bench_postgres(results):
     url = subprocess.run([str(REPO / "scripts" / "test-postgres"), "start", pg_dir],
                          check=True, capture_output=True, text=True).stdout.strip()
     try:
-        log("The product on PostgreSQL (one process)")
+        log("The bare insert on PostgreSQL, then the product beside it (one process)")
         database = url.rsplit("/", 1)[0] + "/bench_one"
         subprocess.run(["psql", url, "-qc", "CREATE DATABASE bench_one"], check=True)
-        server = start_server(database)
+        subprocess.run(["psql", url, "-qc", "CREATE DATABASE bench_baseline"], check=True)
+        port = free_port()
+        baseline = Process([str(BASELINE), "serve-postgres", f"127.0.0.1:{port}",
+                            url.rsplit("/", 1)[0] + "/bench_baseline"], {},
+                           f"http://127.0.0.1:{port}/json", SERVER_CPU)
+        base = f"http://127.0.0.1:{port}"
+        insert = {"prefix": "pginsert", "method": "POST", "path": "/insert", "body": "x"}
+        server = None
         try:
+            results["pg_baseline_insert"] = measure("bare insert (PostgreSQL, synchronous_commit on)", base, insert)
+            server = start_server(database)
             s = prepare_product(server)
-            results["pg_chat_new"] = measure("PostgreSQL: new chat messages", server.base, s["chat_new"])
-            results["pg_chat_duplicate"] = measure("PostgreSQL: duplicate chat sends", server.base,
-                                                   s["chat_duplicate"])
-            results["pg_create_new"] = measure("PostgreSQL: conversation, new key", server.base, s["create_new"])
+            results["pg_chat_new"] = with_memory(measure(
+                "PostgreSQL: new chat messages", server.base, s["chat_new"],
+                against=[("pg_baseline_insert", base, insert)]), server)
+            results["pg_chat_duplicate"] = with_memory(measure(
+                "PostgreSQL: duplicate chat sends", server.base, s["chat_duplicate"]), server)
+            results["pg_create_new"] = with_memory(measure(
+                "PostgreSQL: conversation, new key", server.base, s["create_new"]), server)
         finally:
-            server.stop()
+            if server is not None:
+                server.stop()
+            baseline.stop()
 
         log("The product on PostgreSQL (two processes, one database; not pinned: 2 cores)")
         database = url.rsplit("/", 1)[0] + "/bench_two"

@@ -54,6 +54,8 @@ function api(baseUrl, username, token) {
     return { status: response.status, headers: response.headers, body: await response.json() };
   };
   return {
+    /** The session token, for a browser context's `session` cookie. */
+    token,
     get: (path) => call("GET", path),
     post: (path, body, headers) => call("POST", path, body, headers),
     /** Every conversation of this user. */

@@ -3,6 +3,9 @@
 //! - `baseline serve ADDR SQLITE_FILE`: `GET /json` answers a small JSON body (the HTTP
 //!   ceiling here); `POST /insert` inserts one row into SQLite in WAL mode with the
 //!   product's durability (`synchronous = FULL`) and answers 202 (the storage ceiling).
+//! - `baseline serve-postgres ADDR DATABASE_URL`: the same two routes, `POST /insert`
+//!   into PostgreSQL with the product's durability there (the server's default
+//!   `synchronous_commit = on`) and the product's pool size: its storage ceiling.
 //! - `baseline seed-agencies DATABASE_URL COUNT`: adds agencies with predictable ids
 //!   (`00000000-0000-4000-8000-<n, 12 digits>`) to the product's database, so a load
 //!   script can create a new conversation on every request.
@@ -13,6 +16,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AnyPool, SqlitePool};
 use std::str::FromStr;
 
@@ -30,9 +34,10 @@ async fn main() -> anyhow::Result<()> {
         .as_slice()
     {
         ["serve", addr, file] => serve(addr, file).await,
+        ["serve-postgres", addr, url] => serve_postgres(addr, url).await,
         ["seed-agencies", url, count] => seed_agencies(url, count.parse()?).await,
         _ => bail!(
-            "usage: baseline serve ADDR SQLITE_FILE | baseline seed-agencies DATABASE_URL COUNT"
+            "usage: baseline serve ADDR SQLITE_FILE | baseline serve-postgres ADDR DATABASE_URL | baseline seed-agencies DATABASE_URL COUNT"
         ),
     }
 }
@@ -63,6 +68,40 @@ async fn serve(addr: &str, file: &str) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+async fn serve_postgres(addr: &str, url: &str) -> anyhow::Result<()> {
+    // The same pool size as the product's PostgreSQL pool.
+    let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
+    )
+    .execute(&pool)
+    .await?;
+    let app = Router::new()
+        .route(
+            "/json",
+            get(|| async { Json(serde_json::json!({ "ok": true })) }),
+        )
+        .route("/insert", post(insert_postgres))
+        .with_state(pool);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn insert_postgres(State(pool): State<PgPool>, body: String) -> StatusCode {
+    let id = uuid::Uuid::new_v4().to_string();
+    let inserted = sqlx::query("INSERT INTO rows (id, body, created_at) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(body)
+        .bind(0_i64)
+        .execute(&pool)
+        .await;
+    match inserted {
+        Ok(_) => StatusCode::ACCEPTED,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
 async fn insert(State(pool): State<SqlitePool>, body: String) -> StatusCode {
