@@ -9,6 +9,8 @@
 //! - `baseline seed-agencies DATABASE_URL COUNT`: adds agencies with predictable ids
 //!   (`00000000-0000-4000-8000-<n, 12 digits>`) to the product's database, so a load
 //!   script can create a new conversation on every request.
+//! - `baseline seed-users DATABASE_URL COUNT`: adds users `bench-user-<n>` with the demo
+//!   password, for loads that need many people (each may hold a few live streams).
 
 use anyhow::{Context, bail};
 use axum::extract::State;
@@ -36,8 +38,9 @@ async fn main() -> anyhow::Result<()> {
         ["serve", addr, file] => serve(addr, file).await,
         ["serve-postgres", addr, url] => serve_postgres(addr, url).await,
         ["seed-agencies", url, count] => seed_agencies(url, count.parse()?).await,
+        ["seed-users", url, count] => seed_users(url, count.parse()?).await,
         _ => bail!(
-            "usage: baseline serve ADDR SQLITE_FILE | baseline serve-postgres ADDR DATABASE_URL | baseline seed-agencies DATABASE_URL COUNT"
+            "usage: baseline serve ADDR SQLITE_FILE | baseline serve-postgres ADDR DATABASE_URL | baseline seed-agencies DATABASE_URL COUNT | baseline seed-users DATABASE_URL COUNT"
         ),
     }
 }
@@ -122,5 +125,12 @@ async fn seed_agencies(url: &str, count: u32) -> anyhow::Result<()> {
     sqlx::any::install_default_drivers();
     let pool = AnyPool::connect(url).await.context("connect")?;
     messaging_bench::seed_agencies(&pool, count).await?;
+    Ok(())
+}
+
+async fn seed_users(url: &str, count: u32) -> anyhow::Result<()> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPool::connect(url).await.context("connect")?;
+    messaging_bench::seed_users(&pool, count).await?;
     Ok(())
 }
