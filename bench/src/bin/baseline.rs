@@ -17,8 +17,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AnyPool, SqlitePool};
 use std::str::FromStr;
 
@@ -75,7 +75,10 @@ async fn serve(addr: &str, file: &str) -> anyhow::Result<()> {
 
 async fn serve_postgres(addr: &str, url: &str) -> anyhow::Result<()> {
     // The same pool size as the product's PostgreSQL pool.
-    let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .connect(url)
+        .await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
     )
