@@ -13,6 +13,16 @@ use tokio::sync::broadcast::{self, error::RecvError};
 /// How long a session or a participation is believed without asking the store.
 pub const TRUST_FOR: Duration = Duration::from_secs(5);
 
+/// How long a stored message or a completed answer is kept after its last use: repeats
+/// come within seconds (a retry, a second tab) and the outbox's backoff tops out at 30 s.
+/// Past it a repeat costs one read, nothing else; memory stays flat at the rate of new
+/// writes times this (`scripts/memory`).
+pub const REPEATS_WITHIN: Duration = Duration::from_secs(60);
+
+/// At most this much (by each entry's weight: its text or body and 256 bytes) in each of
+/// the two caches of repeats.
+pub const REPEATS_CAPACITY: u64 = 4 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct Caches {
     /// Session token hash → its user. A sign-out forgets it at once, in every process
@@ -22,8 +32,9 @@ pub struct Caches {
     /// (conversation, user) pairs known to take part. Removing an agency member takes
     /// effect here within [`TRUST_FOR`].
     participants: Cache<(ConversationId, UserId), ()>,
-    /// Stored messages by (conversation, local_id). Never stale: a stored message never
-    /// changes, so a duplicate send can be answered without the store.
+    /// Stored messages by (conversation, local_id), for [`REPEATS_WITHIN`]. Never stale:
+    /// a stored message never changes, so a duplicate send can be answered without the
+    /// store.
     messages: Cache<(ConversationId, LocalId), Message>,
 }
 
@@ -38,14 +49,14 @@ impl Default for Caches {
                 .max_capacity(100_000)
                 .time_to_live(TRUST_FOR)
                 .build(),
-            // Weighed by size: at most 16 MiB of recent messages.
             messages: Cache::builder()
                 .weigher(|_, message: &Message| {
                     u32::try_from(message.text.len())
                         .unwrap_or(u32::MAX)
                         .saturating_add(256)
                 })
-                .max_capacity(16 * 1024 * 1024)
+                .max_capacity(REPEATS_CAPACITY)
+                .time_to_idle(REPEATS_WITHIN)
                 .build(),
         }
     }
