@@ -15,7 +15,7 @@
 use anyhow::{Context, bail};
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -56,21 +56,8 @@ async fn serve(addr: &str, file: &str) -> anyhow::Result<()> {
         .max_connections(8)
         .connect_with(options)
         .await?;
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
-    )
-    .execute(&pool)
-    .await?;
-    let app = Router::new()
-        .route(
-            "/json",
-            get(|| async { Json(serde_json::json!({ "ok": true })) }),
-        )
-        .route("/insert", post(insert))
-        .with_state(pool);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, app).await?;
-    Ok(())
+    sqlx::query(CREATE_ROWS).execute(&pool).await?;
+    serve_routes(addr, post(insert), pool).await
 }
 
 async fn serve_postgres(addr: &str, url: &str) -> anyhow::Result<()> {
@@ -79,18 +66,26 @@ async fn serve_postgres(addr: &str, url: &str) -> anyhow::Result<()> {
         .max_connections(16)
         .connect(url)
         .await?;
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL)",
-    )
-    .execute(&pool)
-    .await?;
+    sqlx::query(CREATE_ROWS).execute(&pool).await?;
+    serve_routes(addr, post(insert_postgres), pool).await
+}
+
+/// The table each bare insert writes a row into.
+const CREATE_ROWS: &str = "CREATE TABLE IF NOT EXISTS rows (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL)";
+
+/// `GET /json` and `POST /insert` (with `insert`) on `addr`, until the process ends.
+async fn serve_routes<S: Clone + Send + Sync + 'static>(
+    addr: &str,
+    insert: MethodRouter<S>,
+    state: S,
+) -> anyhow::Result<()> {
     let app = Router::new()
         .route(
             "/json",
             get(|| async { Json(serde_json::json!({ "ok": true })) }),
         )
-        .route("/insert", post(insert_postgres))
-        .with_state(pool);
+        .route("/insert", insert)
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await?;
     Ok(())
