@@ -160,11 +160,10 @@ fn demo_site(state: &AppState) -> Router<AppState> {
         .merge(pages)
 }
 
-/// The demo's page routes, generated once per process. Generating them renders the
-/// whole app in a special mode, and a render of a page running at the same time, on the
-/// same runtime, could then wait for ever (a 408 at the request deadline): seen in about
-/// one run in eight of the router tests, which build a router per test, and never once
-/// the list came from here (60 runs).
+/// The demo's page routes, generated once per process: generating them renders the
+/// whole app in a special mode (leptos_axum 0.8), and a page rendered at the same time on
+/// the same runtime can then wait for ever (a 408 at the request deadline). Tests build
+/// a router per test, in parallel, and met it.
 #[cfg(feature = "demo")]
 fn demo_routes() -> Vec<leptos_axum::AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =

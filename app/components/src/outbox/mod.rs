@@ -104,6 +104,17 @@ impl Outbox {
         self.send_all();
     }
 
+    /// Back online: every message waiting out a backoff is tried again now (a refused
+    /// one still waits for the person).
+    fn retry_all_now(&self) {
+        for pending in self.stored() {
+            if pending.retry_at > 0 {
+                self.update(&pending.local_id, |entry| entry.retry_at = 0);
+            }
+        }
+        self.send_all();
+    }
+
     /// Gives up on a message the server refused (so does not have).
     pub fn discard(&self, local_id: &LocalId) {
         self.remove(local_id);
@@ -306,9 +317,9 @@ impl Outbox {
             .unwrap_or_else(|| self.entries.try_get_untracked().unwrap_or_default())
     }
 
-    /// Coming back online ends the backoff wait.
+    /// Coming back online ends every backoff wait.
     fn send_when_back_online(self) {
-        let on_online = Closure::<dyn Fn()>::new(move || self.send_all());
+        let on_online = Closure::<dyn Fn()>::new(move || self.retry_all_now());
         let _ =
             window().add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
         let listener = send_wrapper::SendWrapper::new(on_online);

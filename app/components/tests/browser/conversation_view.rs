@@ -326,6 +326,21 @@ async fn a_message_retried_by_itself_does_not_hold_up_another_conversation() {
         "tried once, then waits out its Retry-After"
     );
     assert_eq!(delivery_of(&root, here.as_ref()), "failed");
+
+    // Coming back online ends the wait: it is tried again at once.
+    let online = web_sys::Event::new("online").expect("event");
+    web_sys::window()
+        .expect("window")
+        .dispatch_event(&online)
+        .expect("dispatch");
+    until("tried again once online", || {
+        posted_local_ids()
+            .iter()
+            .filter(|id| **id == here.to_string())
+            .count()
+            == 2
+    })
+    .await;
 }
 
 #[wasm_bindgen_test]
