@@ -1,8 +1,8 @@
 // Writes FILE.br and FILE.gz beside each file (the server sends them to browsers that
 // accept them: compressing a 0.5 MB wasm per request would cost more than serving it),
 // then prints the script bundle's size, raw, gzip and brotli: the wasm and JS files,
-// per file and in total (also written to bundle-size.json in the folder above the first
-// file's: target/site/ for the site's pkg/).
+// per file and in total (also written to NAME.bundle-size.json, NAME being the first
+// file's without `_bg.wasm`, in the folder above it: target/site/ for the site's pkg/).
 // Usage: node scripts/compress-bundle.mjs FILE...
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -24,5 +24,6 @@ const total = scripts.reduce((t, r) => ({ file: "total", raw: t.raw + r.raw, gzi
 for (const r of [...scripts, total]) {
   console.log(`bundle size: ${r.file.padEnd(20)} raw ${kb(r.raw).padStart(10)}  gzip ${kb(r.gzip).padStart(10)}  brotli ${kb(r.brotli).padStart(10)}`);
 }
-const report = join(dirname(process.argv[2]), "..", "bundle-size.json");
+const name = basename(process.argv[2]).replace(/_bg\.wasm$/, "");
+const report = join(dirname(process.argv[2]), "..", `${name}.bundle-size.json`);
 writeFileSync(report, JSON.stringify({ files: scripts, total }, null, 2) + "\n");

@@ -92,14 +92,17 @@ export async function shownTexts(page) {
 }
 
 /**
- * Collects uncaught page errors and Content-Security-Policy violations, to assert there
- * were none. Chromium logs every violation to the console, with JavaScript on or off.
+ * Collects uncaught page errors, Content-Security-Policy violations and islands missing
+ * from the page's bundle, to assert there were none. Chromium logs every violation to
+ * the console, with JavaScript on or off; Leptos warns there of an island it cannot find.
  */
 export function pageErrors(page) {
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
   page.on("console", (message) => {
-    if (/Content Security Policy/i.test(message.text())) errors.push(message.text());
+    if (/Content Security Policy|Could not find WASM function/i.test(message.text())) {
+      errors.push(message.text());
+    }
   });
   return errors;
 }

@@ -291,6 +291,27 @@ test("unsent messages are counted in the header of every page, and signing out a
   await context.close();
 });
 
+test("a conversation page loads the conversation's bundle, other pages the smaller one", async () => {
+  const { id } = await startConversation("carol", "northwind", "Which bundle?");
+  const { context, page, errors } = await openConversation("carol", id);
+  const loaded = [];
+  page.on("request", (request) => {
+    const { pathname } = new URL(request.url());
+    if (pathname.endsWith(".wasm")) loaded.push(pathname);
+  });
+  await page.reload();
+  await waitForHydration(page);
+  await composer(page).fill("Sent from the conversation's own bundle");
+  await composer(page).press("Enter");
+  await page.locator("[data-delivery=sent]").last().waitFor();
+  await page.goto(`${env.server.baseUrl}/agencies/northwind`);
+  await waitForHydration(page);
+  await page.getByRole("button", { name: "Send message" }).waitFor();
+  assert.deepEqual([...new Set(loaded)], ["/pkg/messaging-conversation_bg.wasm", "/pkg/messaging_bg.wasm"]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("message text is shown as text, never run as HTML", async () => {
   const hostile = `<img src=x onerror="window.pwned = 1"><script>window.pwned = 2</script>`;
   const { api, id } = await startConversation("bob", "summit-events", hostile);

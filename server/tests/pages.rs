@@ -61,10 +61,26 @@ async fn home_page_is_rendered_on_the_server_with_its_hydration_scripts() {
         html.contains("/pkg/messaging.js"),
         "hydration script missing: {html}"
     );
+    assert!(!html.contains("messaging-conversation"), "{html}");
     assert!(
         html.contains("/pkg/messaging.css"),
         "stylesheet missing: {html}"
     );
+}
+
+/// Each page loads the bundle of its islands (`site::Bundle`), chosen from the request's
+/// path: a conversation's page the conversation bundle, even when it asks to sign in first.
+#[tokio::test]
+async fn a_conversation_page_loads_the_conversation_bundle() {
+    let (status, html) = get("/conversations/0b9f5a4e-5d4b-4d6f-9a49-0f3f2a0c6e11?before=3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("/pkg/messaging-conversation.js"), "{html}");
+    assert!(
+        html.contains("/pkg/messaging-conversation_bg.wasm"),
+        "{html}"
+    );
+    assert!(!html.contains("/pkg/messaging.js"), "{html}");
+    assert!(html.contains("/pkg/messaging.css"), "{html}");
 }
 
 #[tokio::test]

@@ -1,8 +1,14 @@
-//! The components as Leptos islands, for apps built with islands (feature `islands`):
-//! each wraps a component with props the server can write into the page (an island's
-//! props travel as JSON), while the components keep their richer props (callbacks,
-//! timeouts) for apps that mount them directly. Each island is a wasm export, kept in
-//! the bundle whether a page uses it or not, hence the feature.
+//! The components as Leptos islands, for apps built with islands: each wraps a component
+//! with props the server can write into the page (an island's props travel as JSON),
+//! while the components keep their richer props (callbacks, timeouts) for apps that
+//! mount them directly.
+//!
+//! An island is a wasm export, which the linker keeps whether a page shows it or not, so
+//! each has a feature: with `send-message-island` off, [`SendMessageIsland`] is a plain
+//! component that no bundle exports (likewise `conversation-island`). A server build
+//! turns on both (`islands`), so every page is rendered with its islands; a browser
+//! bundle made for some pages turns on only the islands those pages show, and carries
+//! none of the others' code.
 #![expect(
     missing_docs,
     reason = "#[island] generates a struct of its own that takes no doc comment"
@@ -15,7 +21,8 @@ use messaging_core::{AgencyId, LocalId};
 
 /// [`SendMessageButton`] on a server-rendered page; `fallback_href` is where the button
 /// leads without JavaScript.
-#[island]
+#[cfg_attr(feature = "send-message-island", island)]
+#[cfg_attr(not(feature = "send-message-island"), component)]
 pub fn SendMessageIsland(
     /// The agency to contact.
     context_id: AgencyId,
@@ -35,7 +42,8 @@ pub fn SendMessageIsland(
 
 /// [`ConversationView`] on a server-rendered page, its composer posting to
 /// `form_action` without JavaScript.
-#[island]
+#[cfg_attr(feature = "conversation-island", island)]
+#[cfg_attr(not(feature = "conversation-island"), component)]
 pub fn ConversationIsland(
     /// The conversation shown.
     conversation: Conversation,

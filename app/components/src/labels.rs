@@ -20,15 +20,17 @@
 use leptos::prelude::*;
 use messaging_core::MessageTextError;
 use messaging_core::wire::StreamClosed;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::fmt;
 
 type Text = Cow<'static, str>;
 
 /// The texts, each a template where a `{name}` stands for a value the component fills
-/// in (named in each field's documentation).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+/// in (named in each field's documentation). As JSON, an object of the texts that differ
+/// from the English defaults; names it does not know are ignored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Labels {
     /// The button that starts a conversation.
     pub send_message: Text,
@@ -166,6 +168,53 @@ impl Default for Labels {
 }
 
 impl Labels {
+    /// The text named `name` (a field's name), to be replaced.
+    fn text_mut(&mut self, name: &str) -> Option<&mut Text> {
+        let text = match name {
+            "send_message" => &mut self.send_message,
+            "checking" => &mut self.checking,
+            "compose_title" => &mut self.compose_title,
+            "close" => &mut self.close,
+            "your_message" => &mut self.your_message,
+            "send" => &mut self.send,
+            "sending" => &mut self.sending,
+            "retry" => &mut self.retry,
+            "kept_for_retry" => &mut self.kept_for_retry,
+            "already_contacted" => &mut self.already_contacted,
+            "open_conversation" => &mut self.open_conversation,
+            "conversation" => &mut self.conversation,
+            "messages" => &mut self.messages,
+            "sent" => &mut self.sent,
+            "not_sent" => &mut self.not_sent,
+            "retrying_by_itself" => &mut self.retrying_by_itself,
+            "discard" => &mut self.discard,
+            "waiting_for_earlier" => &mut self.waiting_for_earlier,
+            "edit" => &mut self.edit,
+            "cancel" => &mut self.cancel,
+            "already_on_its_way" => &mut self.already_on_its_way,
+            "discard_needs_the_server" => &mut self.discard_needs_the_server,
+            "unsent_one" => &mut self.unsent_one,
+            "unsent_many" => &mut self.unsent_many,
+            "sign_out" => &mut self.sign_out,
+            "sign_out_with_unsent" => &mut self.sign_out_with_unsent,
+            "write_a_message" => &mut self.write_a_message,
+            "unknown_device" => &mut self.unknown_device,
+            "timed_out" => &mut self.timed_out,
+            "unreachable" => &mut self.unreachable,
+            "server_error" => &mut self.server_error,
+            "text_blank" => &mut self.text_blank,
+            "text_too_long" => &mut self.text_too_long,
+            "text_control_character" => &mut self.text_control_character,
+            "older_messages" => &mut self.older_messages,
+            "reconnecting" => &mut self.reconnecting,
+            "stream_signed_out" => &mut self.stream_signed_out,
+            "stream_not_participant" => &mut self.stream_not_participant,
+            "stream_replaced" => &mut self.stream_replaced,
+            _ => return None,
+        };
+        Some(text)
+    }
+
     /// Why the live conversation stopped, in these words.
     pub fn stream_closed(&self, reason: StreamClosed) -> String {
         match reason {
@@ -192,6 +241,35 @@ impl Labels {
                 &[("code", &format!("U+{code:04X}"))],
             ),
         }
+    }
+}
+
+/// Written by hand, over [`Labels::text_mut`]: serde's derived visitor has a branch per
+/// field for every way a struct can arrive, 24 KB of wasm in every bundle whose island
+/// takes labels; this one reads an object, the only form [`Labels`] is written in.
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Texts;
+
+        impl<'de> Visitor<'de> for Texts {
+            type Value = Labels;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of texts")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut texts: M) -> Result<Labels, M::Error> {
+                let mut labels = Labels::default();
+                while let Some((name, text)) = texts.next_entry::<Cow<'de, str>, String>()? {
+                    if let Some(slot) = labels.text_mut(&name) {
+                        *slot = text.into();
+                    }
+                }
+                Ok(labels)
+            }
+        }
+
+        deserializer.deserialize_map(Texts)
     }
 }
 
@@ -240,11 +318,37 @@ mod tests {
         }
     }
 
+    /// Every field can be translated: a field missing from `text_mut` would be ignored.
+    #[test]
+    fn every_text_round_trips_through_json() {
+        let defaults = serde_json::to_value(Labels::default()).expect("labels as JSON");
+        let names: Vec<String> = defaults
+            .as_object()
+            .expect("an object")
+            .keys()
+            .cloned()
+            .collect();
+        let translated: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .map(|name| (name.clone(), format!("«{name}»").into()))
+            .collect();
+        let labels: Labels =
+            serde_json::from_value(translated.clone().into()).expect("translated labels");
+        assert_eq!(
+            serde_json::to_value(labels).expect("back"),
+            serde_json::Value::Object(translated)
+        );
+    }
+
     #[test]
     fn a_partial_translation_keeps_the_english_defaults_for_the_rest() {
         let french: Labels =
             serde_json::from_str(r#"{"send_message": "Envoyer un message"}"#).expect("labels");
         assert_eq!(french.send_message, "Envoyer un message");
         assert_eq!(french.send, Labels::default().send);
+        let unknown: Labels =
+            serde_json::from_str(r#"{"no_such_text": "x"}"#).expect("unknown names ignored");
+        assert_eq!(unknown, Labels::default());
+        assert!(serde_json::from_str::<Labels>(r#"["Envoyer"]"#).is_err());
     }
 }

@@ -17,7 +17,8 @@
 //! The crate has no pages, server functions or server framework, and exports nothing to
 //! JavaScript: it works in client-side rendered, server-rendered and hydrated apps
 //! (features `csr`, `ssr`, `hydrate`, passed to Leptos). Apps built with Leptos islands
-//! turn on `islands` for the `islands` module's wrappers.
+//! turn on `islands` for the `islands` module's wrappers, or in a browser bundle only
+//! the features of the islands its pages show (see the module).
 //!
 //! ```
 //! use leptos::prelude::*;
@@ -35,7 +36,7 @@
 pub mod api;
 mod components;
 pub mod compose;
-#[cfg(feature = "islands")]
+#[cfg(any(feature = "send-message-island", feature = "conversation-island"))]
 pub mod islands;
 mod labels;
 mod live;

@@ -14,15 +14,61 @@ use leptos::server_fn::ServerFn;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_location;
+use leptos_router::location::RequestUrl;
 use leptos_router::{SsrMode, path};
 
-/// The bundle's name: `/pkg/messaging.js`, `/pkg/messaging_bg.wasm`, `/pkg/messaging.css`.
+/// The site's name in `pkg/`: its stylesheet `/pkg/messaging.css`, and the bundle of
+/// every page but a conversation's (`/pkg/messaging.js`, `/pkg/messaging_bg.wasm`).
 pub const OUTPUT_NAME: &str = "messaging";
+
+/// The browser bundles. Each carries the header's island and only the islands of the
+/// pages that load it (an island is a wasm export, kept whether a page shows it or not),
+/// so the agency page does not download the conversation view. `scripts/build-site`
+/// builds each, with the features named here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bundle {
+    /// Every page but a conversation's: the send-message button and the key maker.
+    Pages,
+    /// A conversation's page: the conversation view, with its outbox and live stream.
+    Conversation,
+}
+
+impl Bundle {
+    /// The bundle a page loads, by its path (a query is ignored).
+    pub fn for_path(path: &str) -> Self {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        match path.strip_prefix("/conversations/") {
+            Some(id) if !id.is_empty() && !id.contains('/') => Self::Conversation,
+            _ => Self::Pages,
+        }
+    }
+
+    /// Its files' name in `pkg/`: `NAME.js` and `NAME_bg.wasm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pages => OUTPUT_NAME,
+            Self::Conversation => "messaging-conversation",
+        }
+    }
+
+    /// The site's features it is built with, besides `hydrate`.
+    pub fn features(self) -> &'static str {
+        match self {
+            Self::Pages => "send-message-island,key-maker-island",
+            Self::Conversation => "conversation-island",
+        }
+    }
+}
 
 const FAVICON: &str = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect x='1' y='2' width='14' height='10' rx='3' fill='%232454d6'/%3E%3Cpath d='M4 12v3l4-3' fill='%232454d6'/%3E%3C/svg%3E";
 
-/// The whole HTML document, rendered on the server.
+/// The whole HTML document, rendered on the server, loading the page's bundle.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The request's URL, as leptos_axum gives it (on a placeholder origin).
+    let url = use_context::<RequestUrl>().and_then(|url| url.parse().ok());
+    let path = url.as_ref().map_or("/", |url| url.path());
+    let mut options = options;
+    options.output_name = Bundle::for_path(path).name().into();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -152,4 +198,25 @@ pub fn hydrate() {
         },
         std::time::Duration::ZERO,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bundle;
+
+    #[test]
+    fn only_a_conversation_page_loads_the_conversation_bundle() {
+        for path in ["/conversations/7f0c", "/conversations/7f0c?before=12#end"] {
+            assert_eq!(Bundle::for_path(path), Bundle::Conversation, "{path}");
+        }
+        for path in [
+            "/",
+            "/agencies/northwind",
+            "/conversations",
+            "/conversations/",
+            "/sign-in?next=/conversations/7f0c",
+        ] {
+            assert_eq!(Bundle::for_path(path), Bundle::Pages, "{path}");
+        }
+    }
 }
