@@ -43,6 +43,8 @@ CONNECTIONS = 32
 NUMBERS_PER_SECOND = 10_000
 # Enough agencies for every new conversation of a scenario's warm-up and runs.
 SEEDED_AGENCIES = NUMBERS_PER_SECOND * (WARMUP_SECONDS + RUNS * SECONDS)
+# How many conversations the spread chats write to, round robin: one per connection.
+SPREAD = 32
 # The server and its database get core 0, the load generator core 1 (taskset).
 SERVER_CPU, LOAD_CPU = "0", "1"
 
@@ -148,6 +150,7 @@ def wrk(url, scenario, seconds, offset=0, pace_ms=0, cpu=LOAD_CPU):
         "BENCH_BODY": scenario.get("body", ""),
         "BENCH_KEY": scenario.get("key", ""),
         "BENCH_AUTH": scenario.get("auth", ""),
+        "BENCH_CONVERSATIONS": ",".join(scenario.get("conversations", [])),
         "BENCH_OFFSET": str(offset),
         "BENCH_PACE_MS": str(pace_ms),
         "BENCH_OUT": out_path,
@@ -272,11 +275,20 @@ def prepare_product(server):
         "context_type": "agency_inquiry", "context_id": other_agency["id"],
         "initial_message": {"text": "Hello", "local_id": "setup-chat"},
     }, token, {"Idempotency-Key": "setup-chat-conversation"})["conversation"]["id"]
-    subprocess.run([str(BASELINE), "seed-agencies", server.database_url, str(SEEDED_AGENCIES)], check=True)
+    subprocess.run([str(BASELINE), "seed-agencies", server.database_url, str(SEEDED_AGENCIES + SPREAD)], check=True)
+    # The spread chats' conversations, with agencies past those new conversations take.
+    spread = [api(server.base, "POST", "/api/messages/conversations", {
+        "context_type": "agency_inquiry", "context_id": f"00000000-0000-4000-8000-{n:012}",
+        "initial_message": {"text": "Hello", "local_id": "setup-spread"},
+    }, token, {"Idempotency-Key": f"setup-spread-{n}"})["conversation"]["id"]
+        for n in range(SEEDED_AGENCIES, SEEDED_AGENCIES + SPREAD)]
     auth = f"Authorization: Bearer {token}"
     chat_new = {"prefix": "chat", "method": "POST", "path": "/api/chat", "auth": auth,
                 "body": json.dumps({"conversation_id": chatted, "text": "Bench message {n}",
                                     "local_id": "chat-{n}"})}
+    chat_spread = {**chat_new, "prefix": "spread", "conversations": spread,
+                   "body": json.dumps({"conversation_id": "{conversation}", "text": "Bench message {n}",
+                                       "local_id": "spread-{n}"})}
     chat_duplicate = {**chat_new, "prefix": "dup", "body": json.dumps({"conversation_id": chatted,
                                                        "text": "Sent again and again", "local_id": "dup"})}
     create = {"method": "POST", "path": "/api/messages/conversations", "auth": auth}
@@ -294,7 +306,7 @@ def prepare_product(server):
     for scenario in (chat_duplicate, create_replay):
         headers = {"Idempotency-Key": scenario["key"][6:]} if scenario.get("key") else {}
         api(server.base, "POST", scenario["path"], json.loads(scenario["body"]), token, headers)
-    return {"chat_new": chat_new, "chat_duplicate": chat_duplicate, "create_new": create_new,
+    return {"chat_new": chat_new, "chat_spread": chat_spread, "chat_duplicate": chat_duplicate, "create_new": create_new,
             "create_replay": create_replay, "create_merge": create_merge, "page": page}
 
 
@@ -383,6 +395,9 @@ def bench_postgres(results):
             results["pg_chat_new"] = with_memory(measure(
                 "PostgreSQL: new chat messages", server.base, s["chat_new"],
                 against=[("pg_baseline_insert", base, insert)]), server)
+            results["pg_chat_spread"] = with_memory(measure(
+                f"PostgreSQL: new chat messages, {SPREAD} conversations", server.base, s["chat_spread"],
+                against=[("pg_baseline_insert", base, insert)]), server)
             results["pg_chat_duplicate"] = with_memory(measure(
                 "PostgreSQL: duplicate chat sends", server.base, s["chat_duplicate"]), server)
             results["pg_create_new"] = with_memory(measure(
@@ -453,9 +468,13 @@ def main():
     bench_sqlite(results)
     idempotency_overhead(results)
     bench_postgres(results)
-    results["bundle"] = json.loads((SITE / "bundle-size.json").read_text())
+    # The site's bundle per kind of page (`site::Bundle`), as scripts/build-site wrote them.
+    results["bundles"] = {
+        page: json.loads((SITE / f"{name}.bundle-size.json").read_text())
+        for page, name in (("agency", "messaging"), ("conversation", "messaging-conversation"))
+    }
     results["example_bundles"] = {
-        example: json.loads((REPO / "target" / "examples" / example / "bundle-size.json").read_text())["total"]
+        example: json.loads(next((REPO / "target" / "examples" / example).glob("*.bundle-size.json")).read_text())["total"]
         for example in ("hydrate", "csr", "csr-button")
     }
     time_to_interactive(results)

@@ -1,7 +1,8 @@
 -- One request shape for every benchmark, set by environment variables, so each scenario
 -- in bench/run.py is data, not another script:
 --   BENCH_METHOD, BENCH_PATH, BENCH_BODY (with {n}: a number unique to the request, and
---   {agency}: the seeded agency id for n), BENCH_KEY ("unique:<prefix>", "fixed:<key>" or empty),
+--   {agency}: the seeded agency id for n, {conversation}: the n-th of BENCH_CONVERSATIONS,
+--   a comma-separated list, round robin), BENCH_KEY ("unique:<prefix>", "fixed:<key>" or empty),
 --   BENCH_AUTH (a header line such as "Authorization: Bearer ..."), BENCH_OFFSET (where
 --   n starts), BENCH_PACE_MS (the mean wait between a connection's requests; 0 = flat out),
 --   BENCH_OUT (where done() writes its JSON summary), BENCH_FAILURES (where the first
@@ -15,6 +16,10 @@ local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local pace_ms = tonumber(os.getenv("BENCH_PACE_MS") or "0")
 local out = os.getenv("BENCH_OUT")
 local failures = os.getenv("BENCH_FAILURES")
+local conversations = {}
+for id in (os.getenv("BENCH_CONVERSATIONS") or ""):gmatch("[^,]+") do
+  conversations[#conversations + 1] = id
+end
 
 local counter = 0
 
@@ -36,6 +41,9 @@ function request()
   local n = offset + counter
   local agency = string.format("00000000-0000-4000-8000-%012d", n)
   local body = body_template:gsub("{n}", tostring(n)):gsub("{agency}", agency)
+  if #conversations > 0 then
+    body = body:gsub("{conversation}", conversations[n % #conversations + 1])
+  end
   if body == "" then body = nil end
   return wrk.format(method, path, headers_for(n), body)
 end

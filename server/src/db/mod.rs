@@ -121,10 +121,11 @@ pub struct Db {
     sqlite_writer: Option<writer::Writer>,
 }
 
-/// How long a PostgreSQL write waits for a row lock another transaction holds. On the
-/// idempotency key's row (the same key in flight in another process) the wait ends in 409;
-/// on any other row it is contention and ends in 503 with Retry-After.
-const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '2s'";
+/// A PostgreSQL write transaction's start, bounding how long it waits for a row lock
+/// another transaction holds: on the idempotency key's row (the same key in flight in
+/// another process) the wait ends in 409; on any other row it is contention and ends in
+/// 503 with Retry-After. One simple query, so one round trip for both statements.
+const BEGIN_WITH_LOCK_TIMEOUT: &str = "BEGIN; SET LOCAL lock_timeout = '2s'";
 
 impl Db {
     /// Connects, creating the SQLite file and its folder when missing, and runs the
@@ -182,11 +183,9 @@ impl Db {
     pub async fn begin_write(&self) -> Result<Tx, WriteError> {
         match &self.sqlite_writer {
             Some(writer) => Ok(Tx::Sqlite(writer.begin().await?)),
-            None => {
-                let mut tx = self.pool.begin().await?;
-                tx.execute(LOCK_TIMEOUT).await?;
-                Ok(Tx::Postgres(tx))
-            }
+            None => Ok(Tx::Postgres(
+                self.pool.begin_with(BEGIN_WITH_LOCK_TIMEOUT).await?,
+            )),
         }
     }
 
