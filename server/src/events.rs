@@ -149,13 +149,16 @@ impl Hub {
                 self.send(Update::SessionEnded(notification.payload().into()));
                 continue;
             }
-            let Ok(id) = notification.payload().parse::<MessageId>() else {
-                tracing::warn!(payload = notification.payload(), "unexpected notification");
-                continue;
-            };
-            match db::messages::by_id(db.pool(), id).await? {
-                Some(message) => self.send(Update::Message(Arc::new(message))),
-                None => tracing::warn!(message.id = %id, "notified message not found"),
+            // The messages one transaction stored, in their order.
+            for id in notification.payload().split(',') {
+                let Ok(id) = id.parse::<MessageId>() else {
+                    tracing::warn!(payload = notification.payload(), "unexpected notification");
+                    break;
+                };
+                match db::messages::by_id(db.pool(), id).await? {
+                    Some(message) => self.send(Update::Message(Arc::new(message))),
+                    None => tracing::warn!(message.id = %id, "notified message not found"),
+                }
             }
         }
     }

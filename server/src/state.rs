@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::db::{Backend, Db, seed};
 use crate::events::Hub;
 use crate::idempotency::Idempotency;
+use crate::messaging::ChatBatches;
 use crate::metrics;
 use crate::passwords::PasswordChecks;
 use crate::throttle::SignInThrottle;
@@ -24,6 +25,8 @@ pub struct Shared {
     pub idempotency: Idempotency,
     pub hub: Hub,
     pub caches: Caches,
+    /// New chat messages waiting for their conversation's next write.
+    pub chat_batches: ChatBatches,
     pub sign_in_throttle: SignInThrottle,
     pub password_checks: PasswordChecks,
     pub leptos_options: LeptosOptions,
@@ -55,6 +58,7 @@ impl AppState {
             db,
             hub,
             caches,
+            chat_batches: ChatBatches::default(),
             sign_in_throttle: SignInThrottle::default(),
             password_checks: PasswordChecks::default(),
         })))

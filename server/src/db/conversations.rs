@@ -102,44 +102,31 @@ pub async fn for_participant<'e>(
     row.as_ref().map(conversation).transpose()
 }
 
-/// Takes the conversation's next message number, for a message stored at `at`, and
-/// marks the conversation active then. Unconditional: on PostgreSQL the row stays locked
-/// until the transaction ends, so a conversation's writers take their numbers one after
-/// another and commit in that order, and readers never see a gap.
+/// Takes the conversation's next `count` message numbers, for messages stored at `at`,
+/// and marks the conversation active then; returns the first of them. Unconditional: on
+/// PostgreSQL the row stays locked until the transaction ends, so a conversation's
+/// writers take their numbers one after another and commit in that order, and readers
+/// never see a gap.
 #[tracing::instrument(skip_all, fields(conversation.id = %id))]
-pub async fn next_seq<'e>(
+pub async fn take_seqs<'e>(
     db: impl Executor<'e, Database = Any>,
     id: ConversationId,
+    count: u64,
     at: i64,
 ) -> sqlx::Result<u64> {
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1, \
+    let count_value = i64::try_from(count).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + $3, \
          last_message_at = CASE WHEN last_message_at < $2 THEN $2 ELSE last_message_at END \
          WHERE id = $1 RETURNING last_seq",
     )
     .bind(id.to_string())
     .bind(at)
+    .bind(count_value)
     .fetch_one(db)
     .await?;
-    u64::try_from(seq).map_err(|e| sqlx::Error::Decode(e.into()))
-}
-
-/// Gives back the number [`next_seq`] took when no message was stored under it (its
-/// `local_id` was taken), and the activity time to the newest message's.
-#[tracing::instrument(skip_all, fields(conversation.id = %id))]
-pub async fn give_back_seq<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: ConversationId,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE conversations SET last_seq = last_seq - 1, last_message_at = COALESCE(\
-         (SELECT MAX(created_at) FROM messages WHERE conversation_id = $1), created_at) \
-         WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .execute(db)
-    .await?;
-    Ok(())
+    let last = u64::try_from(last).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    Ok(last + 1 - count)
 }
 
 pub struct ListFilter {

@@ -39,7 +39,7 @@ fn message(row: &AnyRow) -> sqlx::Result<Message> {
 pub struct NewMessageRow<'a> {
     pub id: MessageId,
     pub conversation_id: ConversationId,
-    /// From `conversations::next_seq`, in the same transaction.
+    /// From `conversations::take_seqs`, in the same transaction.
     pub seq: u64,
     pub local_id: &'a LocalId,
     pub sender_id: UserId,
@@ -48,42 +48,66 @@ pub struct NewMessageRow<'a> {
     pub created_at: i64,
 }
 
-/// Inserts unless the `local_id` is taken in this conversation; `false` then.
-#[tracing::instrument(skip_all, fields(conversation.id = %row.conversation_id, message.local_id = %row.local_id))]
-pub async fn insert<'e>(
+/// The most rows one statement inserts (and one notification names): 9 parameters each,
+/// far below either store's limit, and their ids fit in a `NOTIFY` payload (8,000 bytes).
+pub const MAX_ROWS_PER_INSERT: usize = 64;
+
+/// Inserts the rows in one statement, skipping any whose `local_id` is taken in its
+/// conversation; returns how many were inserted.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
+pub async fn insert_all<'e>(
     db: impl Executor<'e, Database = Any>,
-    row: &NewMessageRow<'_>,
-) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    rows: &[NewMessageRow<'_>],
+) -> sqlx::Result<u64> {
+    assert!(
+        rows.len() <= MAX_ROWS_PER_INSERT,
+        "at most {MAX_ROWS_PER_INSERT} rows"
+    );
+    let values = (0..rows.len())
+        .map(|row| {
+            let first = row * 9;
+            let params: Vec<String> = (1..=9).map(|n| format!("${}", first + n)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
         "INSERT INTO messages (id, conversation_id, seq, local_id, sender_id, body, user_agent, device_kind, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (conversation_id, local_id) DO NOTHING",
-    )
-    .bind(row.id.to_string())
-    .bind(row.conversation_id.to_string())
-    .bind(seq_value(row.seq))
-    .bind(row.local_id.as_str())
-    .bind(row.sender_id.to_string())
-    .bind(row.text)
-    .bind(row.display_data.user_agent.as_deref())
-    .bind(row.display_data.device_kind.as_str())
-    .bind(row.created_at)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+         VALUES {values} ON CONFLICT (conversation_id, local_id) DO NOTHING"
+    );
+    let mut query = sqlx::query(&sql);
+    for row in rows {
+        query = query
+            .bind(row.id.to_string())
+            .bind(row.conversation_id.to_string())
+            .bind(seq_value(row.seq))
+            .bind(row.local_id.as_str())
+            .bind(row.sender_id.to_string())
+            .bind(row.text)
+            .bind(row.display_data.user_agent.as_deref())
+            .bind(row.display_data.device_kind.as_str())
+            .bind(row.created_at);
+    }
+    Ok(query.execute(db).await?.rows_affected())
 }
 
-/// The PostgreSQL `NOTIFY` channel that carries the id of each new message.
+/// The PostgreSQL `NOTIFY` channel that carries the ids of new messages, comma-separated.
 pub const NEW_MESSAGE_CHANNEL: &str = "new_message";
 
-/// Tells every server process about a new message, on PostgreSQL: `NOTIFY` inside the
+/// Tells every server process about new messages, on PostgreSQL: `NOTIFY` inside the
 /// write transaction is delivered only if it commits. SQLite has one process and no
-/// `NOTIFY`; there the handler publishes after its commit.
-pub async fn announce(tx: &mut super::Tx, id: MessageId) -> sqlx::Result<()> {
-    if tx.backend() == super::Backend::Postgres {
+/// `NOTIFY`; there the writer publishes after its commit.
+pub async fn announce(tx: &mut super::Tx, ids: &[MessageId]) -> sqlx::Result<()> {
+    if tx.backend() == super::Backend::Postgres && !ids.is_empty() {
+        let payload = ids
+            .iter()
+            .map(MessageId::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
         sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
             .bind(NEW_MESSAGE_CHANNEL)
-            .bind(id.to_string())
+            .bind(payload)
             .execute(&mut **tx)
             .await?;
     }
@@ -115,6 +139,31 @@ pub async fn by_local_id<'e>(
         .fetch_optional(db)
         .await?;
     row.as_ref().map(message).transpose()
+}
+
+/// The messages of `conversation` stored under any of `local_ids`.
+#[tracing::instrument(skip_all, fields(conversation.id = %conversation, local_ids = local_ids.len()))]
+pub async fn by_local_ids<'e>(
+    db: impl Executor<'e, Database = Any>,
+    conversation: ConversationId,
+    local_ids: &[&LocalId],
+) -> sqlx::Result<Vec<Message>> {
+    if local_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let params: Vec<String> = (0..local_ids.len())
+        .map(|n| format!("${}", n + 2))
+        .collect();
+    let sql = format!(
+        "{SELECT} WHERE m.conversation_id = $1 AND m.local_id IN ({})",
+        params.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(conversation.to_string());
+    for local_id in local_ids {
+        query = query.bind(local_id.as_str());
+    }
+    let rows = query.fetch_all(db).await?;
+    rows.iter().map(message).collect()
 }
 
 /// A sequence number as the store keeps it (BIGINT).

@@ -2,17 +2,19 @@
 //! a typed outcome and knows no HTTP; the API handlers (`routes`) and the pages' data
 //! (`page_data`) are adapters over it, side by side.
 
+mod batch;
 mod live;
 mod post;
 mod read;
 mod start;
 mod store;
 
+pub use batch::ChatBatches;
 pub use live::{Follower, LiveEvent, follow};
 pub use post::post_message;
 pub use read::{conversation, conversations, latest_messages, message_by_local_id, messages};
 pub use start::start_conversation;
-pub use store::{Stored, store_once};
+pub use store::{Outgoing, Stored, store_all, store_once};
 
 use crate::error::ApiError;
 use messaging_core::wire::CurrentUser;

@@ -1,8 +1,7 @@
 //! Posting a chat message, stored once per (conversation, `local_id`).
 
 use super::store::judge_duplicate;
-use super::{Sender, Stored, store_once, to_completion};
-use crate::db;
+use super::{ChatBatches, Sender, Stored};
 use crate::error::ApiError;
 use crate::idempotency::Answer;
 use crate::state::AppState;
@@ -48,33 +47,10 @@ async fn answer_repeat_or_store(
         let message = judge_duplicate(existing, &sender.user, &intent.message)?;
         return accepted(message, true);
     }
-    to_completion(async move { store_new(&state, &sender, intent).await }).await
-}
-
-/// The write of a message not seen yet (or stored by a racing request meanwhile).
-async fn store_new(
-    state: &AppState,
-    sender: &Sender,
-    intent: NewChatMessage,
-) -> Result<Answer<ChatResponse>, ApiError> {
-    let mut tx = state.db.begin_write().await?;
-    let stored = store_once(
-        &mut tx,
-        intent.conversation_id,
-        &sender.user,
-        &intent.message,
-    )
-    .await?;
-    // Numbered, not yet committed: the scale-out test delays a commit here (the row lock
-    // the number came with holds the conversation's later writers back meanwhile).
-    crate::crash::point("before_message_commit");
-    db::commit(tx).await?;
-    match stored {
-        Stored::New(message) => {
-            state.caches.remember_message(&message);
-            state.hub.publish(message.clone());
-            accepted(message, false)
-        }
+    // Written with the messages waiting for the same conversation; the write runs to the
+    // end even if the client leaves.
+    match ChatBatches::store(&state, conversation_id, sender.user, intent.message).await? {
+        Stored::New(message) => accepted(message, false),
         Stored::Duplicate(message) => accepted(message, true),
     }
 }

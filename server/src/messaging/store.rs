@@ -7,7 +7,8 @@ use crate::idempotency::refuse_reuse;
 use crate::metrics::dedup;
 use messaging_core::dedup::RetryVerdict;
 use messaging_core::wire::{CurrentUser, Message, Participant};
-use messaging_core::{ConversationId, IntentName, MessageId, NewMessage, micros};
+use messaging_core::{ConversationId, IntentName, LocalId, MessageId, NewMessage, micros};
+use std::collections::{HashMap, HashSet};
 
 pub enum Stored {
     /// Stored now.
@@ -24,49 +25,126 @@ impl Stored {
     }
 }
 
-/// Inserts the message unless its `local_id` is stored already; then the stored one
-/// must be the same message (same sender and text), or the request is refused.
+/// A message to store, and who sends it.
+pub struct Outgoing<'a> {
+    pub sender: &'a CurrentUser,
+    pub message: &'a NewMessage,
+}
+
+/// Stores each message unless its `local_id` is stored already (or comes earlier in the
+/// list); then the stored one must be the same message (same sender and text), or that
+/// message alone is refused. The new ones are numbered in the order given, in one
+/// statement each for the read, the numbers and the insert, however many they are (at
+/// most [`db::messages::MAX_ROWS_PER_INSERT`]). Returns a verdict per message, in order;
+/// an error means the transaction must be rolled back.
+pub async fn store_all(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+    outgoing: &[Outgoing<'_>],
+) -> Result<Vec<Result<Stored, ApiError>>, ApiError> {
+    let local_ids: Vec<&LocalId> = outgoing.iter().map(|o| &o.message.local_id).collect();
+    let mut known: HashMap<LocalId, Message> =
+        db::messages::by_local_ids(&mut **tx, conversation_id, &local_ids)
+            .await?
+            .into_iter()
+            .map(|message| (message.local_id.clone(), message))
+            .collect();
+    // Each local_id not stored yet, once, in the order given.
+    let mut fresh: Vec<&Outgoing<'_>> = Vec::new();
+    for o in outgoing {
+        if !known.contains_key(&o.message.local_id)
+            && fresh
+                .iter()
+                .all(|f| f.message.local_id != o.message.local_id)
+        {
+            fresh.push(o);
+        }
+    }
+    let mut new_ids = HashSet::new();
+    if !fresh.is_empty() {
+        for message in insert_numbered(tx, conversation_id, &fresh).await? {
+            new_ids.insert(message.id);
+            known.insert(message.local_id.clone(), message);
+        }
+    }
+    Ok(outgoing
+        .iter()
+        .map(|o| {
+            let stored = known
+                .get(&o.message.local_id)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("a message of the batch vanished"))?;
+            // The first of a local_id inserted now is new; any other meets a stored one.
+            if new_ids.remove(&stored.id) {
+                Ok(Stored::New(stored))
+            } else {
+                judge_duplicate(stored, o.sender, o.message).map(Stored::Duplicate)
+            }
+        })
+        .collect())
+}
+
+/// [`store_all`] for one message.
 pub async fn store_once(
     tx: &mut Tx,
     conversation_id: ConversationId,
     sender: &CurrentUser,
     message: &NewMessage,
 ) -> Result<Stored, ApiError> {
+    store_all(tx, conversation_id, &[Outgoing { sender, message }])
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(anyhow::anyhow!("no verdict for the message").into()))
+}
+
+/// Numbers the messages (none stored yet) in order, inserts and announces them.
+async fn insert_numbered(
+    tx: &mut Tx,
+    conversation_id: ConversationId,
+    fresh: &[&Outgoing<'_>],
+) -> Result<Vec<Message>, ApiError> {
     let created_at = db::now();
-    let seq =
-        db::conversations::next_seq(&mut **tx, conversation_id, micros::from_time(created_at))
-            .await?;
-    let row = db::messages::NewMessageRow {
-        id: MessageId::new_random(),
-        conversation_id,
-        seq,
-        local_id: &message.local_id,
-        sender_id: sender.id,
-        text: message.text.as_str(),
-        display_data: &message.display_data,
-        created_at: micros::from_time(created_at),
-    };
-    if db::messages::insert(&mut **tx, &row).await? {
-        db::messages::announce(tx, row.id).await?;
-        return Ok(Stored::New(Message {
-            id: row.id,
+    let at = micros::from_time(created_at);
+    let count = u64::try_from(fresh.len()).map_err(anyhow::Error::from)?;
+    let first = db::conversations::take_seqs(&mut **tx, conversation_id, count, at).await?;
+    let rows: Vec<db::messages::NewMessageRow<'_>> = fresh
+        .iter()
+        .zip(first..)
+        .map(|(o, seq)| db::messages::NewMessageRow {
+            id: MessageId::new_random(),
             conversation_id,
             seq,
-            local_id: message.local_id.clone(),
-            sender: Participant {
-                id: sender.id,
-                display_name: sender.display_name.clone(),
-            },
-            text: message.text.as_str().to_owned(),
-            created_at,
-            display_data: message.display_data.clone(),
-        }));
+            local_id: &o.message.local_id,
+            sender_id: o.sender.id,
+            text: o.message.text.as_str(),
+            display_data: &o.message.display_data,
+            created_at: at,
+        })
+        .collect();
+    if db::messages::insert_all(&mut **tx, &rows).await? != count {
+        // Stored meanwhile by a transaction the read could not see (another process's,
+        // on PostgreSQL): the numbers would have a gap. The retry finds it stored.
+        return Err(ApiError::unavailable());
     }
-    db::conversations::give_back_seq(&mut **tx, conversation_id).await?;
-    let existing = db::messages::by_local_id(&mut **tx, conversation_id, &message.local_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("Conflicting message vanished"))?;
-    judge_duplicate(existing, sender, message).map(Stored::Duplicate)
+    let ids: Vec<MessageId> = rows.iter().map(|row| row.id).collect();
+    db::messages::announce(tx, &ids).await?;
+    Ok(rows
+        .iter()
+        .zip(fresh)
+        .map(|(row, o)| Message {
+            id: row.id,
+            conversation_id,
+            seq: row.seq,
+            local_id: o.message.local_id.clone(),
+            sender: Participant {
+                id: o.sender.id,
+                display_name: o.sender.display_name.clone(),
+            },
+            text: o.message.text.as_str().to_owned(),
+            created_at,
+            display_data: o.message.display_data.clone(),
+        })
+        .collect())
 }
 
 /// A stored message met again under its `local_id`: the same message, or a refusal.

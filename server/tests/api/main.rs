@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod bad_input;
+mod batches;
 mod chat;
 mod concurrency;
 mod conversations;
