@@ -48,7 +48,7 @@ BEFORE_AND_AFTER = [
      "engine left the bundle). For the fresh machine: the wasm-bindgen CLI compiles unoptimised, "
      "the soak is left out of the release build, runs are 2 s after a 1 s warm-up and the two "
      "200 req/s runs are gone."),
-    ("results-before-session-9.json", "results.json",
+    ("results-before-session-9.json", "results-before-session-10.json",
      "features, not optimisations: what they cost",
      "Between these runs came the bounds on hostile clients (an accept loop of our own with "
      "per-connection timers, a request deadline, the sign-in throttle), a sequence number per "
@@ -56,6 +56,16 @@ BEFORE_AND_AFTER = [
      "island on every page. The bare handler itself ran 17% slower in the second run (the "
      "machine's drift); the product's figures moved about as much, except the bundle, which "
      "grew by the header's island and the queue (see the browser section)."),
+    ("results-before-session-10.json", "results.json",
+     "a bundle per kind of page, and new chat messages in batches",
+     "Every page loaded one bundle with every island. After, each kind of page loads a bundle "
+     "with only its islands and the header's (`site::Bundle`; islands have a feature each), and "
+     "`Labels` deserialize through a hand-written visitor. Each new chat message was a transaction "
+     "of its own, holding its conversation's row until its commit was durable, so a busy "
+     "conversation moved one commit at a time. After, the messages waiting for the same "
+     "conversation are written by one transaction (`server/src/messaging/batch.rs`: one read of "
+     "the local_ids already stored, one numbering, one multi-row insert, one NOTIFY, one commit), "
+     "and a PostgreSQL transaction begins and sets its lock timeout in one round trip."),
 ]
 R = json.loads((HERE / "results.json").read_text())
 
