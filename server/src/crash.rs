@@ -12,10 +12,24 @@ pub fn from_env() -> fail::FailScenario<'static> {
 /// Aborts the process here when `name` is configured to fire.
 pub fn point(name: &str) {
     #[cfg(feature = "failpoints")]
-    fail::fail_point!(name, |_| {
-        tracing::error!(point = name, "fault point fired: aborting");
-        std::process::abort()
-    });
+    {
+        let fire = || {
+            fail::fail_point!(name, |_| {
+                tracing::error!(point = name, "fault point fired: aborting");
+                std::process::abort()
+            });
+        };
+        // A `sleep` action blocks its thread: off the runtime's worker, or that worker's
+        // queued tasks (and the I/O it drives) would wait with it.
+        let on_workers = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+            runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        if on_workers {
+            tokio::task::block_in_place(fire);
+        } else {
+            fire();
+        }
+    }
     #[cfg(not(feature = "failpoints"))]
     let _ = name;
 }

@@ -129,6 +129,28 @@ pub async fn take_seqs<'e>(
     Ok(last + 1 - count)
 }
 
+/// Gives back the last `count` numbers [`take_seqs`] took when fewer messages were stored
+/// under them (their `local_id`s were taken), and the activity time to the newest
+/// message's. Runs after the insert, under the same row lock.
+#[tracing::instrument(skip_all, fields(conversation.id = %id))]
+pub async fn give_back_seqs<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: ConversationId,
+    count: u64,
+) -> sqlx::Result<()> {
+    let count = i64::try_from(count).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    sqlx::query(
+        "UPDATE conversations SET last_seq = last_seq - $2, last_message_at = COALESCE(\
+         (SELECT MAX(created_at) FROM messages WHERE conversation_id = $1), created_at) \
+         WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(count)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub struct ListFilter {
     pub context_type: Option<ContextType>,
     pub context_id: Option<Uuid>,

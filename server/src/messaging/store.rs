@@ -9,6 +9,7 @@ use messaging_core::dedup::RetryVerdict;
 use messaging_core::wire::{CurrentUser, Message, Participant};
 use messaging_core::{ConversationId, IntentName, LocalId, MessageId, NewMessage, micros};
 use std::collections::{HashMap, HashSet};
+use time::OffsetDateTime;
 
 pub enum Stored {
     /// Stored now.
@@ -33,8 +34,8 @@ pub struct Outgoing<'a> {
 
 /// Stores each message unless its `local_id` is stored already (or comes earlier in the
 /// list); then the stored one must be the same message (same sender and text), or that
-/// message alone is refused. The new ones are numbered in the order given, in one
-/// statement each for the read, the numbers and the insert, however many they are (at
+/// message alone is refused. The new ones are numbered in the order given, with one
+/// statement each for the numbers, the read and the insert however many they are (at
 /// most [`db::messages::MAX_ROWS_PER_INSERT`]). Returns a verdict per message, in order;
 /// an error means the transaction must be rolled back.
 pub async fn store_all(
@@ -42,30 +43,38 @@ pub async fn store_all(
     conversation_id: ConversationId,
     outgoing: &[Outgoing<'_>],
 ) -> Result<Vec<Result<Stored, ApiError>>, ApiError> {
-    let local_ids: Vec<&LocalId> = outgoing.iter().map(|o| &o.message.local_id).collect();
+    // Each local_id once, in the order given: the first of each may be new.
+    let mut candidates: Vec<&Outgoing<'_>> = Vec::new();
+    for o in outgoing {
+        if candidates
+            .iter()
+            .all(|c| c.message.local_id != o.message.local_id)
+        {
+            candidates.push(o);
+        }
+    }
+    let created_at = db::now();
+    let at = micros::from_time(created_at);
+    // Numbers before the read: on PostgreSQL they come with the conversation's row lock,
+    // so the read sees every message another transaction stored in it meanwhile.
+    let taken = u64::try_from(candidates.len()).map_err(anyhow::Error::from)?;
+    let first = db::conversations::take_seqs(&mut **tx, conversation_id, taken, at).await?;
+    let local_ids: Vec<&LocalId> = candidates.iter().map(|c| &c.message.local_id).collect();
     let mut known: HashMap<LocalId, Message> =
         db::messages::by_local_ids(&mut **tx, conversation_id, &local_ids)
             .await?
             .into_iter()
             .map(|message| (message.local_id.clone(), message))
             .collect();
-    // Each local_id not stored yet, once, in the order given.
-    let mut fresh: Vec<&Outgoing<'_>> = Vec::new();
-    for o in outgoing {
-        if !known.contains_key(&o.message.local_id)
-            && fresh
-                .iter()
-                .all(|f| f.message.local_id != o.message.local_id)
-        {
-            fresh.push(o);
-        }
-    }
+    candidates.retain(|c| !known.contains_key(&c.message.local_id));
     let mut new_ids = HashSet::new();
-    if !fresh.is_empty() {
-        for message in insert_numbered(tx, conversation_id, &fresh).await? {
-            new_ids.insert(message.id);
-            known.insert(message.local_id.clone(), message);
-        }
+    for message in insert_numbered(tx, conversation_id, &candidates, first, created_at).await? {
+        new_ids.insert(message.id);
+        known.insert(message.local_id.clone(), message);
+    }
+    let unused = taken - new_ids.len() as u64;
+    if unused > 0 {
+        db::conversations::give_back_seqs(&mut **tx, conversation_id, unused).await?;
     }
     Ok(outgoing
         .iter()
@@ -97,16 +106,17 @@ pub async fn store_once(
         .unwrap_or_else(|| Err(anyhow::anyhow!("no verdict for the message").into()))
 }
 
-/// Numbers the messages (none stored yet) in order, inserts and announces them.
+/// Inserts and announces the messages (none stored yet), numbered from `first` in order.
 async fn insert_numbered(
     tx: &mut Tx,
     conversation_id: ConversationId,
     fresh: &[&Outgoing<'_>],
+    first: u64,
+    created_at: OffsetDateTime,
 ) -> Result<Vec<Message>, ApiError> {
-    let created_at = db::now();
-    let at = micros::from_time(created_at);
-    let count = u64::try_from(fresh.len()).map_err(anyhow::Error::from)?;
-    let first = db::conversations::take_seqs(&mut **tx, conversation_id, count, at).await?;
+    if fresh.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows: Vec<db::messages::NewMessageRow<'_>> = fresh
         .iter()
         .zip(first..)
@@ -118,13 +128,13 @@ async fn insert_numbered(
             sender_id: o.sender.id,
             text: o.message.text.as_str(),
             display_data: &o.message.display_data,
-            created_at: at,
+            created_at: micros::from_time(created_at),
         })
         .collect();
-    if db::messages::insert_all(&mut **tx, &rows).await? != count {
-        // Stored meanwhile by a transaction the read could not see (another process's,
-        // on PostgreSQL): the numbers would have a gap. The retry finds it stored.
-        return Err(ApiError::unavailable());
+    if db::messages::insert_all(&mut **tx, &rows).await? != rows.len() as u64 {
+        // Never expected: every insert takes the conversation's numbers (and row lock)
+        // first, and the read after that saw what was stored. A gap is never committed.
+        return Err(anyhow::anyhow!("a message was stored while its number was taken").into());
     }
     let ids: Vec<MessageId> = rows.iter().map(|row| row.id).collect();
     db::messages::announce(tx, &ids).await?;

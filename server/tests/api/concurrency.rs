@@ -253,6 +253,53 @@ async fn two_server_processes_on_one_sqlite_file_leave_one_row() {
     two_server_processes_racing_the_same_intents_leave_one_row(Store::Sqlite).await;
 }
 
+/// Two processes share one database and each gets the same chat messages at once (a
+/// retry sent to another process while the first try runs): every send is answered 202
+/// with the one stored message, never a 5xx, and each local_id has one row and one number.
+async fn two_server_processes_racing_the_same_messages_store_each_once(store: Store) {
+    let (database_url, _dir) = fresh_database(store).await;
+    let first = ServerProcess::start(&database_url).await;
+    let second = ServerProcess::start(&database_url).await;
+    let apps = [
+        TestApp::at(first.address.clone(), database_url.clone()),
+        TestApp::at(second.address.clone(), database_url.clone()),
+    ];
+    let (token, id) = apps[0].alice_asks_northwind().await;
+    let bodies: Vec<Value> = (0..RACERS / 4)
+        .map(|n| json!({ "conversation_id": id, "text": format!("Twice {n}"), "local_id": format!("twice-{n}") }))
+        .collect();
+    let sends = bodies
+        .iter()
+        .flat_map(|body| apps.iter().map(move |app| (app, body)))
+        .map(|(app, body)| async {
+            let response = app.chat(&token, body).await;
+            assert_eq!(response.status(), StatusCode::ACCEPTED);
+            let answer: Value = response.json().await.expect("json");
+            answer["message"]["id"].as_str().expect("id").to_owned()
+        });
+    let answered: HashSet<String> = join_all(sends).await.into_iter().collect();
+    assert_eq!(answered.len(), RACERS / 4, "one message per local_id");
+    // The conversation's first message, then one per local_id, numbered without a gap.
+    let stored = i64::try_from(RACERS / 4).expect("small") + 1;
+    let count = |sql: &'static str| count_rows(&database_url, sql);
+    assert_eq!(count("SELECT COUNT(*) FROM messages").await, stored);
+    assert_eq!(
+        count("SELECT COUNT(DISTINCT seq) FROM messages").await,
+        stored
+    );
+    assert_eq!(count("SELECT MAX(seq) FROM messages").await, stored);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_postgresql_store_each_message_once() {
+    two_server_processes_racing_the_same_messages_store_each_once(Store::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_sqlite_file_store_each_message_once() {
+    two_server_processes_racing_the_same_messages_store_each_once(Store::Sqlite).await;
+}
+
 /// Two creates with key "k" at once: the one answered first, and the other still running.
 async fn race_two_creates(
     app: &TestApp,
