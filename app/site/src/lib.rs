@@ -34,6 +34,9 @@ pub enum Bundle {
 }
 
 impl Bundle {
+    /// Every bundle.
+    pub const ALL: [Self; 2] = [Self::Pages, Self::Conversation];
+
     /// The bundle a page loads, by its path (a query is ignored).
     pub fn for_path(path: &str) -> Self {
         let path = path.split(['?', '#']).next().unwrap_or_default();
@@ -203,6 +206,20 @@ pub fn hydrate() {
 #[cfg(test)]
 mod tests {
     use super::Bundle;
+
+    /// `scripts/build-site` builds each bundle under its name with its features.
+    #[test]
+    fn the_build_script_builds_every_bundle_as_named_here() {
+        let script = include_str!("../../../scripts/build-site").replace("\"$name", "\"messaging");
+        for bundle in Bundle::ALL {
+            let build = format!(
+                "scripts/build-bundle site hydrate,{} \"$site_pkg\" \"{}\"",
+                bundle.features(),
+                bundle.name()
+            );
+            assert!(script.contains(&build), "{build}");
+        }
+    }
 
     #[test]
     fn only_a_conversation_page_loads_the_conversation_bundle() {
