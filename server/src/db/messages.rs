@@ -141,24 +141,32 @@ pub async fn by_local_id<'e>(
     row.as_ref().map(message).transpose()
 }
 
-/// The messages of `conversation` stored under any of `local_ids`.
-#[tracing::instrument(skip_all, fields(conversation.id = %conversation, local_ids = local_ids.len()))]
+/// The messages stored in any of `conversations` under any of `local_ids` (the caller
+/// picks the pairs it asked for; the unique index serves both lists).
+#[tracing::instrument(skip_all, fields(conversations = conversations.len(), local_ids = local_ids.len()))]
 pub async fn by_local_ids<'e>(
     db: impl Executor<'e, Database = Any>,
-    conversation: ConversationId,
+    conversations: &[ConversationId],
     local_ids: &[&LocalId],
 ) -> sqlx::Result<Vec<Message>> {
-    if local_ids.is_empty() {
+    if conversations.is_empty() || local_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let params: Vec<String> = (0..local_ids.len())
-        .map(|n| format!("${}", n + 2))
-        .collect();
+    let placeholders = |from: usize, count: usize| {
+        (from..from + count)
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let sql = format!(
-        "{SELECT} WHERE m.conversation_id = $1 AND m.local_id IN ({})",
-        params.join(", ")
+        "{SELECT} WHERE m.conversation_id IN ({}) AND m.local_id IN ({})",
+        placeholders(1, conversations.len()),
+        placeholders(1 + conversations.len(), local_ids.len())
     );
-    let mut query = sqlx::query(&sql).bind(conversation.to_string());
+    let mut query = sqlx::query(&sql);
+    for conversation in conversations {
+        query = query.bind(conversation.to_string());
+    }
     for local_id in local_ids {
         query = query.bind(local_id.as_str());
     }

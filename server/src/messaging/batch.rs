@@ -1,19 +1,20 @@
-//! New chat messages, written a conversation's batch at a time.
+//! New chat messages, written a batch at a time.
 //!
-//! Every new message takes its conversation's row for its number (see
-//! `db::conversations::take_seqs`), so a conversation's writes go one after another, each
-//! holding the row until its commit is durable: on PostgreSQL a busy conversation moved
-//! at one message per WAL flush. Here the messages waiting for the same conversation in
-//! this process are written by one transaction: one read of the `local_id`s already
-//! stored, one numbering, one insert and one commit for all of them (and one `NOTIFY`).
-//! The first message for a conversation nobody writes to starts a drain task, which
-//! writes what is waiting, then what arrived meanwhile, until nothing is left.
+//! A new message took a write transaction of its own: BEGIN, its conversation's next
+//! number (which holds the conversation's row until the commit is durable), an insert,
+//! a `NOTIFY`, COMMIT. On PostgreSQL that is five round trips and a WAL flush per
+//! message, and a busy conversation moved one commit at a time. Here the messages
+//! waiting in this process, whatever their conversations, are written by one
+//! transaction: a statement per conversation for its numbers, then one read of the
+//! `local_id`s already stored, one insert, one `NOTIFY` and one commit for all of them.
+//! The first message to find nobody writing starts a drain task, which writes what
+//! waits, then what arrived meanwhile, until nothing is left: under load the batches
+//! grow by themselves, and alone a message is written at once.
 //!
-//! Bounds: at most [`MAX_ROWS_PER_INSERT`] messages per transaction, and
-//! [`MAX_WAITING`] waiting per conversation (beyond that, 503 with Retry-After: the
-//! outbox retries, and the `local_id` makes that safe). A conversation has an entry here
-//! only while its drain task runs. Nothing is answered before its commit, and a failed
-//! batch answers each of its messages with the failure (none of them is stored).
+//! Bounds: at most [`MAX_ROWS_PER_INSERT`] messages per transaction, and [`MAX_WAITING`]
+//! waiting in the process (beyond that, 503 with Retry-After: the outbox retries, and the
+//! `local_id` makes that safe). Nothing is answered before its commit, and a failed batch
+//! answers each of its messages with the failure (none of them is stored).
 
 use super::store::{Outgoing, Stored, store_all};
 use crate::db::{self, messages::MAX_ROWS_PER_INSERT};
@@ -21,32 +22,38 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use messaging_core::wire::CurrentUser;
 use messaging_core::{ConversationId, NewMessage};
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
 
-/// The most messages that may wait for one conversation's writer.
-pub const MAX_WAITING: usize = 1_000;
+/// The most messages that may wait for the process's chat writer.
+pub const MAX_WAITING: usize = 4_096;
 
 type Verdict = Result<Stored, ApiError>;
 
-/// A message waiting for its conversation's next batch.
+/// A message waiting for the next batch.
 struct Waiting {
+    conversation: ConversationId,
     sender: CurrentUser,
     message: NewMessage,
     answer: oneshot::Sender<Verdict>,
 }
 
-/// The messages waiting, per conversation being written to.
+/// The messages waiting, and whether a drain task writes them.
 #[derive(Default)]
 pub struct ChatBatches {
-    waiting: Mutex<HashMap<ConversationId, Vec<Waiting>>>,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Waiting>,
+    draining: bool,
 }
 
 impl ChatBatches {
-    /// Stores a new message with the others waiting for its conversation; answers once
-    /// its batch is committed (or failed). The write runs to the end even if the
-    /// caller's request is dropped.
+    /// Stores a new message with the others waiting; answers once its batch is committed
+    /// (or failed). The write runs to the end even if the caller's request is dropped.
     pub async fn store(
         state: &AppState,
         conversation: ConversationId,
@@ -55,54 +62,51 @@ impl ChatBatches {
     ) -> Verdict {
         let (answer, verdict) = oneshot::channel();
         let waiting = Waiting {
+            conversation,
             sender,
             message,
             answer,
         };
-        if state.chat_batches.enqueue(conversation, waiting)? {
-            tokio::spawn(drain(state.clone(), conversation));
+        if state.chat_batches.enqueue(waiting)? {
+            tokio::spawn(drain(state.clone()));
         }
         verdict
             .await
-            .map_err(|_| anyhow::anyhow!("the conversation's writer stopped"))?
+            .map_err(|_| anyhow::anyhow!("the chat writer stopped"))?
     }
 
-    /// Adds a message to its conversation's queue; `true` when nobody drains it yet.
-    fn enqueue(&self, conversation: ConversationId, waiting: Waiting) -> Result<bool, ApiError> {
-        let mut queues = self.queues();
-        let start = !queues.contains_key(&conversation);
-        let queue = queues.entry(conversation).or_default();
-        if queue.len() >= MAX_WAITING {
+    /// Adds a message to the queue; `true` when nobody drains it yet.
+    fn enqueue(&self, waiting: Waiting) -> Result<bool, ApiError> {
+        let mut queue = self.queue();
+        if queue.waiting.len() >= MAX_WAITING {
             return Err(ApiError::unavailable());
         }
-        queue.push(waiting);
-        Ok(start)
+        queue.waiting.push_back(waiting);
+        Ok(!std::mem::replace(&mut queue.draining, true))
     }
 
-    /// The next batch, oldest first; `None` (and the conversation's entry gone) when
-    /// nothing waits.
-    fn next_batch(&self, conversation: ConversationId) -> Option<Vec<Waiting>> {
-        let mut queues = self.queues();
-        let queue = queues.get_mut(&conversation)?;
-        if queue.is_empty() {
-            queues.remove(&conversation);
+    /// The next batch, oldest first; `None` (and nobody draining) when nothing waits.
+    fn next_batch(&self) -> Option<Vec<Waiting>> {
+        let mut queue = self.queue();
+        if queue.waiting.is_empty() {
+            queue.draining = false;
             return None;
         }
-        let size = queue.len().min(MAX_ROWS_PER_INSERT);
-        Some(queue.drain(..size).collect())
+        let size = queue.waiting.len().min(MAX_ROWS_PER_INSERT);
+        Some(queue.waiting.drain(..size).collect())
     }
 
-    fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Vec<Waiting>>> {
-        self.waiting
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-/// Writes the conversation's batches until none waits.
-async fn drain(state: AppState, conversation: ConversationId) {
-    while let Some(batch) = state.chat_batches.next_batch(conversation) {
-        let verdicts = write(&state, conversation, &batch).await;
+/// Writes batches until none waits.
+async fn drain(state: AppState) {
+    while let Some(batch) = state.chat_batches.next_batch() {
+        let verdicts = write(&state, &batch).await;
         for (waiting, verdict) in batch.into_iter().zip(verdicts) {
             // A caller that went away no longer needs its answer.
             let _ = waiting.answer.send(verdict);
@@ -111,19 +115,20 @@ async fn drain(state: AppState, conversation: ConversationId) {
 }
 
 /// One transaction for the batch; a verdict per message, in order.
-async fn write(state: &AppState, conversation: ConversationId, batch: &[Waiting]) -> Vec<Verdict> {
+async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
     let outgoing: Vec<Outgoing<'_>> = batch
         .iter()
         .map(|w| Outgoing {
+            conversation_id: w.conversation,
             sender: &w.sender,
             message: &w.message,
         })
         .collect();
     let written = async {
         let mut tx = state.db.begin_write().await?;
-        let verdicts = store_all(&mut tx, conversation, &outgoing).await?;
+        let verdicts = store_all(&mut tx, &outgoing).await?;
         // Numbered, not yet committed: the scale-out test delays a commit here (the row
-        // lock the numbers came with holds the conversation's later writers back).
+        // locks the numbers came with hold the conversations' later writers back).
         crate::crash::point("before_message_commit");
         db::commit(tx).await?;
         Ok::<_, ApiError>(verdicts)
@@ -168,15 +173,16 @@ mod tests {
     use messaging_core::wire::ChatRequest;
     use messaging_core::{NewChatMessage, UserId};
 
-    fn waiting(n: usize) -> Waiting {
+    fn waiting(conversation: ConversationId, n: usize) -> Waiting {
         let request: ChatRequest = serde_json::from_value(serde_json::json!({
-            "conversation_id": ConversationId::new_random(),
+            "conversation_id": conversation,
             "text": "Hello",
             "local_id": format!("m-{n}"),
         }))
         .expect("a request");
         let intent = NewChatMessage::try_from(request).expect("valid");
         Waiting {
+            conversation,
             sender: CurrentUser {
                 id: UserId::new_random(),
                 username: "alice".into(),
@@ -188,32 +194,34 @@ mod tests {
     }
 
     #[test]
-    fn a_conversation_queues_at_most_max_waiting_messages_and_batches_them_in_order() {
+    fn at_most_max_waiting_messages_wait_and_batches_keep_their_order() {
         let batches = ChatBatches::default();
-        let conversation = ConversationId::new_random();
-        assert!(batches.enqueue(conversation, waiting(0)).expect("room"));
-        for n in 1..MAX_WAITING {
-            assert!(!batches.enqueue(conversation, waiting(n)).expect("room"));
-        }
-        let refused = batches.enqueue(conversation, waiting(MAX_WAITING));
-        assert!(matches!(refused, Err(ApiError::Problem(_))));
-        // Another conversation has a queue of its own.
+        let (one, other) = (ConversationId::new_random(), ConversationId::new_random());
         assert!(
-            batches
-                .enqueue(ConversationId::new_random(), waiting(0))
-                .expect("room")
+            batches.enqueue(waiting(one, 0)).expect("room"),
+            "the first starts a drain"
         );
+        for n in 1..MAX_WAITING {
+            let conversation = if n % 2 == 0 { one } else { other };
+            assert!(!batches.enqueue(waiting(conversation, n)).expect("room"));
+        }
+        let refused = batches.enqueue(waiting(one, MAX_WAITING));
+        assert!(matches!(refused, Err(ApiError::Problem(_))));
 
-        let first = batches.next_batch(conversation).expect("a batch");
+        let first = batches.next_batch().expect("a batch");
         assert_eq!(first.len(), MAX_ROWS_PER_INSERT);
-        assert_eq!(first[0].message.local_id.as_str(), "m-0");
-        assert_eq!(first[1].message.local_id.as_str(), "m-1");
+        let names: Vec<&str> = first[..3]
+            .iter()
+            .map(|w| w.message.local_id.as_str())
+            .collect();
+        assert_eq!(names, ["m-0", "m-1", "m-2"]);
+        assert_eq!((first[0].conversation, first[1].conversation), (one, other));
         let mut left = MAX_WAITING - MAX_ROWS_PER_INSERT;
-        while let Some(batch) = batches.next_batch(conversation) {
+        while let Some(batch) = batches.next_batch() {
             left -= batch.len();
         }
         assert_eq!(left, 0);
-        // Drained: the entry is gone, and the next message starts a drain again.
-        assert!(batches.enqueue(conversation, waiting(0)).expect("room"));
+        // Drained: the next message starts a drain again.
+        assert!(batches.enqueue(waiting(one, 0)).expect("room"));
     }
 }

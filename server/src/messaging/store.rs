@@ -8,7 +8,7 @@ use crate::metrics::dedup;
 use messaging_core::dedup::RetryVerdict;
 use messaging_core::wire::{CurrentUser, Message, Participant};
 use messaging_core::{ConversationId, IntentName, LocalId, MessageId, NewMessage, micros};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use time::OffsetDateTime;
 
 pub enum Stored {
@@ -26,61 +26,78 @@ impl Stored {
     }
 }
 
-/// A message to store, and who sends it.
+/// A message to store, where, and who sends it.
 pub struct Outgoing<'a> {
+    pub conversation_id: ConversationId,
     pub sender: &'a CurrentUser,
     pub message: &'a NewMessage,
 }
 
-/// Stores each message unless its `local_id` is stored already (or comes earlier in the
-/// list); then the stored one must be the same message (same sender and text), or that
-/// message alone is refused. The new ones are numbered in the order given, with one
-/// statement each for the numbers, the read and the insert however many they are (at
-/// most [`db::messages::MAX_ROWS_PER_INSERT`]). Returns a verdict per message, in order;
-/// an error means the transaction must be rolled back.
+impl Outgoing<'_> {
+    /// What makes a message one: its conversation and `local_id`.
+    fn name(&self) -> (ConversationId, &LocalId) {
+        (self.conversation_id, &self.message.local_id)
+    }
+}
+
+/// Stores each message unless its `local_id` is stored already in its conversation (or
+/// comes earlier in the list); then the stored one must be the same message (same
+/// sender and text), or that message alone is refused. The new ones are numbered in the
+/// order given, each conversation's from its next number. However many they are (at most
+/// [`db::messages::MAX_ROWS_PER_INSERT`]), it takes one statement per conversation for
+/// the numbers, then one each for the read, the insert and the announcement. Returns a
+/// verdict per message, in order; an error means the transaction must be rolled back.
 pub async fn store_all(
     tx: &mut Tx,
-    conversation_id: ConversationId,
     outgoing: &[Outgoing<'_>],
 ) -> Result<Vec<Result<Stored, ApiError>>, ApiError> {
-    // Each local_id once, in the order given: the first of each may be new.
+    // Each message once, in the order given: the first of each may be new.
     let mut candidates: Vec<&Outgoing<'_>> = Vec::new();
     for o in outgoing {
-        if candidates
-            .iter()
-            .all(|c| c.message.local_id != o.message.local_id)
-        {
+        if candidates.iter().all(|c| c.name() != o.name()) {
             candidates.push(o);
         }
     }
     let created_at = db::now();
-    let at = micros::from_time(created_at);
-    // Numbers before the read: on PostgreSQL they come with the conversation's row lock,
-    // so the read sees every message another transaction stored in it meanwhile.
-    let taken = u64::try_from(candidates.len()).map_err(anyhow::Error::from)?;
-    let first = db::conversations::take_seqs(&mut **tx, conversation_id, taken, at).await?;
+    let taken = per_conversation(&candidates);
+    // Numbers before the read: on PostgreSQL they come with each conversation's row lock,
+    // so the read sees every message another transaction stored there meanwhile.
+    let mut next_seq = take_numbers(tx, &taken, micros::from_time(created_at)).await?;
+    let conversations: Vec<ConversationId> = taken.keys().copied().collect();
     let local_ids: Vec<&LocalId> = candidates.iter().map(|c| &c.message.local_id).collect();
-    let mut known: HashMap<LocalId, Message> =
-        db::messages::by_local_ids(&mut **tx, conversation_id, &local_ids)
+    let mut known: HashMap<(ConversationId, LocalId), Message> =
+        db::messages::by_local_ids(&mut **tx, &conversations, &local_ids)
             .await?
             .into_iter()
-            .map(|message| (message.local_id.clone(), message))
+            .map(|message| ((message.conversation_id, message.local_id.clone()), message))
             .collect();
-    candidates.retain(|c| !known.contains_key(&c.message.local_id));
+    candidates.retain(|c| !known.contains_key(&(c.conversation_id, c.message.local_id.clone())));
+    let numbered: Vec<(&Outgoing<'_>, u64)> = candidates
+        .iter()
+        .map(|c| {
+            let next = next_seq.entry(c.conversation_id).or_default();
+            *next += 1;
+            (*c, *next - 1)
+        })
+        .collect();
     let mut new_ids = HashSet::new();
-    for message in insert_numbered(tx, conversation_id, &candidates, first, created_at).await? {
+    for message in insert_and_announce(tx, &numbered, created_at).await? {
         new_ids.insert(message.id);
-        known.insert(message.local_id.clone(), message);
+        known.insert((message.conversation_id, message.local_id.clone()), message);
     }
-    let unused = taken - new_ids.len() as u64;
-    if unused > 0 {
-        db::conversations::give_back_seqs(&mut **tx, conversation_id, unused).await?;
+    // The numbers taken for messages found stored are the last ones: given back.
+    let used = per_conversation(&candidates);
+    for (id, count) in taken {
+        let unused = count - used.get(&id).copied().unwrap_or_default();
+        if unused > 0 {
+            db::conversations::give_back_seqs(&mut **tx, id, unused).await?;
+        }
     }
     Ok(outgoing
         .iter()
         .map(|o| {
             let stored = known
-                .get(&o.message.local_id)
+                .get(&(o.conversation_id, o.message.local_id.clone()))
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("a message of the batch vanished"))?;
             // The first of a local_id inserted now is new; any other meets a stored one.
@@ -100,30 +117,58 @@ pub async fn store_once(
     sender: &CurrentUser,
     message: &NewMessage,
 ) -> Result<Stored, ApiError> {
-    store_all(tx, conversation_id, &[Outgoing { sender, message }])
+    let outgoing = Outgoing {
+        conversation_id,
+        sender,
+        message,
+    };
+    store_all(tx, &[outgoing])
         .await?
         .pop()
         .unwrap_or_else(|| Err(anyhow::anyhow!("no verdict for the message").into()))
 }
 
-/// Inserts and announces the messages (none stored yet), numbered from `first` in order.
-async fn insert_numbered(
+/// How many of the messages go to each conversation, in conversation id order.
+fn per_conversation(messages: &[&Outgoing<'_>]) -> BTreeMap<ConversationId, u64> {
+    let mut counts = BTreeMap::new();
+    for m in messages {
+        *counts.entry(m.conversation_id).or_default() += 1;
+    }
+    counts
+}
+
+/// Takes `count` numbers in each conversation, in id order (so two processes lock the
+/// conversations they share in one order); returns each one's first.
+async fn take_numbers(
     tx: &mut Tx,
-    conversation_id: ConversationId,
-    fresh: &[&Outgoing<'_>],
-    first: u64,
+    counts: &BTreeMap<ConversationId, u64>,
+    at: i64,
+) -> Result<BTreeMap<ConversationId, u64>, ApiError> {
+    let mut first = BTreeMap::new();
+    for (&id, &count) in counts {
+        first.insert(
+            id,
+            db::conversations::take_seqs(&mut **tx, id, count, at).await?,
+        );
+    }
+    Ok(first)
+}
+
+/// Inserts and announces the messages (none stored yet) under their numbers.
+async fn insert_and_announce(
+    tx: &mut Tx,
+    numbered: &[(&Outgoing<'_>, u64)],
     created_at: OffsetDateTime,
 ) -> Result<Vec<Message>, ApiError> {
-    if fresh.is_empty() {
+    if numbered.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<db::messages::NewMessageRow<'_>> = fresh
+    let rows: Vec<db::messages::NewMessageRow<'_>> = numbered
         .iter()
-        .zip(first..)
         .map(|(o, seq)| db::messages::NewMessageRow {
             id: MessageId::new_random(),
-            conversation_id,
-            seq,
+            conversation_id: o.conversation_id,
+            seq: *seq,
             local_id: &o.message.local_id,
             sender_id: o.sender.id,
             text: o.message.text.as_str(),
@@ -132,7 +177,7 @@ async fn insert_numbered(
         })
         .collect();
     if db::messages::insert_all(&mut **tx, &rows).await? != rows.len() as u64 {
-        // Never expected: every insert takes the conversation's numbers (and row lock)
+        // Never expected: every insert takes its conversation's numbers (and row lock)
         // first, and the read after that saw what was stored. A gap is never committed.
         return Err(anyhow::anyhow!("a message was stored while its number was taken").into());
     }
@@ -140,10 +185,10 @@ async fn insert_numbered(
     db::messages::announce(tx, &ids).await?;
     Ok(rows
         .iter()
-        .zip(fresh)
-        .map(|(row, o)| Message {
+        .zip(numbered)
+        .map(|(row, (o, _))| Message {
             id: row.id,
-            conversation_id,
+            conversation_id: row.conversation_id,
             seq: row.seq,
             local_id: o.message.local_id.clone(),
             sender: Participant {

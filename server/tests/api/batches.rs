@@ -1,23 +1,23 @@
-//! New chat messages are written a conversation's batch at a time: those that arrive
-//! while the conversation's previous batch is being written go in the next one together,
-//! numbered in order, and a refused one among them refuses only itself.
+//! New chat messages are written a batch at a time: those that arrive while the previous
+//! batch is being written go in the next one together, whatever their conversations, each
+//! conversation's numbered in order, and a refused one among them refuses only itself.
 
-use crate::helpers::{ServerProcess, Store, TestApp, fresh_database};
+use crate::helpers::{ServerProcess, Store, TestApp, fresh_database, inquiry};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::collections::HashSet;
 
-/// How many messages race while the first one's commit is held back.
+/// How many messages race while the first one's commit is held back, half of them to a
+/// second conversation.
 const RACERS: usize = 20;
 
 /// The first message's commit is held back a second (a fault point); the messages sent
-/// meanwhile wait for it, then are written by one transaction: one time for all of them
-/// (a transaction's), the numbers after the first's, none twice. Among them a repeat of
-/// the first with other text is refused alone, and a repeat of a racer is answered with
-/// the racer's message.
-async fn messages_sent_while_their_conversation_is_written_share_the_next_transaction(
-    store: Store,
-) {
+/// meanwhile, to its conversation and to another, wait for it, then are written by one
+/// transaction: one time for all of them (a transaction's), each conversation's next
+/// numbers, none twice. Among them a repeat of the first with other text is refused
+/// alone, and a repeat of a racer is answered with the racer's message.
+async fn messages_sent_while_a_batch_is_written_share_the_next_transaction(store: Store) {
     let (database_url, _dir) = fresh_database(store).await;
     let server = ServerProcess::start_with_env(
         &database_url,
@@ -25,16 +25,24 @@ async fn messages_sent_while_their_conversation_is_written_share_the_next_transa
     )
     .await;
     let app = TestApp::at(server.address.clone(), database_url);
-    let (alice, id) = app.alice_asks_northwind().await;
-    let chat = |text: &str, local_id: &str| json!({ "conversation_id": id, "text": text, "local_id": local_id });
+    let (alice, northwind) = app.alice_asks_northwind().await;
+    let blue_harbor = app.agency_id("blue-harbor").await;
+    let other = app
+        .created(&alice, "key-2", &inquiry(&blue_harbor, "Hello!", "m-0"))
+        .await;
+    let other = other["conversation"]["id"].as_str().expect("id").to_owned();
+    let chat = |conversation: &str, text: &str, local_id: &str| json!({ "conversation_id": conversation, "text": text, "local_id": local_id });
 
     let mut bodies: Vec<Value> = (0..RACERS)
-        .map(|n| chat(&format!("Racer {n}"), &format!("racer-{n}")))
+        .map(|n| {
+            let conversation = if n % 2 == 0 { &northwind } else { &other };
+            chat(conversation, &format!("Racer {n}"), &format!("racer-{n}"))
+        })
         .collect();
-    bodies.push(chat("Racer 0", "racer-0"));
-    bodies.push(chat("Not the first", "first"));
+    bodies.push(chat(&northwind, "Racer 0", "racer-0"));
+    bodies.push(chat(&northwind, "Not the first", "first"));
     let first = async {
-        let response = app.chat(&alice, &chat("First", "first")).await;
+        let response = app.chat(&alice, &chat(&northwind, "First", "first")).await;
         assert_eq!(response.status(), StatusCode::ACCEPTED);
         response.json::<Value>().await.expect("a JSON body")
     };
@@ -67,19 +75,28 @@ async fn messages_sent_while_their_conversation_is_written_share_the_next_transa
         racers[0], racers[RACERS],
         "a repeat gets the racer's message"
     );
-    let times: std::collections::HashSet<&str> = racers
+    let times: HashSet<&str> = racers
         .iter()
         .map(|m| m["created_at"].as_str().expect("a time"))
         .collect();
     assert_eq!(times.len(), 1, "one transaction's time: {times:?}");
-    let mut seqs: Vec<u64> = racers[..RACERS]
-        .iter()
-        .map(|m| m["seq"].as_u64().expect("a number"))
-        .collect();
-    seqs.sort_unstable();
+
+    let numbers_in = |conversation: &str| {
+        let mut seqs: Vec<u64> = racers[..RACERS]
+            .iter()
+            .filter(|m| m["conversation_id"] == conversation)
+            .map(|m| m["seq"].as_u64().expect("a number"))
+            .collect();
+        seqs.sort_unstable();
+        seqs
+    };
+    let half = RACERS as u64 / 2;
     let after_first = first["message"]["seq"].as_u64().expect("a number") + 1;
-    let expected: Vec<u64> = (after_first..after_first + RACERS as u64).collect();
-    assert_eq!(seqs, expected);
+    assert_eq!(
+        numbers_in(&northwind),
+        (after_first..after_first + half).collect::<Vec<_>>()
+    );
+    assert_eq!(numbers_in(&other), (2..2 + half).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,9 +104,8 @@ async fn messages_sent_while_their_conversation_is_written_share_the_next_transa
     not(feature = "failpoints"),
     ignore = "needs the server's fault points: cargo test --features server/failpoints"
 )]
-async fn on_sqlite_messages_sent_while_their_conversation_is_written_share_the_next_transaction() {
-    messages_sent_while_their_conversation_is_written_share_the_next_transaction(Store::Sqlite)
-        .await;
+async fn on_sqlite_messages_sent_while_a_batch_is_written_share_the_next_transaction() {
+    messages_sent_while_a_batch_is_written_share_the_next_transaction(Store::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,8 +113,6 @@ async fn on_sqlite_messages_sent_while_their_conversation_is_written_share_the_n
     not(feature = "failpoints"),
     ignore = "needs the server's fault points: cargo test --features server/failpoints"
 )]
-async fn on_postgresql_messages_sent_while_their_conversation_is_written_share_the_next_transaction()
- {
-    messages_sent_while_their_conversation_is_written_share_the_next_transaction(Store::Postgres)
-        .await;
+async fn on_postgresql_messages_sent_while_a_batch_is_written_share_the_next_transaction() {
+    messages_sent_while_a_batch_is_written_share_the_next_transaction(Store::Postgres).await;
 }
