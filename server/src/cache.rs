@@ -122,6 +122,16 @@ impl Caches {
         Ok(takes_part)
     }
 
+    /// The message stored under this `local_id`, if it is in memory (stored or asked for
+    /// lately).
+    pub fn remembered_message(
+        &self,
+        conversation: ConversationId,
+        local_id: &LocalId,
+    ) -> Option<Message> {
+        self.messages.get(&(conversation, local_id.clone()))
+    }
+
     /// The message stored under this `local_id`, if any.
     pub async fn stored_message(
         &self,
@@ -129,13 +139,12 @@ impl Caches {
         conversation: ConversationId,
         local_id: &LocalId,
     ) -> sqlx::Result<Option<Message>> {
-        let key = (conversation, local_id.clone());
-        if let Some(message) = self.messages.get(&key) {
+        if let Some(message) = self.remembered_message(conversation, local_id) {
             return Ok(Some(message));
         }
         let message = db::messages::by_local_id(db.pool(), conversation, local_id).await?;
         if let Some(message) = &message {
-            self.messages.insert(key, message.clone());
+            self.remember_message(message);
         }
         Ok(message)
     }
