@@ -136,9 +136,14 @@ async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
     match written.await {
         Ok(verdicts) => {
             for verdict in &verdicts {
-                if let Ok(Stored::New(message)) = verdict {
-                    state.caches.remember_message(message);
-                    state.hub.publish(message.clone());
+                match verdict {
+                    Ok(Stored::New(message)) => {
+                        state.caches.remember_message(message);
+                        state.hub.publish(message.clone());
+                    }
+                    // Its next repeat is then answered from memory, without a batch.
+                    Ok(Stored::Duplicate(message)) => state.caches.remember_message(message),
+                    Err(_) => {}
                 }
             }
             verdicts

@@ -116,3 +116,56 @@ async fn on_sqlite_messages_sent_while_a_batch_is_written_share_the_next_transac
 async fn on_postgresql_messages_sent_while_a_batch_is_written_share_the_next_transaction() {
     messages_sent_while_a_batch_is_written_share_the_next_transaction(Store::Postgres).await;
 }
+
+/// A repeat of a message this process never saw (stored through another process) is
+/// found by its batch's read and answered with the stored message; the process then
+/// remembers it, so the next repeat takes no batch: a second pass at the fault point
+/// would stop the process (`1*off->return`).
+async fn a_repeat_found_by_a_batch_is_answered_from_memory_after(store: Store) {
+    let (database_url, _dir) = fresh_database(store).await;
+    let first = ServerProcess::start(&database_url).await;
+    let second = ServerProcess::start_with_env(
+        &database_url,
+        &[("FAILPOINTS", "before_message_commit=1*off->return")],
+    )
+    .await;
+    let via_first = TestApp::at(first.address.clone(), database_url.clone());
+    let via_second = TestApp::at(second.address.clone(), database_url);
+    let (alice, id) = via_first.alice_asks_northwind().await;
+    let body = json!({ "conversation_id": id, "text": "Once", "local_id": "once" });
+    let stored = via_first.chat(&alice, &body).await;
+    assert_eq!(stored.status(), StatusCode::ACCEPTED);
+    let stored: Value = stored.json().await.expect("a JSON body");
+
+    for _ in 0..3 {
+        let repeat = via_second.chat(&alice, &body).await;
+        assert_eq!(repeat.status(), StatusCode::ACCEPTED);
+        assert_eq!(
+            repeat
+                .headers()
+                .get("idempotent-replayed")
+                .map(|v| v.as_bytes()),
+            Some(&b"true"[..])
+        );
+        let repeat: Value = repeat.json().await.expect("a JSON body");
+        assert_eq!(repeat, stored);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs the server's fault points: cargo test --features server/failpoints"
+)]
+async fn on_sqlite_a_repeat_found_by_a_batch_is_answered_from_memory_after() {
+    a_repeat_found_by_a_batch_is_answered_from_memory_after(Store::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs the server's fault points: cargo test --features server/failpoints"
+)]
+async fn on_postgresql_a_repeat_found_by_a_batch_is_answered_from_memory_after() {
+    a_repeat_found_by_a_batch_is_answered_from_memory_after(Store::Postgres).await;
+}
