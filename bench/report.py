@@ -62,10 +62,13 @@ BEFORE_AND_AFTER = [
      "with only its islands and the header's (`site::Bundle`; islands have a feature each), and "
      "`Labels` deserialize through a hand-written visitor. Each new chat message was a transaction "
      "of its own, holding its conversation's row until its commit was durable, so a busy "
-     "conversation moved one commit at a time. After, the messages waiting for the same "
-     "conversation are written by one transaction (`server/src/messaging/batch.rs`: one read of "
-     "the local_ids already stored, one numbering, one multi-row insert, one NOTIFY, one commit), "
-     "and a PostgreSQL transaction begins and sets its lock timeout in one round trip."),
+     "conversation moved one commit at a time, and a new message first paid a read to rule out a "
+     "repeat. After, the messages waiting in the process, whatever their conversations, are "
+     "written by one transaction (`server/src/messaging/batch.rs`: a numbering per conversation, "
+     "then one read of the local_ids already stored, one multi-row insert, one NOTIFY, one commit); "
+     "the check before it looks in memory only; and a PostgreSQL transaction begins and sets its "
+     "lock timeout in one round trip. This run was noisy: the bare handler ran 14% faster than in "
+     "the one before, and new chat messages ranged from 4,190 to 11,694 req/s across its runs."),
 ]
 R = json.loads((HERE / "results.json").read_text())
 
@@ -120,7 +123,7 @@ def page_scripts(results):
 
 
 SCRIPT_GOALS = [("agency", "agency page (and every page but a conversation's)", 60_000),
-                ("conversation", "a conversation's page", 100_000)]
+                ("conversation", "conversation page", 100_000)]
 
 
 def phone_lines(tti):
@@ -258,6 +261,10 @@ def main():
             lines.append(f"| idempotency overhead (p50, in-process) | {b['overhead_us']:.0f} µs | "
                          f"{a['overhead_us']:.0f} µs | | |")
         scripts_before, scripts_after = page_scripts(before), page_scripts(after)
+        if "bundles" not in before and "bundles" not in after:
+            b, a = before["bundle"]["total"]["brotli"], after["bundle"]["total"]["brotli"]
+            lines.append(f"| bundle (every page), wasm + JS, brotli | {b / 1000:,.0f} KB | {a / 1000:,.0f} KB | | |")
+            continue
         for page, label, _ in SCRIPT_GOALS:
             b, a = scripts_before[page]["brotli"], scripts_after[page]["brotli"]
             lines.append(f"| script of the {label}, wasm + JS, brotli | {b / 1000:,.0f} KB | {a / 1000:,.0f} KB | | |")

@@ -244,7 +244,7 @@ impl Labels {
     }
 }
 
-/// Written by hand, over [`Labels::text_mut`]: serde's derived visitor has a branch per
+/// Written by hand, over `Labels::text_mut`: serde's derived visitor has a branch per
 /// field for every way a struct can arrive, 24 KB of wasm in every bundle whose island
 /// takes labels; this one reads an object, the only form [`Labels`] is written in.
 impl<'de> Deserialize<'de> for Labels {
