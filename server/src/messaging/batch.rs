@@ -1,12 +1,12 @@
 //! New chat messages, written a batch at a time.
 //!
-//! A new message took a write transaction of its own: BEGIN, its conversation's next
-//! number (which holds the conversation's row until the commit is durable), an insert,
-//! a `NOTIFY`, COMMIT. On PostgreSQL that is five round trips and a WAL flush per
-//! message, and a busy conversation moved one commit at a time. Here the messages
-//! waiting in this process, whatever their conversations, are written by one
-//! transaction: a statement per conversation for its numbers, then one read of the
-//! `local_id`s already stored, one insert, one `NOTIFY` and one commit for all of them.
+//! Each new message takes its conversation's next number, which holds the conversation's
+//! row until the commit is durable. Written one transaction each (BEGIN, the number, an
+//! insert, a `NOTIFY`, COMMIT), a busy conversation would move one commit, one WAL flush,
+//! at a time. So the messages waiting in this process, whatever their conversations, are
+//! written by one transaction: a statement per conversation for its numbers, then one
+//! read of the `local_id`s already stored, one insert, one `NOTIFY` and one commit for
+//! all of them.
 //! The first message to find nobody writing starts a drain task, which writes what
 //! waits, then what arrived meanwhile, until nothing is left: under load the batches
 //! grow by themselves, and alone a message is written at once.
@@ -105,11 +105,26 @@ impl ChatBatches {
 
 /// Writes batches until none waits.
 async fn drain(state: AppState) {
+    let _stop = StopOnPanic(&state.chat_batches);
     while let Some(batch) = state.chat_batches.next_batch() {
         let verdicts = write(&state, &batch).await;
         for (waiting, verdict) in batch.into_iter().zip(verdicts) {
             // A caller that went away no longer needs its answer.
             let _ = waiting.answer.send(verdict);
+        }
+    }
+}
+
+/// Should a drain panic (a bug), the messages still waiting are dropped, so their callers
+/// get an error instead of waiting for ever, and the next message starts a new drain.
+struct StopOnPanic<'a>(&'a ChatBatches);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut queue = self.0.queue();
+            queue.waiting.clear();
+            queue.draining = false;
         }
     }
 }
@@ -228,5 +243,34 @@ mod tests {
         assert_eq!(left, 0);
         // Drained: the next message starts a drain again.
         assert!(batches.enqueue(waiting(one, 0)).expect("room"));
+    }
+
+    #[test]
+    fn a_drain_that_panics_fails_the_waiting_messages_and_the_next_starts_another() {
+        let batches = ChatBatches::default();
+        let conversation = ConversationId::new_random();
+        let (answer, verdict) = oneshot::channel();
+        let first = Waiting {
+            answer,
+            ..waiting(conversation, 0)
+        };
+        assert!(batches.enqueue(first).expect("room"));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _stop = StopOnPanic(&batches);
+            panic!("a bug in a drain");
+        }));
+        assert!(panicked.is_err());
+        let mut verdict = verdict;
+        assert!(
+            matches!(
+                verdict.try_recv(),
+                Err(oneshot::error::TryRecvError::Closed)
+            ),
+            "the waiting message is answered"
+        );
+        assert!(
+            batches.enqueue(waiting(conversation, 1)).expect("room"),
+            "the next message starts a drain"
+        );
     }
 }
