@@ -139,6 +139,36 @@ const BACKOFF: Backoff = Backoff {
     max_retries: None,
 };
 
+/// Signs `name` in. The crash scenarios' fault points are armed from the server's start,
+/// so a sign-in's commit may abort the process (it is started again): a request that got
+/// no answer is sent again, for up to 10 s.
+async fn sign_in(
+    http: &reqwest::Client,
+    direct: &str,
+    name: &str,
+) -> anyhow::Result<SessionResponse> {
+    let request = SignInRequest {
+        username: name.to_owned(),
+        password: "demo-password".to_owned(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match http
+            .post(format!("{direct}/api/session"))
+            .json(&request)
+            .send()
+            .await
+        {
+            Ok(response) => return Ok(response.error_for_status()?.json().await?),
+            Err(error) if Instant::now() < deadline => {
+                eprintln!("soak: signing {name} in got no answer ({error}); again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
 impl Storm {
     /// Signs every user in (straight to a server, before any fault) and gets ready.
     pub async fn new(
@@ -154,17 +184,7 @@ impl Storm {
         let http = builder.build()?;
         let mut users = Vec::new();
         for name in USERS {
-            let session: SessionResponse = http
-                .post(format!("{direct}/api/session"))
-                .json(&SignInRequest {
-                    username: name.to_owned(),
-                    password: "demo-password".to_owned(),
-                })
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
+            let session = sign_in(&http, direct, name).await?;
             users.push(User {
                 id: session.user.id.to_string(),
                 token: session.token,
