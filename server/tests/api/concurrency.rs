@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::Duration;
+use tempfile::TempDir;
 
 const RACERS: usize = 40;
 
@@ -199,16 +200,36 @@ on_both_stores!(
     a_response_lost_in_flight_then_retried_completes_the_intent_once,
 );
 
+/// Two server processes on one fresh database, and a client of each.
+struct TwoProcesses {
+    apps: [TestApp; 2],
+    database_url: String,
+    _processes: [ServerProcess; 2],
+    _dir: Option<TempDir>,
+}
+
+async fn two_processes(store: Store) -> TwoProcesses {
+    let (database_url, dir) = fresh_database(store).await;
+    let processes = [
+        ServerProcess::start(&database_url).await,
+        ServerProcess::start(&database_url).await,
+    ];
+    TwoProcesses {
+        apps: processes
+            .each_ref()
+            .map(|process| TestApp::at(process.address.clone(), database_url.clone())),
+        database_url,
+        _processes: processes,
+        _dir: dir,
+    }
+}
+
 /// Two processes share one database; requests for the same intents alternate between
 /// them. The unique constraints, not any process's memory, keep one row.
 async fn two_server_processes_racing_the_same_intents_leave_one_row(store: Store) {
-    let (database_url, _dir) = fresh_database(store).await;
-    let first = ServerProcess::start(&database_url).await;
-    let second = ServerProcess::start(&database_url).await;
-    let apps = [
-        TestApp::at(first.address.clone(), database_url.clone()),
-        TestApp::at(second.address.clone(), database_url.clone()),
-    ];
+    let TwoProcesses {
+        apps, database_url, ..
+    } = &two_processes(store).await;
     let (token, agency) = sign_in_and_agency(&apps[0]).await;
 
     let body = inquiry(&agency, "Hello from two processes", "m-1");
@@ -234,11 +255,11 @@ async fn two_server_processes_racing_the_same_intents_leave_one_row(store: Store
         );
     }
     assert_eq!(
-        count_rows(&database_url, "SELECT COUNT(*) FROM conversations").await,
+        count_rows(database_url, "SELECT COUNT(*) FROM conversations").await,
         1
     );
     assert_eq!(
-        count_rows(&database_url, "SELECT COUNT(*) FROM messages").await,
+        count_rows(database_url, "SELECT COUNT(*) FROM messages").await,
         1
     );
 }
@@ -257,13 +278,9 @@ async fn two_server_processes_on_one_sqlite_file_leave_one_row() {
 /// retry sent to another process while the first try runs): every send is answered 202
 /// with the one stored message, never a 5xx, and each local_id has one row and one number.
 async fn two_server_processes_racing_the_same_messages_store_each_once(store: Store) {
-    let (database_url, _dir) = fresh_database(store).await;
-    let first = ServerProcess::start(&database_url).await;
-    let second = ServerProcess::start(&database_url).await;
-    let apps = [
-        TestApp::at(first.address.clone(), database_url.clone()),
-        TestApp::at(second.address.clone(), database_url.clone()),
-    ];
+    let TwoProcesses {
+        apps, database_url, ..
+    } = &two_processes(store).await;
     let (token, id) = apps[0].alice_asks_northwind().await;
     let bodies: Vec<Value> = (0..RACERS / 4)
         .map(|n| json!({ "conversation_id": id, "text": format!("Twice {n}"), "local_id": format!("twice-{n}") }))
@@ -281,7 +298,7 @@ async fn two_server_processes_racing_the_same_messages_store_each_once(store: St
     assert_eq!(answered.len(), RACERS / 4, "one message per local_id");
     // The conversation's first message, then one per local_id, numbered without a gap.
     let stored = i64::try_from(RACERS / 4).expect("small") + 1;
-    let count = |sql: &'static str| count_rows(&database_url, sql);
+    let count = |sql: &'static str| count_rows(database_url, sql);
     assert_eq!(count("SELECT COUNT(*) FROM messages").await, stored);
     assert_eq!(
         count("SELECT COUNT(DISTINCT seq) FROM messages").await,
