@@ -149,16 +149,22 @@ impl Hub {
                 self.send(Update::SessionEnded(notification.payload().into()));
                 continue;
             }
-            // The messages one transaction stored, in their order.
-            for id in notification.payload().split(',') {
-                let Ok(id) = id.parse::<MessageId>() else {
-                    tracing::warn!(payload = notification.payload(), "unexpected notification");
-                    break;
-                };
-                match db::messages::by_id(db.pool(), id).await? {
-                    Some(message) => self.send(Update::Message(Arc::new(message))),
-                    None => tracing::warn!(message.id = %id, "notified message not found"),
-                }
+            // The messages one transaction stored, read together.
+            let ids: Result<Vec<MessageId>, _> =
+                notification.payload().split(',').map(str::parse).collect();
+            let Ok(ids) = ids else {
+                tracing::warn!(payload = notification.payload(), "unexpected notification");
+                continue;
+            };
+            let messages = db::messages::by_ids(db.pool(), &ids).await?;
+            if messages.len() < ids.len() {
+                tracing::warn!(
+                    payload = notification.payload(),
+                    "notified messages not found"
+                );
+            }
+            for message in messages {
+                self.send(Update::Message(Arc::new(message)));
             }
         }
     }

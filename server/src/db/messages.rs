@@ -64,11 +64,7 @@ pub async fn insert_all<'e>(
         "at most {MAX_ROWS_PER_INSERT} rows"
     );
     let values = (0..rows.len())
-        .map(|row| {
-            let first = row * 9;
-            let params: Vec<String> = (1..=9).map(|n| format!("${}", first + n)).collect();
-            format!("({})", params.join(", "))
-        })
+        .map(|row| format!("({})", placeholders(row * 9 + 1, 9)))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
@@ -114,18 +110,6 @@ pub async fn announce(tx: &mut super::Tx, ids: &[MessageId]) -> sqlx::Result<()>
     Ok(())
 }
 
-pub async fn by_id<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: MessageId,
-) -> sqlx::Result<Option<Message>> {
-    let sql = format!("{SELECT} WHERE m.id = $1");
-    let row = sqlx::query(&sql)
-        .bind(id.to_string())
-        .fetch_optional(db)
-        .await?;
-    row.as_ref().map(message).transpose()
-}
-
 #[tracing::instrument(skip_all, fields(conversation.id = %conversation, message.local_id = %local_id))]
 pub async fn by_local_id<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -141,6 +125,28 @@ pub async fn by_local_id<'e>(
     row.as_ref().map(message).transpose()
 }
 
+/// The messages with these ids (at most [`MAX_ROWS_PER_INSERT`], as one `NOTIFY` names),
+/// each conversation's in sequence.
+#[tracing::instrument(skip_all, fields(ids = ids.len()))]
+pub async fn by_ids<'e>(
+    db: impl Executor<'e, Database = Any>,
+    ids: &[MessageId],
+) -> sqlx::Result<Vec<Message>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{SELECT} WHERE m.id IN ({}) ORDER BY m.conversation_id, m.seq",
+        placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id.to_string());
+    }
+    let rows = query.fetch_all(db).await?;
+    rows.iter().map(message).collect()
+}
+
 /// The messages stored in any of `conversations` under any of `local_ids` (the caller
 /// picks the pairs it asked for; the unique index serves both lists).
 #[tracing::instrument(skip_all, fields(conversations = conversations.len(), local_ids = local_ids.len()))]
@@ -152,12 +158,6 @@ pub async fn by_local_ids<'e>(
     if conversations.is_empty() || local_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders = |from: usize, count: usize| {
-        (from..from + count)
-            .map(|n| format!("${n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let sql = format!(
         "{SELECT} WHERE m.conversation_id IN ({}) AND m.local_id IN ({})",
         placeholders(1, conversations.len()),
@@ -172,6 +172,14 @@ pub async fn by_local_ids<'e>(
     }
     let rows = query.fetch_all(db).await?;
     rows.iter().map(message).collect()
+}
+
+/// `$from, $from+1, …`: `count` numbered parameters.
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A sequence number as the store keeps it (BIGINT).
