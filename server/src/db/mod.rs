@@ -247,9 +247,13 @@ fn pool_options(backend: Backend, size: u32, access: Access) -> AnyPoolOptions {
                 if backend == Backend::Sqlite {
                     // WAL lets readers run beside the one writer; FULL syncs each
                     // commit, so an acknowledged message survives a power cut too.
+                    // A statement that may fail half-way (a batch's multi-row insert)
+                    // keeps its undo journal in memory, not in a temporary file: it
+                    // only lives for the statement, and is no part of durability.
                     for pragma in [
                         "PRAGMA journal_mode = WAL",
                         "PRAGMA synchronous = FULL",
+                        "PRAGMA temp_store = MEMORY",
                         "PRAGMA foreign_keys = ON",
                         "PRAGMA busy_timeout = 10000",
                     ] {
