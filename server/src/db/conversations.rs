@@ -131,7 +131,8 @@ pub async fn take_seqs<'e>(
 
 /// Gives back the last `count` numbers [`take_seqs`] took when fewer messages were stored
 /// under them (their `local_id`s were taken), and the activity time to the newest
-/// message's. Runs after the insert, under the same row lock.
+/// message's (the last in sequence: one index lookup, however long the conversation).
+/// Runs after the insert, under the same row lock.
 #[tracing::instrument(skip_all, fields(conversation.id = %id))]
 pub async fn give_back_seqs<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -141,7 +142,8 @@ pub async fn give_back_seqs<'e>(
     let count = i64::try_from(count).map_err(|e| sqlx::Error::Encode(e.into()))?;
     sqlx::query(
         "UPDATE conversations SET last_seq = last_seq - $2, last_message_at = COALESCE(\
-         (SELECT MAX(created_at) FROM messages WHERE conversation_id = $1), created_at) \
+         (SELECT created_at FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT 1), \
+         created_at) \
          WHERE id = $1",
     )
     .bind(id.to_string())

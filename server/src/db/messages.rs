@@ -147,28 +147,41 @@ pub async fn by_ids<'e>(
     rows.iter().map(message).collect()
 }
 
-/// The messages stored in any of `conversations` under any of `local_ids` (the caller
-/// picks the pairs it asked for; the unique index serves both lists).
-#[tracing::instrument(skip_all, fields(conversations = conversations.len(), local_ids = local_ids.len()))]
+/// The messages stored under these `(conversation, local_id)` pairs.
+///
+/// The pairs are a `VALUES` list joined on both columns of the unique index, so each is
+/// one index lookup whatever the planner's statistics say. Two lists (`conversation_id IN
+/// (…) AND local_id IN (…)`), or `OR`ed pairs of one conversation, let PostgreSQL scan the
+/// whole conversation by `messages_by_seq` instead when it underestimates the
+/// conversation's size (a busy one, or statistics from when it was small): 5–9 ms a
+/// batch after a few thousand messages (auto_explain), and growing with the conversation.
+///
+/// The list is padded to a power of two with pairs no message has (an empty `local_id`):
+/// each length is a statement of its own, which PostgreSQL plans afresh for its first
+/// five runs on each connection, so a handful of lengths keeps that to the first seconds.
+#[tracing::instrument(skip_all, fields(pairs = pairs.len()))]
 pub async fn by_local_ids<'e>(
     db: impl Executor<'e, Database = Any>,
-    conversations: &[ConversationId],
-    local_ids: &[&LocalId],
+    pairs: &[(ConversationId, &LocalId)],
 ) -> sqlx::Result<Vec<Message>> {
-    if conversations.is_empty() || local_ids.is_empty() {
+    let Some(&(last_conversation, _)) = pairs.last() else {
         return Ok(Vec::new());
-    }
+    };
+    let padded = pairs.len().next_power_of_two();
+    let rows = (0..padded)
+        .map(|n| format!("(${}, ${})", 2 * n + 1, 2 * n + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "{SELECT} WHERE m.conversation_id IN ({}) AND m.local_id IN ({})",
-        placeholders(1, conversations.len()),
-        placeholders(1 + conversations.len(), local_ids.len())
+        "{SELECT} JOIN (VALUES {rows}) AS asked \
+         ON m.conversation_id = asked.column1 AND m.local_id = asked.column2"
     );
     let mut query = sqlx::query(&sql);
-    for conversation in conversations {
-        query = query.bind(conversation.to_string());
+    for (conversation, local_id) in pairs {
+        query = query.bind(conversation.to_string()).bind(local_id.as_str());
     }
-    for local_id in local_ids {
-        query = query.bind(local_id.as_str());
+    for _ in pairs.len()..padded {
+        query = query.bind(last_conversation.to_string()).bind("");
     }
     let rows = query.fetch_all(db).await?;
     rows.iter().map(message).collect()

@@ -63,10 +63,9 @@ pub async fn store_all(
     // Numbers before the read: on PostgreSQL they come with each conversation's row lock,
     // so the read sees every message another transaction stored there meanwhile.
     let mut next_seq = take_numbers(tx, &taken, micros::from_time(created_at)).await?;
-    let conversations: Vec<ConversationId> = taken.keys().copied().collect();
-    let local_ids: Vec<&LocalId> = candidates.iter().map(|c| &c.message.local_id).collect();
+    let names: Vec<(ConversationId, &LocalId)> = candidates.iter().map(|c| c.name()).collect();
     let mut known: HashMap<(ConversationId, LocalId), Message> =
-        db::messages::by_local_ids(&mut **tx, &conversations, &local_ids)
+        db::messages::by_local_ids(&mut **tx, &names)
             .await?
             .into_iter()
             .map(|message| ((message.conversation_id, message.local_id.clone()), message))

@@ -40,6 +40,7 @@ async fn messages_sent_while_a_batch_is_written_share_the_next_transaction(store
         })
         .collect();
     bodies.push(chat(&northwind, "Racer 0", "racer-0"));
+    bodies.push(chat(&other, "Another conversation's first", "first"));
     bodies.push(chat(&northwind, "Not the first", "first"));
     let first = async {
         let response = app.chat(&alice, &chat(&northwind, "First", "first")).await;
@@ -75,6 +76,14 @@ async fn messages_sent_while_a_batch_is_written_share_the_next_transaction(store
         racers[0], racers[RACERS],
         "a repeat gets the racer's message"
     );
+    // A `local_id` is one message per conversation: in another, the same one is new.
+    let (status, same_local_id) = &answers[RACERS + 1];
+    assert_eq!(*status, StatusCode::ACCEPTED, "{same_local_id}");
+    assert_eq!(same_local_id["message"]["conversation_id"], other.as_str());
+    assert_eq!(
+        same_local_id["message"]["text"],
+        "Another conversation's first"
+    );
     let times: HashSet<&str> = racers
         .iter()
         .map(|m| m["created_at"].as_str().expect("a time"))
@@ -96,7 +105,10 @@ async fn messages_sent_while_a_batch_is_written_share_the_next_transaction(store
         numbers_in(&northwind),
         (after_first..after_first + half).collect::<Vec<_>>()
     );
-    assert_eq!(numbers_in(&other), (2..2 + half).collect::<Vec<_>>());
+    let mut in_other = numbers_in(&other);
+    in_other.push(same_local_id["message"]["seq"].as_u64().expect("a number"));
+    in_other.sort_unstable();
+    assert_eq!(in_other, (2..3 + half).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
