@@ -5,6 +5,7 @@ use messaging_core::wire::{ContextType, Conversation, ConversationCursor, Partic
 use messaging_core::{AgencyId, ConversationId, UserId, micros};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// The columns [`conversation`] reads, with the joins that name the agency and creator.
@@ -102,31 +103,69 @@ pub async fn for_participant<'e>(
     row.as_ref().map(conversation).transpose()
 }
 
-/// Takes the conversation's next `count` message numbers, for messages stored at `at`,
-/// and marks the conversation active then; returns the first of them. Unconditional: on
-/// PostgreSQL the row stays locked until the transaction ends, so a conversation's
-/// writers take their numbers one after another and commit in that order, and readers
-/// never see a gap.
-#[tracing::instrument(skip_all, fields(conversation.id = %id))]
-pub async fn take_seqs<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: ConversationId,
-    count: u64,
+/// Takes each conversation's next numbers (`counts`: how many each), for messages stored
+/// at `at`, and marks the conversations active then; returns the first number of each.
+/// Unconditional: on PostgreSQL the rows stay locked until the transaction ends, so a
+/// conversation's writers take their numbers one after another and commit in that order,
+/// and readers never see a gap.
+///
+/// One statement for all of them (a `VALUES` list joined on the key, padded to a power of
+/// two as in [`super::messages::by_local_ids`]), not one each: a batch spread over 32
+/// conversations took 32 round trips. That statement locks rows in its plan's order, so
+/// on PostgreSQL the rows are first locked in id order, the one order every process
+/// takes, or two processes sharing conversations could each wait for the other.
+#[tracing::instrument(skip_all, fields(conversations = counts.len()))]
+pub async fn take_seqs(
+    tx: &mut super::Tx,
+    counts: &BTreeMap<ConversationId, u64>,
     at: i64,
-) -> sqlx::Result<u64> {
-    let count_value = i64::try_from(count).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + $3, \
-         last_message_at = CASE WHEN last_message_at < $2 THEN $2 ELSE last_message_at END \
-         WHERE id = $1 RETURNING last_seq",
-    )
-    .bind(id.to_string())
-    .bind(at)
-    .bind(count_value)
-    .fetch_one(db)
-    .await?;
-    let last = u64::try_from(last).map_err(|e| sqlx::Error::Decode(e.into()))?;
-    Ok(last + 1 - count)
+) -> sqlx::Result<BTreeMap<ConversationId, u64>> {
+    let Some((&last_id, _)) = counts.last_key_value() else {
+        return Ok(BTreeMap::new());
+    };
+    if tx.backend() == super::Backend::Postgres && counts.len() > 1 {
+        let sql = format!(
+            "SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR UPDATE",
+            super::messages::placeholders(1, counts.len())
+        );
+        let mut lock = sqlx::query(&sql);
+        for id in counts.keys() {
+            lock = lock.bind(id.to_string());
+        }
+        lock.execute(&mut **tx).await?;
+    }
+    let padded = counts.len().next_power_of_two();
+    let rows = (0..padded)
+        .map(|n| format!("(${}, ${})", 2 * n + 2, 2 * n + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE conversations SET last_seq = last_seq + asked.column2, \
+         last_message_at = CASE WHEN last_message_at < $1 THEN $1 ELSE last_message_at END \
+         FROM (VALUES {rows}) AS asked WHERE conversations.id = asked.column1 \
+         RETURNING conversations.id, conversations.last_seq"
+    );
+    let mut query = sqlx::query(&sql).bind(at);
+    for (id, &count) in counts {
+        let count = i64::try_from(count).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        query = query.bind(id.to_string()).bind(count);
+    }
+    // Padding: a key no conversation has.
+    for _ in counts.len()..padded {
+        query = query.bind(format!("{last_id}-")).bind(0_i64);
+    }
+    let mut first = BTreeMap::new();
+    for row in query.fetch_all(&mut **tx).await? {
+        let id: ConversationId = uuid(&row, "id")?.into();
+        let last: i64 = row.try_get("last_seq")?;
+        let last = u64::try_from(last).map_err(|e| sqlx::Error::Decode(e.into()))?;
+        let count = counts.get(&id).copied().unwrap_or_default();
+        first.insert(id, last + 1 - count);
+    }
+    if first.len() != counts.len() {
+        return Err(sqlx::Error::RowNotFound);
+    }
+    Ok(first)
 }
 
 /// Gives back the last `count` numbers [`take_seqs`] took when fewer messages were stored

@@ -188,7 +188,7 @@ pub async fn by_local_ids<'e>(
 }
 
 /// `$from, $from+1, …`: `count` numbered parameters.
-fn placeholders(from: usize, count: usize) -> String {
+pub(super) fn placeholders(from: usize, count: usize) -> String {
     (from..from + count)
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()

@@ -4,7 +4,7 @@
 //! row until the commit is durable. Written one transaction each (BEGIN, the number, an
 //! insert, a `NOTIFY`, COMMIT), a busy conversation would move one commit, one WAL flush,
 //! at a time. So the messages waiting in this process, whatever their conversations, are
-//! written by one transaction: a statement per conversation for its numbers, then one
+//! written by one transaction: one statement for all their numbers, then one
 //! read of the `local_id`s already stored, one insert, one `NOTIFY` and one commit for
 //! all of them.
 //! The first message to find nobody writing starts a drain task, which writes what

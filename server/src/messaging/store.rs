@@ -44,8 +44,9 @@ impl Outgoing<'_> {
 /// comes earlier in the list); then the stored one must be the same message (same
 /// sender and text), or that message alone is refused. The new ones are numbered in the
 /// order given, each conversation's from its next number. However many they are (at most
-/// [`db::messages::MAX_ROWS_PER_INSERT`]), it takes one statement per conversation for
-/// the numbers, then one each for the read, the insert and the announcement. Returns a
+/// [`db::messages::MAX_ROWS_PER_INSERT`]), it takes one statement for the numbers (two
+/// on PostgreSQL: the row locks first), then one each for the read, the insert and the
+/// announcement. Returns a
 /// verdict per message, in order; an error means the transaction must be rolled back.
 pub async fn store_all(
     tx: &mut Tx,
@@ -62,7 +63,8 @@ pub async fn store_all(
     let taken = per_conversation(&candidates);
     // Numbers before the read: on PostgreSQL they come with each conversation's row lock,
     // so the read sees every message another transaction stored there meanwhile.
-    let mut next_seq = take_numbers(tx, &taken, micros::from_time(created_at)).await?;
+    let mut next_seq =
+        db::conversations::take_seqs(tx, &taken, micros::from_time(created_at)).await?;
     let names: Vec<(ConversationId, &LocalId)> = candidates.iter().map(|c| c.name()).collect();
     let mut known: HashMap<(ConversationId, LocalId), Message> =
         db::messages::by_local_ids(&mut **tx, &names)
@@ -134,23 +136,6 @@ fn per_conversation(messages: &[&Outgoing<'_>]) -> BTreeMap<ConversationId, u64>
         *counts.entry(m.conversation_id).or_default() += 1;
     }
     counts
-}
-
-/// Takes `count` numbers in each conversation, in id order (so two processes lock the
-/// conversations they share in one order); returns each one's first.
-async fn take_numbers(
-    tx: &mut Tx,
-    counts: &BTreeMap<ConversationId, u64>,
-    at: i64,
-) -> Result<BTreeMap<ConversationId, u64>, ApiError> {
-    let mut first = BTreeMap::new();
-    for (&id, &count) in counts {
-        first.insert(
-            id,
-            db::conversations::take_seqs(&mut **tx, id, count, at).await?,
-        );
-    }
-    Ok(first)
 }
 
 /// Inserts and announces the messages (none stored yet) under their numbers.
