@@ -109,8 +109,8 @@ pub async fn for_participant<'e>(
 /// conversation's writers take their numbers one after another and commit in that order,
 /// and readers never see a gap.
 ///
-/// One statement for all of them (a `VALUES` list joined on the key, padded to a power of
-/// two as in [`super::messages::by_local_ids`]), not one each: a batch spread over 32
+/// One statement for all of them (a `VALUES` list joined on the key, padded by
+/// [`super::messages::pairs_padded`]), not one each: a batch spread over 32
 /// conversations took 32 round trips. That statement locks rows in its plan's order, so
 /// on PostgreSQL the rows are first locked in id order, the one order every process
 /// takes, or two processes sharing conversations could each wait for the other.
@@ -134,11 +134,7 @@ pub async fn take_seqs(
         }
         lock.execute(&mut **tx).await?;
     }
-    let padded = counts.len().next_power_of_two();
-    let rows = (0..padded)
-        .map(|n| format!("(${}, ${})", 2 * n + 2, 2 * n + 3))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (padded, rows) = super::messages::pairs_padded(counts.len(), 2);
     let sql = format!(
         "UPDATE conversations SET last_seq = last_seq + asked.column2, \
          last_message_at = CASE WHEN last_message_at < $1 THEN $1 ELSE last_message_at END \

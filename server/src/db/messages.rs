@@ -156,9 +156,7 @@ pub async fn by_ids<'e>(
 /// conversation's size (a busy one, or statistics from when it was small): 5–9 ms a
 /// batch after a few thousand messages (auto_explain), and growing with the conversation.
 ///
-/// The list is padded to a power of two with pairs no message has (an empty `local_id`):
-/// each length is a statement of its own, which PostgreSQL plans afresh for its first
-/// five runs on each connection, so a handful of lengths keeps that to the first seconds.
+/// The list is padded ([`pairs_padded`]) with pairs no message has (an empty `local_id`).
 #[tracing::instrument(skip_all, fields(pairs = pairs.len()))]
 pub async fn by_local_ids<'e>(
     db: impl Executor<'e, Database = Any>,
@@ -167,11 +165,7 @@ pub async fn by_local_ids<'e>(
     let Some(&(last_conversation, _)) = pairs.last() else {
         return Ok(Vec::new());
     };
-    let padded = pairs.len().next_power_of_two();
-    let rows = (0..padded)
-        .map(|n| format!("(${}, ${})", 2 * n + 1, 2 * n + 2))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (padded, rows) = pairs_padded(pairs.len(), 1);
     let sql = format!(
         "{SELECT} JOIN (VALUES {rows}) AS asked \
          ON m.conversation_id = asked.column1 AND m.local_id = asked.column2"
@@ -185,6 +179,20 @@ pub async fn by_local_ids<'e>(
     }
     let rows = query.fetch_all(db).await?;
     rows.iter().map(message).collect()
+}
+
+/// A `VALUES` list of `count` pairs of parameters from `$from` (`($1, $2), ($3, $4), …`),
+/// padded to the next power of two: returns its length and its text. Each length is a
+/// statement of its own, which PostgreSQL plans afresh for its first five runs on each
+/// connection, so a handful of lengths keeps that to the first seconds. The caller binds
+/// the padding pairs to a key that matches nothing.
+pub(super) fn pairs_padded(count: usize, from: usize) -> (usize, String) {
+    let padded = count.next_power_of_two();
+    let rows = (0..padded)
+        .map(|n| format!("(${}, ${})", from + 2 * n, from + 2 * n + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (padded, rows)
 }
 
 /// `$from, $from+1, …`: `count` numbered parameters.
