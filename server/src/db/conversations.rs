@@ -123,14 +123,21 @@ pub async fn take_seqs(
     let Some((&last_id, _)) = counts.last_key_value() else {
         return Ok(BTreeMap::new());
     };
+    // Padding: a key no conversation has (ids are UUIDs).
+    let nobody = format!("{last_id}-");
     if tx.backend() == super::Backend::Postgres && counts.len() > 1 {
+        // The lock the UPDATE takes (NO KEY), taken first in one order.
+        let padded = counts.len().next_power_of_two();
         let sql = format!(
-            "SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR UPDATE",
-            super::messages::placeholders(1, counts.len())
+            "SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+            super::messages::placeholders(1, padded)
         );
         let mut lock = sqlx::query(&sql);
         for id in counts.keys() {
             lock = lock.bind(id.to_string());
+        }
+        for _ in counts.len()..padded {
+            lock = lock.bind(nobody.as_str());
         }
         lock.execute(&mut **tx).await?;
     }
@@ -146,9 +153,8 @@ pub async fn take_seqs(
         let count = i64::try_from(count).map_err(|e| sqlx::Error::Encode(e.into()))?;
         query = query.bind(id.to_string()).bind(count);
     }
-    // Padding: a key no conversation has.
     for _ in counts.len()..padded {
-        query = query.bind(format!("{last_id}-")).bind(0_i64);
+        query = query.bind(nobody.as_str()).bind(0_i64);
     }
     let mut first = BTreeMap::new();
     for row in query.fetch_all(&mut **tx).await? {
@@ -165,26 +171,33 @@ pub async fn take_seqs(
 }
 
 /// Gives back the last `count` numbers [`take_seqs`] took when fewer messages were stored
-/// under them (their `local_id`s were taken), and the activity time to the newest
-/// message's (the last in sequence: one index lookup, however long the conversation).
-/// Runs after the insert, under the same row lock.
+/// under them (their `local_id`s were taken). Runs after the insert, under the same row
+/// lock. When the batch stored none of its messages in the conversation, the activity
+/// time [`take_seqs`] set goes back to the newest message's: the last in sequence, one
+/// index lookup however long the conversation (with two processes whose clocks differ,
+/// it can be a few milliseconds older than another message's). When it stored some,
+/// their time is the right one and stays.
 #[tracing::instrument(skip_all, fields(conversation.id = %id))]
 pub async fn give_back_seqs<'e>(
     db: impl Executor<'e, Database = Any>,
     id: ConversationId,
     count: u64,
+    stored_any: bool,
 ) -> sqlx::Result<()> {
     let count = i64::try_from(count).map_err(|e| sqlx::Error::Encode(e.into()))?;
-    sqlx::query(
+    let sql = if stored_any {
+        "UPDATE conversations SET last_seq = last_seq - $2 WHERE id = $1"
+    } else {
         "UPDATE conversations SET last_seq = last_seq - $2, last_message_at = COALESCE(\
          (SELECT created_at FROM messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT 1), \
          created_at) \
-         WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .bind(count)
-    .execute(db)
-    .await?;
+         WHERE id = $1"
+    };
+    sqlx::query(sql)
+        .bind(id.to_string())
+        .bind(count)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

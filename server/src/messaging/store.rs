@@ -89,9 +89,9 @@ pub async fn store_all(
     // The numbers taken for messages found stored are the last ones: given back.
     let used = per_conversation(&candidates);
     for (id, count) in taken {
-        let unused = count - used.get(&id).copied().unwrap_or_default();
-        if unused > 0 {
-            db::conversations::give_back_seqs(&mut **tx, id, unused).await?;
+        let stored = used.get(&id).copied().unwrap_or_default();
+        if stored < count {
+            db::conversations::give_back_seqs(&mut **tx, id, count - stored, stored > 0).await?;
         }
     }
     Ok(outgoing
