@@ -444,6 +444,8 @@ def bench_postgres(results):
                 for proc in procs:
                     proc.wait()
                 parts = [json.loads(Path(out).read_text()) for out in outs]
+                for out in outs:
+                    os.unlink(out)
                 return sum(p["requests"] / (p["duration_us"] / 1e6) for p in parts)
 
             both_at_once(WARMUP_SECONDS)
