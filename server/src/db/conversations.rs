@@ -126,20 +126,7 @@ pub async fn take_seqs(
     // Padding: a key no conversation has (ids are UUIDs).
     let nobody = format!("{last_id}-");
     if tx.backend() == super::Backend::Postgres && counts.len() > 1 {
-        // The lock the UPDATE takes (NO KEY), taken first in one order.
-        let padded = counts.len().next_power_of_two();
-        let sql = format!(
-            "SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
-            super::messages::placeholders(1, padded)
-        );
-        let mut lock = sqlx::query(&sql);
-        for id in counts.keys() {
-            lock = lock.bind(id.to_string());
-        }
-        for _ in counts.len()..padded {
-            lock = lock.bind(nobody.as_str());
-        }
-        lock.execute(&mut **tx).await?;
+        lock_in_id_order(tx, counts, &nobody).await?;
     }
     let (padded, rows) = super::messages::pairs_padded(counts.len(), 2);
     let sql = format!(
@@ -168,6 +155,29 @@ pub async fn take_seqs(
         return Err(sqlx::Error::RowNotFound);
     }
     Ok(first)
+}
+
+/// Locks the conversations' rows in id order, with the lock an UPDATE takes (NO KEY), on
+/// PostgreSQL; padded as [`take_seqs`]' statement is.
+async fn lock_in_id_order(
+    tx: &mut super::Tx,
+    counts: &BTreeMap<ConversationId, u64>,
+    nobody: &str,
+) -> sqlx::Result<()> {
+    let padded = counts.len().next_power_of_two();
+    let sql = format!(
+        "SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
+        super::messages::placeholders(1, padded)
+    );
+    let mut lock = sqlx::query(&sql);
+    for id in counts.keys() {
+        lock = lock.bind(id.to_string());
+    }
+    for _ in counts.len()..padded {
+        lock = lock.bind(nobody);
+    }
+    lock.execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Gives back the last `count` numbers [`take_seqs`] took when fewer messages were stored

@@ -46,8 +46,8 @@ impl Outgoing<'_> {
 /// order given, each conversation's from its next number. However many they are (at most
 /// [`db::messages::MAX_ROWS_PER_INSERT`]), it takes one statement for the numbers (two
 /// on PostgreSQL: the row locks first), then one each for the read, the insert and the
-/// announcement. Returns a
-/// verdict per message, in order; an error means the transaction must be rolled back.
+/// announcement. Returns a verdict per message, in order; an error means the transaction
+/// must be rolled back.
 pub async fn store_all(
     tx: &mut Tx,
     outgoing: &[Outgoing<'_>],
