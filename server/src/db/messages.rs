@@ -53,24 +53,26 @@ pub struct NewMessageRow<'a> {
 pub const MAX_ROWS_PER_INSERT: usize = 64;
 
 /// Inserts the rows in one statement, skipping any whose `local_id` is taken in its
-/// conversation; returns how many were inserted.
+/// conversation, and announces them; returns how many were inserted.
+///
+/// Announcing: on PostgreSQL the same statement sends a `NOTIFY` with the rows' ids (to
+/// every server process; delivered only if the transaction commits), so it costs no round
+/// trip of its own while the conversations' rows are locked. SQLite has one process and no
+/// `NOTIFY`; there the writer publishes after its commit.
 #[tracing::instrument(skip_all, fields(rows = rows.len()))]
-pub async fn insert_all<'e>(
-    db: impl Executor<'e, Database = Any>,
+pub async fn insert_and_announce(
+    tx: &mut super::Tx,
     rows: &[NewMessageRow<'_>],
 ) -> sqlx::Result<u64> {
     assert!(
         rows.len() <= MAX_ROWS_PER_INSERT,
         "at most {MAX_ROWS_PER_INSERT} rows"
     );
-    let values = (0..rows.len())
-        .map(|row| format!("({})", placeholders(row * 9 + 1, 9)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "INSERT INTO messages (id, conversation_id, seq, local_id, sender_id, body, user_agent, device_kind, created_at) \
-         VALUES {values} ON CONFLICT (conversation_id, local_id) DO NOTHING"
-    );
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let announce = tx.backend() == super::Backend::Postgres;
+    let sql = insert_sql(rows.len(), announce);
     let mut query = sqlx::query(&sql);
     for row in rows {
         query = query
@@ -84,31 +86,45 @@ pub async fn insert_all<'e>(
             .bind(row.display_data.device_kind.as_str())
             .bind(row.created_at);
     }
-    Ok(query.execute(db).await?.rows_affected())
+    if !announce {
+        return Ok(query.execute(&mut **tx).await?.rows_affected());
+    }
+    let ids: Vec<String> = rows.iter().map(|row| row.id.to_string()).collect();
+    let inserted: i64 = query
+        .bind(NEW_MESSAGE_CHANNEL)
+        .bind(ids.join(","))
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("inserted")?;
+    Ok(u64::try_from(inserted).unwrap_or_default())
+}
+
+/// The insert of `rows` rows (9 parameters each); with `announce` (PostgreSQL), a
+/// statement that also notifies (its channel and payload the last two parameters) and
+/// returns the count of rows inserted.
+fn insert_sql(rows: usize, announce: bool) -> String {
+    let values = (0..rows)
+        .map(|row| format!("({})", placeholders(row * 9 + 1, 9)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let insert = format!(
+        "INSERT INTO messages (id, conversation_id, seq, local_id, sender_id, body, user_agent, device_kind, created_at) \
+         VALUES {values} ON CONFLICT (conversation_id, local_id) DO NOTHING"
+    );
+    if !announce {
+        return insert;
+    }
+    // A data-modifying WITH runs whether or not it is read; `pg_notify` in FROM runs once
+    // (it returns `void`, which the Any driver cannot decode as a column).
+    let (channel, payload) = (rows * 9 + 1, rows * 9 + 2);
+    format!(
+        "WITH inserted AS ({insert} RETURNING 1) \
+         SELECT (SELECT COUNT(*) FROM inserted) AS inserted FROM pg_notify(${channel}, ${payload})"
+    )
 }
 
 /// The PostgreSQL `NOTIFY` channel that carries the ids of new messages, comma-separated.
 pub const NEW_MESSAGE_CHANNEL: &str = "new_message";
-
-/// Tells every server process about new messages, on PostgreSQL: `NOTIFY` inside the
-/// write transaction is delivered only if it commits. SQLite has one process and no
-/// `NOTIFY`; there the writer publishes after its commit.
-pub async fn announce(tx: &mut super::Tx, ids: &[MessageId]) -> sqlx::Result<()> {
-    if tx.backend() == super::Backend::Postgres && !ids.is_empty() {
-        let payload = ids
-            .iter()
-            .map(MessageId::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
-        sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
-            .bind(NEW_MESSAGE_CHANNEL)
-            .bind(payload)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
 
 #[tracing::instrument(skip_all, fields(conversation.id = %conversation, message.local_id = %local_id))]
 pub async fn by_local_id<'e>(

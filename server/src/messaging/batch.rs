@@ -5,8 +5,8 @@
 //! insert, a `NOTIFY`, COMMIT), a busy conversation would move one commit, one WAL flush,
 //! at a time. So the messages waiting in this process, whatever their conversations, are
 //! written by one transaction: one statement for all their numbers, then one
-//! read of the `local_id`s already stored, one insert, one `NOTIFY` and one commit for
-//! all of them.
+//! read of the `local_id`s already stored, one insert (with its `NOTIFY`) and one commit
+//! for all of them.
 //! The first message to find nobody writing starts a drain task, which writes what
 //! waits, then what arrived meanwhile, until nothing is left: under load the batches
 //! grow by themselves, and alone a message is written at once.

@@ -45,8 +45,8 @@ impl Outgoing<'_> {
 /// sender and text), or that message alone is refused. The new ones are numbered in the
 /// order given, each conversation's from its next number. However many they are (at most
 /// [`db::messages::MAX_ROWS_PER_INSERT`]), it takes one statement for the numbers (two
-/// on PostgreSQL: the row locks first), then one each for the read, the insert and the
-/// announcement. Returns a verdict per message, in order; an error means the transaction
+/// on PostgreSQL when they span conversations: the row locks first), then one for the
+/// read and one for the insert (which on PostgreSQL also announces them). Returns a verdict per message, in order; an error means the transaction
 /// must be rolled back.
 pub async fn store_all(
     tx: &mut Tx,
@@ -160,13 +160,11 @@ async fn insert_and_announce(
             created_at: micros::from_time(created_at),
         })
         .collect();
-    if db::messages::insert_all(&mut **tx, &rows).await? != rows.len() as u64 {
+    if db::messages::insert_and_announce(tx, &rows).await? != rows.len() as u64 {
         // Never expected: every insert takes its conversation's numbers (and row lock)
         // first, and the read after that saw what was stored. A gap is never committed.
         return Err(anyhow::anyhow!("a message was stored while its number was taken").into());
     }
-    let ids: Vec<MessageId> = rows.iter().map(|row| row.id).collect();
-    db::messages::announce(tx, &ids).await?;
     Ok(rows
         .iter()
         .zip(numbered)
