@@ -91,6 +91,24 @@ export async function shownTexts(page) {
   return page.locator("li.message .message__text").allTextContents();
 }
 
+/** The texts of the messages the person can see in the list's scrolling box, in order. */
+export async function inView(page) {
+  return page.locator(".conversation__messages").evaluate((box) => {
+    const shown = box.getBoundingClientRect();
+    return [...box.querySelectorAll("li.message")]
+      .filter((li) => {
+        const at = li.getBoundingClientRect();
+        return at.bottom > shown.top && at.top < shown.bottom;
+      })
+      .map((li) => li.querySelector(".message__text").textContent);
+  });
+}
+
+/** The message whose text is exactly `text`. */
+export function messageNamed(page, text) {
+  return page.locator("li.message").filter({ has: page.getByText(text, { exact: true }) });
+}
+
 /**
  * Collects uncaught page errors, Content-Security-Policy violations and islands missing
  * from the page's bundle, to assert there were none. Chromium logs every violation to

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { withServerAndBrowser } from "../support/server.mjs";
 import { launchBrowser, waitForHydration } from "../support/browser.mjs";
-import { apiAs, assertExactlyOnce, pageErrors, shownTexts, signIn } from "../support/app.mjs";
+import { apiAs, assertExactlyOnce, inView, messageNamed, pageErrors, shownTexts, signIn } from "../support/app.mjs";
 
 const env = withServerAndBrowser(launchBrowser);
 
@@ -147,18 +147,32 @@ test("older messages load in place above the first shown, and the reading positi
   const texts = await shownTexts(page);
   assert.equal(texts.length, 200, "the newest 200");
   assert.equal(texts[0], "msg-6");
-  // Where the reader is, as distance from the end of the list: the same after loading.
-  const fromEnd = () => page.locator("ol.messages").evaluate((list) => list.scrollHeight - list.scrollTop);
-  await page.locator("ol.messages").evaluate((list) => { list.scrollTop = list.scrollHeight / 2; });
-  const before = await fromEnd();
+  assert.ok((await inView(page)).includes("msg-205"), "it opens at the newest message");
+  // Where the reader is: a message in the middle stays where it was in the list's box.
+  const scroller = page.locator(".conversation__messages");
+  await scroller.evaluate((box) => { box.scrollBy(0, -(box.scrollHeight - box.clientHeight) / 2); });
+  const topOf = (text) => messageNamed(page, text).evaluate(
+    (li) => li.getBoundingClientRect().top - li.closest(".conversation__messages").getBoundingClientRect().top,
+  );
+  const reading = (await inView(page))[0];
+  const before = await topOf(reading);
   await page.getByRole("link", { name: "Older messages" }).click();
   await page.locator("li.message .message__text", { hasText: /^msg-1$/ }).waitFor();
   await page.waitForFunction(() => !document.querySelector(".conversation__older"));
-  assert.ok(Math.abs((await fromEnd()) - before) <= 2, "the reading position stayed");
+  const after = await topOf(reading);
+  assert.ok(Math.abs(after - before) <= 2, `the reading position stayed (${reading}: ${before} → ${after} px)`);
   assert.equal(new URL(page.url()).search, "", "loaded in place, not by following the link");
   const all = await shownTexts(page);
   assert.deepEqual(all, Array.from({ length: 205 }, (_, i) => `msg-${i + 1}`));
   assert.equal(await page.getByRole("link", { name: "Older messages" }).count(), 0, "nothing older");
+  // Still reading in the middle, the person sends: the view goes to the end.
+  await composer(page).fill("msg-206");
+  await composer(page).press("Enter");
+  await messageNamed(page, "msg-206").waitFor();
+  for (let tries = 0; !(await inView(page)).includes("msg-206"); tries++) {
+    assert.ok(tries < 40, "the new message comes into view");
+    await page.waitForTimeout(50);
+  }
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -171,7 +185,7 @@ test("scrolling to the top of the list brings the older messages by themselves",
   }
   const { context, page, errors } = await openConversation("bob", id);
   assert.equal((await shownTexts(page))[0], "old-4");
-  await page.locator("ol.messages").evaluate((list) => { list.scrollTop = 0; });
+  await page.locator(".conversation__messages").evaluate((box) => { box.scrollBy(0, -box.scrollHeight); });
   await page.locator("li.message .message__text", { hasText: /^old-1$/ }).waitFor();
   assert.equal((await shownTexts(page)).length, 203);
   assert.deepEqual(errors, []);

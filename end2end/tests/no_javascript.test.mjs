@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { withServerAndBrowser } from "../support/server.mjs";
 import { launchBrowser } from "../support/browser.mjs";
-import { apiAs, assertExactlyOnce, pageErrors, shownTexts, signIn } from "../support/app.mjs";
+import { apiAs, assertExactlyOnce, inView, pageErrors, shownTexts, signIn } from "../support/app.mjs";
 
 const env = withServerAndBrowser(launchBrowser);
 
@@ -111,6 +111,29 @@ test("chatting works without script, and a failed post keeps the text", async ()
   assert.equal(await page.getByPlaceholder("Write a message…").inputValue(), long);
 
   await assertExactlyOnce(api, "blue-harbor", ["First", "Second, by form"]);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a long conversation opens at its newest message", async () => {
+  const { context, page, errors } = await noScriptPage();
+  const api = await apiAs(env.server.baseUrl, "carol");
+  const agency = await api.agency("summit-events");
+  const created = await api.post(
+    "/api/messages/conversations",
+    { context_type: "agency_inquiry", context_id: agency.id, initial_message: { text: "msg-1", local_id: "long-1" } },
+    { "Idempotency-Key": crypto.randomUUID() },
+  );
+  const id = created.body.conversation.id;
+  for (let n = 2; n <= 30; n++) {
+    const sent = await api.post("/api/chat", { conversation_id: id, text: `msg-${n}`, local_id: `long-${n}` });
+    assert.equal(sent.status, 202);
+  }
+  await signIn(page, env.server.baseUrl, "carol", `/conversations/${id}`, { hydrated: false });
+  assert.equal((await shownTexts(page)).length, 30);
+  const visible = await inView(page);
+  assert.ok(visible.includes("msg-30"), `the newest is in view: ${visible}`);
+  assert.ok(!visible.includes("msg-1"), `the list scrolls: ${visible}`);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -140,22 +140,25 @@ pub fn ConversationView(
         )
     });
 
-    // Keep the newest message in view when one is added at the end (not when older
-    // ones are added at the top: the reading position stays).
-    let list = NodeRef::<html::Ol>::new();
+    // The list scrolls in a box laid out from its end (`flex-direction: column-reverse`
+    // in the stylesheet), so the page opens at the newest message before any script runs
+    // (and without JavaScript), hydration scrolls nothing, and older messages added at
+    // the top leave the reading position where it was. A message added at the end brings
+    // the view back to the end.
+    let scroller = NodeRef::<html::Div>::new();
     let older = LoadOlder {
         client: catch_up.client,
         conversation: conversation_id,
         confirmed,
-        list,
+        scroller,
         loading: StoredValue::new(false),
     };
     Effect::new(move |shown: Option<Option<LocalId>>| {
         let newest = rows.with(|rows| rows.last().map(|row| row.local_id.clone()));
-        if let Some(list) = list.get()
-            && shown.as_ref() != Some(&newest)
+        if let (Some(scroller), Some(shown)) = (scroller.get(), shown)
+            && shown != newest
         {
-            list.set_scroll_top(list.scroll_height());
+            scroller.set_scroll_top(0);
         }
         newest
     });
@@ -189,17 +192,17 @@ pub fn ConversationView(
     // Type-erased (`into_any`): the whole view's type would otherwise nest deeper than
     // an app's default recursion limit allows when the app wraps it in its own views.
     let messages_list = view! {
-        <ol
-            class="messages"
-            node_ref=list
+        <div
+            class="conversation__messages"
+            node_ref=scroller
             on:scroll=move |_| older.near_the_top()
-            aria-live="polite"
-            aria-label=labels.messages.to_string()
         >
-            <For each=move || rows.get() key=Row::clone let:row>
-                <MessageRow row outbox composer_text />
-            </For>
-        </ol>
+            <ol class="messages" aria-live="polite" aria-label=labels.messages.to_string()>
+                <For each=move || rows.get() key=Row::clone let:row>
+                    <MessageRow row outbox composer_text />
+                </For>
+            </ol>
+        </div>
     }
     .into_any();
     view! {
@@ -216,14 +219,14 @@ pub fn ConversationView(
     }
 }
 
-/// Loads the page of messages before the first one shown, in place, keeping the reading
-/// position (the distance from the end of the list). One load at a time.
+/// Loads the page of messages before the first one shown, in place (the scroller keeps
+/// the reading position: it is laid out from its end). One load at a time.
 #[derive(Clone, Copy)]
 struct LoadOlder {
     client: StoredValue<ApiClient>,
     conversation: ConversationId,
     confirmed: RwSignal<Vec<Message>>,
-    list: NodeRef<html::Ol>,
+    scroller: NodeRef<html::Div>,
     loading: StoredValue<bool>,
 }
 
@@ -261,35 +264,26 @@ impl LoadOlder {
                 .await;
             self.loading.try_set_value(false);
             if let Ok(page) = page {
-                self.show(page.items);
+                self.confirmed.update(|shown| {
+                    for message in page.items {
+                        timeline::merge_confirmed(shown, self.conversation, message);
+                    }
+                });
             } // Else the link stays; another click or scroll tries again.
         });
     }
 
-    fn show(self, older: Vec<Message>) {
-        let from_bottom = self
-            .list
-            .get_untracked()
-            .map(|list| list.scroll_height() - list.scroll_top());
-        self.confirmed.update(|shown| {
-            for message in older {
-                timeline::merge_confirmed(shown, self.conversation, message);
-            }
-        });
-        // Once drawn, the same messages are where they were on screen.
-        if let (Some(list), Some(from_bottom)) = (self.list.get_untracked(), from_bottom) {
-            request_animation_frame(move || {
-                list.set_scroll_top(list.scroll_height() - from_bottom);
-            });
-        }
-    }
-
     /// As the person scrolls the list to its top, the older messages come by themselves.
     fn near_the_top(self) {
+        // Laid out from its end, the scroller's `scrollTop` is 0 at the end and negative
+        // above it: the distance to the top is what is left of the scrollable height.
+        let to_the_top = |scroller: &web_sys::HtmlDivElement| {
+            scroller.scroll_height() - scroller.client_height() + scroller.scroll_top()
+        };
         if self
-            .list
+            .scroller
             .get_untracked()
-            .is_some_and(|list| list.scroll_top() < 48)
+            .is_some_and(|scroller| to_the_top(&scroller) < 48)
         {
             self.run();
         }
