@@ -242,6 +242,10 @@ fn pool_options(backend: Backend, size: u32, access: Access) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(Duration::from_secs(10))
+        // A PostgreSQL connection can go stale (a restart, a proxy's idle timeout): it is
+        // checked (pinged) before each use. A SQLite connection is an open file, which
+        // cannot; its ping would be a trip to the connection's thread on every read.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
