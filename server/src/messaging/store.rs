@@ -46,8 +46,8 @@ impl Outgoing<'_> {
 /// order given, each conversation's from its next number. However many they are (at most
 /// [`db::messages::MAX_ROWS_PER_INSERT`]), it takes one statement for the numbers (two
 /// on PostgreSQL when they span conversations: the row locks first), then one for the
-/// read and one for the insert (which on PostgreSQL also announces them). Returns a verdict per message, in order; an error means the transaction
-/// must be rolled back.
+/// read and one for the insert (which on PostgreSQL also announces them). Returns a
+/// verdict per message, in order; an error means the transaction must be rolled back.
 pub async fn store_all(
     tx: &mut Tx,
     outgoing: &[Outgoing<'_>],
