@@ -63,6 +63,18 @@ function api(baseUrl, username, token) {
     /** Every message of a conversation, oldest first. */
     messages: async (id) => (await call("GET", `/api/messages/conversations/${id}/messages?limit=200`)).body.items,
     agency: async (slug) => (await call("GET", `/api/agencies/${slug}`)).body,
+    /** Starts a conversation with the agency `slug` by its first message; its id. */
+    contact: async (slug, text, localId = crypto.randomUUID()) => {
+      const agency = (await call("GET", `/api/agencies/${slug}`)).body;
+      const created = await call(
+        "POST",
+        "/api/messages/conversations",
+        { context_type: "agency_inquiry", context_id: agency.id, initial_message: { text, local_id: localId } },
+        { "Idempotency-Key": crypto.randomUUID() },
+      );
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      return created.body.conversation.id;
+    },
   };
 }
 

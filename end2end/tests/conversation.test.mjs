@@ -11,14 +11,7 @@ const env = withServerAndBrowser(launchBrowser);
 /** `user` contacts `slug` through the API; returns the API client and the conversation id. */
 async function startConversation(user, slug, text) {
   const api = await apiAs(env.server.baseUrl, user);
-  const agency = await api.agency(slug);
-  const created = await api.post(
-    "/api/messages/conversations",
-    { context_type: "agency_inquiry", context_id: agency.id, initial_message: { text, local_id: crypto.randomUUID() } },
-    { "Idempotency-Key": crypto.randomUUID() },
-  );
-  assert.equal(created.status, 201);
-  return { api, id: created.body.conversation.id };
+  return { api, id: await api.contact(slug, text) };
 }
 
 async function openConversation(user, id) {

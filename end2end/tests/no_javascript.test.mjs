@@ -89,13 +89,7 @@ test("8. the compose form posts once even when submitted twice", async () => {
 test("chatting works without script, and a failed post keeps the text", async () => {
   const { context, page, errors } = await noScriptPage();
   const api = await apiAs(env.server.baseUrl, "bob");
-  const agency = await api.agency("blue-harbor");
-  const created = await api.post(
-    "/api/messages/conversations",
-    { context_type: "agency_inquiry", context_id: agency.id, initial_message: { text: "First", local_id: "first" } },
-    { "Idempotency-Key": crypto.randomUUID() },
-  );
-  const id = created.body.conversation.id;
+  const id = await api.contact("blue-harbor", "First");
   await signIn(page, env.server.baseUrl, "bob", `/conversations/${id}`, { hydrated: false });
 
   await page.getByPlaceholder("Write a message…").fill("Second, by form");
@@ -118,13 +112,7 @@ test("chatting works without script, and a failed post keeps the text", async ()
 test("a long conversation opens at its newest message", async () => {
   const { context, page, errors } = await noScriptPage();
   const api = await apiAs(env.server.baseUrl, "carol");
-  const agency = await api.agency("summit-events");
-  const created = await api.post(
-    "/api/messages/conversations",
-    { context_type: "agency_inquiry", context_id: agency.id, initial_message: { text: "msg-1", local_id: "long-1" } },
-    { "Idempotency-Key": crypto.randomUUID() },
-  );
-  const id = created.body.conversation.id;
+  const id = await api.contact("summit-events", "msg-1");
   for (let n = 2; n <= 30; n++) {
     const sent = await api.post("/api/chat", { conversation_id: id, text: `msg-${n}`, local_id: `long-${n}` });
     assert.equal(sent.status, 202);
