@@ -178,9 +178,24 @@ test("scrolling to the top of the list brings the older messages by themselves",
   }
   const { context, page, errors } = await openConversation("bob", id);
   assert.equal((await shownTexts(page))[0], "old-4");
-  await page.locator(".conversation__messages").evaluate((box) => { box.scrollBy(0, -box.scrollHeight); });
+  const toTheTop = () => page.locator(".conversation__messages").evaluate((box) => { box.scrollBy(0, -box.scrollHeight); });
+  await toTheTop();
   await page.locator("li.message .message__text", { hasText: /^old-1$/ }).waitFor();
   assert.equal((await shownTexts(page)).length, 203);
+
+  // A reply from the other side while Bob reads the oldest: it arrives, and he stays there.
+  await toTheTop();
+  const topOf = () => messageNamed(page, "old-1").evaluate(
+    (li) => li.getBoundingClientRect().top - li.closest(".conversation__messages").getBoundingClientRect().top,
+  );
+  const before = await topOf();
+  const dave = await apiAs(env.server.baseUrl, "dave");
+  const reply = await dave.post("/api/chat", { conversation_id: id, text: "A reply", local_id: crypto.randomUUID() });
+  assert.equal(reply.status, 202);
+  await messageNamed(page, "A reply").waitFor();
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+  const after = await topOf();
+  assert.ok(Math.abs(after - before) <= 2, `still reading the oldest (${before} → ${after} px)`);
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -95,6 +95,9 @@ pub fn ConversationView(
     });
     let outbox = Outbox::new(reader.id, client.clone(), merge);
 
+    // The box the list scrolls in (see the effect below).
+    let scroller = NodeRef::<html::Div>::new();
+
     // Live messages; after each (re)connection, the ones that came meanwhile.
     let stream_closed = RwSignal::new(None::<StreamClosed>);
     let reconnecting = RwSignal::new(false);
@@ -102,7 +105,9 @@ pub fn ConversationView(
         let client = client.clone();
         move |_| {
             let handlers = live::Handlers {
-                on_message: move |message| merge.run(message),
+                on_message: move |message| {
+                    keeping_the_reading_position(scroller, || merge.run(message));
+                },
                 on_connected: move || {
                     reconnecting.set(false);
                     catch_up.run();
@@ -143,9 +148,9 @@ pub fn ConversationView(
     // The list scrolls in a box laid out from its end (`flex-direction: column-reverse`
     // in the stylesheet), so the page opens at the newest message before any script runs
     // (and without JavaScript), hydration scrolls nothing, and older messages added at
-    // the top leave the reading position where it was. A message added at the end brings
-    // the view back to the end.
-    let scroller = NodeRef::<html::Div>::new();
+    // the top leave the reading position where it was. A new message of the reader's
+    // brings the view back to the end; someone else's shows by itself to a reader at the
+    // end, and leaves one reading older messages where they are (on_message above).
     let older = LoadOlder {
         client: catch_up.client,
         conversation: conversation_id,
@@ -154,9 +159,14 @@ pub fn ConversationView(
         loading: StoredValue::new(false),
     };
     Effect::new(move |shown: Option<Option<LocalId>>| {
-        let newest = rows.with(|rows| rows.last().map(|row| row.local_id.clone()));
+        let (newest, own) = rows.with(|rows| {
+            rows.last()
+                .map(|row| (Some(row.local_id.clone()), row.own))
+                .unwrap_or_default()
+        });
         if let (Some(scroller), Some(shown)) = (scroller.get(), shown)
             && shown != newest
+            && own
         {
             scroller.set_scroll_top(0);
         }
@@ -216,6 +226,24 @@ pub fn ConversationView(
             {closed_notice}
             <Composer conversation_id form_local_id text=composer_text form_action outbox />
         </section>
+    }
+}
+
+/// Runs `add`, which adds a message at the end of the list, keeping a reader who is
+/// reading older messages where they are: laid out from its end, the box would move by
+/// the new message's height. A reader at the end (`scrollTop` 0) sees it come.
+fn keeping_the_reading_position(scroller: NodeRef<html::Div>, add: impl FnOnce()) {
+    let reading_older = scroller
+        .get_untracked()
+        .filter(|scroller| scroller.scroll_top() < 0)
+        .map(|scroller| (scroller.scroll_height(), scroller));
+    add();
+    if let Some((height_before, scroller)) = reading_older {
+        // The list is redrawn after this task, before the next frame is painted.
+        request_animation_frame(move || {
+            let added = scroller.scroll_height() - height_before;
+            scroller.set_scroll_top(scroller.scroll_top() - added);
+        });
     }
 }
 
