@@ -239,10 +239,13 @@ fn keeping_the_reading_position(scroller: NodeRef<html::Div>, add: impl FnOnce()
         .map(|scroller| (scroller.scroll_height(), scroller));
     add();
     if let Some((height_before, scroller)) = reading_older {
-        // The list is redrawn after this task, before the next frame is painted.
+        // The list is redrawn after this task, before the next frame is painted; by then
+        // a message of the reader's own (sent from another tab) took the view to the end.
         request_animation_frame(move || {
-            let added = scroller.scroll_height() - height_before;
-            scroller.set_scroll_top(scroller.scroll_top() - added);
+            if scroller.scroll_top() < 0 {
+                let added = scroller.scroll_height() - height_before;
+                scroller.set_scroll_top(scroller.scroll_top() - added);
+            }
         });
     }
 }
