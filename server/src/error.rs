@@ -84,7 +84,8 @@ impl ApiError {
     }
 }
 
-/// Store errors: contention is a retryable 503, anything else is unexpected.
+/// Store errors: contention and a lost connection are a retryable 503, anything else is
+/// unexpected.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         Self::from(WriteError::Store(error))
@@ -100,6 +101,11 @@ impl From<WriteError> for ApiError {
             Self::unavailable()
         } else if db::is_write_contention(&error) {
             tracing::warn!(error = %error, "store contention");
+            Self::unavailable()
+        } else if db::is_connection_lost(&error) {
+            // PostgreSQL restarted, failed over or dropped the connection: the retry
+            // runs on a new one (the key or local_id tells whether this one committed).
+            tracing::warn!(error = %error, "lost the connection to the store");
             Self::unavailable()
         } else {
             Self::Unexpected(anyhow::Error::new(error).context("Store error"))
@@ -163,4 +169,23 @@ pub fn problem_response(problem: Problem) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    /// A connection that broke under a request (PostgreSQL restarted, say) is a 503 the
+    /// client retries, not a 500; a store error of another kind stays a 500.
+    #[test]
+    fn a_lost_store_connection_is_a_retryable_503() {
+        let lost = sqlx::Error::Io(io::Error::from(io::ErrorKind::ConnectionReset));
+        let response = ApiError::from(lost).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+
+        let response = ApiError::from(sqlx::Error::RowNotFound).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

@@ -15,7 +15,7 @@ use messaging_core::micros;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::{AnyConnection, AnyPool, Executor, Transaction};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Transaction};
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::time::Duration;
@@ -238,14 +238,29 @@ enum Access {
     ReadWrite,
 }
 
+/// How long a PostgreSQL connection is used without a check after it was last returned
+/// to the pool. sqlx pings each connection as it comes back (so a connection that
+/// failed is closed there, never handed out); one that then waits longer may have gone
+/// stale meanwhile (a server restart, a proxy's idle timeout), and is pinged before use.
+/// HikariCP skips its check the same way for connections used within the last 500 ms
+/// (`aliveBypassWindowMs`). A SQLite connection is an open file, which cannot go stale.
+const TRUSTED_WHILE_IDLE: Duration = Duration::from_secs(1);
+
 fn pool_options(backend: Backend, size: u32, access: Access) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(Duration::from_secs(10))
-        // A PostgreSQL connection can go stale (a restart, a proxy's idle timeout): it is
-        // checked (pinged) before each use. A SQLite connection is an open file, which
-        // cannot; its ping would be a trip to the connection's thread on every read.
-        .test_before_acquire(backend == Backend::Postgres)
+        // sqlx's own check before each use is off: it is a ping, a round trip to
+        // PostgreSQL on every acquire (for SQLite, a trip to the connection's thread).
+        .test_before_acquire(false)
+        .before_acquire(move |conn, meta| {
+            Box::pin(async move {
+                if backend == Backend::Postgres && meta.idle_for >= TRUSTED_WHILE_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
@@ -296,6 +311,27 @@ pub fn is_write_contention(error: &WriteError) -> bool {
         WriteError::Store(error) => is_contention(error),
         WriteError::BatchFailed(error) => is_contention(error),
         WriteError::CommitterStopped | WriteError::Stalled => false,
+    }
+}
+
+/// Whether the connection to the store broke under a write: PostgreSQL restarted, failed
+/// over, or ended the connection (its class 08 and 57P01–57P03 codes, or the socket
+/// failed).
+pub fn is_connection_lost(error: &WriteError) -> bool {
+    match error {
+        WriteError::Store(error) => connection_lost(error),
+        WriteError::BatchFailed(error) => connection_lost(error),
+        WriteError::CommitterStopped | WriteError::Stalled => false,
+    }
+}
+
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
 

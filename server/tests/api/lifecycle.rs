@@ -1,6 +1,6 @@
-use crate::helpers::{ServerProcess, Store, TestApp, fresh_database, inquiry};
+use crate::helpers::{ServerProcess, Store, TestApp, execute, fresh_database, inquiry, spawn_app};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -73,4 +73,34 @@ async fn the_server_raises_its_open_file_limit_to_the_hard_limit() {
     let (soft, hard) = (open_files[3], open_files[4]);
     assert_eq!(soft, hard, "{limits}");
     assert_ne!(soft, "256", "{limits}");
+}
+
+/// PostgreSQL dropped every connection of the server's pools while they sat idle (a
+/// restart, a proxy's idle timeout): the next requests are answered over new connections,
+/// none of them handed a dead one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_postgresql_dropped_while_idle_are_replaced_before_use() {
+    let app = spawn_app(Store::Postgres).await;
+    let (alice, id) = app.alice_asks_northwind().await;
+    execute(
+        &app.database_url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await;
+    // Longer than the pools use a connection unchecked after it came back.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    for n in 1..=3 {
+        let body = json!({ "conversation_id": id, "text": "Still here?", "local_id": format!("after-{n}") });
+        assert_eq!(app.chat(&alice, &body).await.status(), StatusCode::ACCEPTED);
+    }
+    let carol = app.sign_in("carol").await;
+    let page = app
+        .get(
+            &carol,
+            &format!("/api/messages/conversations/{id}/messages"),
+        )
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
 }
