@@ -45,6 +45,8 @@ NUMBERS_PER_SECOND = 10_000
 SEEDED_AGENCIES = NUMBERS_PER_SECOND * (WARMUP_SECONDS + RUNS * SECONDS)
 # How many conversations the spread chats write to, round robin: one per connection.
 SPREAD = 32
+# How far PostgreSQL is, each way, in the scenario that puts it on "another host".
+NETWORK_DELAY_MS = 1
 # The server and its database get core 0, the load generator core 1 (taskset).
 SERVER_CPU, LOAD_CPU = "0", "1"
 
@@ -63,11 +65,16 @@ def free_port():
 
 
 def wait_healthy(url, process, seconds=60):
+    """Until `url` answers 200, or for a `tcp://host:port` URL, until the port accepts."""
     deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: the process exited with {process.returncode}")
         try:
+            if url.startswith("tcp://"):
+                host, port = url[len("tcp://"):].rsplit(":", 1)
+                socket.create_connection((host, int(port)), timeout=1).close()
+                return
             with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
                     return
@@ -77,10 +84,12 @@ def wait_healthy(url, process, seconds=60):
 
 
 class Process:
-    """A server started for the run, pinned to a core when `cpu` is given."""
+    """A server started for the run, pinned to a core when `cpu` is given; its `scratch`
+    directory (its data) is deleted when it stops."""
 
-    def __init__(self, argv, env, health, cpu=None):
+    def __init__(self, argv, env, health, cpu=None, scratch=None):
         prefix = ["taskset", "-c", cpu] if cpu is not None else []
+        self.scratch = scratch
         self.process = subprocess.Popen(
             prefix + argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL
         )
@@ -92,6 +101,8 @@ class Process:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def rss_mb(server):
@@ -120,7 +131,7 @@ def start_server(database_url=None, cpu=SERVER_CPU):
     if database_url:
         env["DATABASE_URL"] = database_url
     base = f"http://127.0.0.1:{port}"
-    server = Process([str(SERVER)], env, f"{base}/healthz", cpu)
+    server = Process([str(SERVER)], env, f"{base}/healthz", cpu, scratch=data_dir)
     server.base = base
     server.database_url = database_url or f"sqlite://{data_dir}/messaging.db"
     return server
@@ -318,7 +329,7 @@ def bench_sqlite(results):
     port = free_port()
     data = tempfile.mkdtemp(prefix="messaging-baseline-")
     baseline = Process([str(BASELINE), "serve", f"127.0.0.1:{port}", f"{data}/baseline.db"], {},
-                       f"http://127.0.0.1:{port}/json", SERVER_CPU)
+                       f"http://127.0.0.1:{port}/json", SERVER_CPU, scratch=data)
     base = f"http://127.0.0.1:{port}"
     json_handler = {"prefix": "json", "path": "/json"}
     insert = {"prefix": "insert", "method": "POST", "path": "/insert", "body": "x"}
@@ -421,6 +432,8 @@ def bench_postgres(results):
                 server.stop()
             baseline.stop()
 
+        bench_postgres_over_network(results, url)
+
         log("The product on PostgreSQL (two processes, one database; not pinned: 2 cores)")
         database = url.rsplit("/", 1)[0] + "/bench_two"
         subprocess.run(["psql", url, "-qc", "CREATE DATABASE bench_two"], check=True)
@@ -462,6 +475,57 @@ def bench_postgres(results):
     finally:
         subprocess.run([str(REPO / "scripts" / "test-postgres"), "stop", pg_dir], check=False)
         shutil.rmtree(pg_dir, ignore_errors=True)
+
+
+def bench_postgres_over_network(results, url):
+    """The bare insert and the product as above, each reaching PostgreSQL through a proxy
+    that delays every byte NETWORK_DELAY_MS each way, as PostgreSQL on another host: the
+    same-host runs above hide what each round trip costs."""
+    log(f"The bare insert and the product with PostgreSQL {NETWORK_DELAY_MS} ms away each way (a proxy)")
+    server_root, pg_port = url.rsplit("/", 1)[0].rsplit(":", 1)
+    proxy_port = free_port()
+    proxy = Process([str(BASELINE), "delay-proxy", f"127.0.0.1:{proxy_port}", f"127.0.0.1:{pg_port}",
+                     str(NETWORK_DELAY_MS)], {}, f"tcp://127.0.0.1:{proxy_port}")
+    far = f"{server_root}:{proxy_port}"
+    for name in ("bench_far", "bench_far_baseline"):
+        subprocess.run(["psql", url, "-qc", f"CREATE DATABASE {name}"], check=True)
+    port = free_port()
+    baseline = server = None
+    try:
+        baseline = Process([str(BASELINE), "serve-postgres", f"127.0.0.1:{port}", f"{far}/bench_far_baseline"],
+                           {}, f"http://127.0.0.1:{port}/json", SERVER_CPU)
+        base = f"http://127.0.0.1:{port}"
+        insert = {"prefix": "farinsert", "method": "POST", "path": "/insert", "body": "x"}
+        results["far_baseline_insert"] = measure(
+            f"bare insert (PostgreSQL {NETWORK_DELAY_MS} ms away)", base, insert)
+        results["far_delay_ms"] = NETWORK_DELAY_MS
+        results["pg_round_trip_ms"] = round_trip_ms(url)
+        results["far_round_trip_ms"] = round_trip_ms(f"{far}/bench_far_baseline")
+        log(f"a round trip to PostgreSQL through the proxy: {results['far_round_trip_ms']:.1f} ms (median)")
+        server = start_server(f"{far}/bench_far")
+        server.database_url = f"{server_root}:{pg_port}/bench_far"  # the setup's seeding goes direct
+        s = prepare_product(server)
+        settle = analyzed(f"{server_root}:{pg_port}/bench_far")
+        results["far_chat_new"] = measure(
+            f"PostgreSQL {NETWORK_DELAY_MS} ms away: new chat messages", server.base, s["chat_new"],
+            against=[("far_baseline_insert", base, insert)], settle=settle)
+        results["far_chat_spread"] = measure(
+            f"PostgreSQL {NETWORK_DELAY_MS} ms away: new chat messages, {SPREAD} conversations", server.base,
+            s["chat_spread"], against=[("far_baseline_insert", base, insert)], settle=settle)
+    finally:
+        for process in (server, baseline, proxy):
+            if process is not None:
+                process.stop()
+
+
+def round_trip_ms(database_url, samples=20):
+    """The median time `SELECT 1` takes on one open connection to `database_url`, as
+    psql's `\\timing` measures it: a round trip, with any proxy's delays in it."""
+    args = ["psql", "-X", "-q", "-A", "-t", database_url, "-c", "\\timing on"]
+    output = subprocess.run(args + ["-c", "SELECT 1"] * samples,
+                            check=True, capture_output=True, text=True).stdout
+    times = [float(line.split()[1]) for line in output.splitlines() if line.startswith("Time:")]
+    return statistics.median(times)
 
 
 def time_to_interactive(results):

@@ -11,6 +11,9 @@
 //!   script can create a new conversation on every request.
 //! - `baseline seed-users DATABASE_URL COUNT`: adds users `bench-user-<n>` with the demo
 //!   password, for loads that need many people (each may hold a few live streams).
+//! - `baseline delay-proxy ADDR TARGET MILLISECONDS`: forwards each TCP connection made to
+//!   ADDR to TARGET, every byte delayed that long in each direction: PostgreSQL as if it
+//!   ran on another host (`tc netem` needs a kernel module and root; this needs neither).
 
 use anyhow::{Context, bail};
 use axum::extract::State;
@@ -20,7 +23,9 @@ use axum::{Json, Router};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AnyPool, SqlitePool};
+use std::io::{Read, Write};
 use std::str::FromStr;
+use std::time::Duration;
 
 // The product's allocator, so the ratios compare the work done, not the allocators.
 #[global_allocator]
@@ -39,8 +44,16 @@ async fn main() -> anyhow::Result<()> {
         ["serve-postgres", addr, url] => serve_postgres(addr, url).await,
         ["seed-agencies", url, count] => seed_agencies(url, count.parse()?).await,
         ["seed-users", url, count] => seed_users(url, count.parse()?).await,
+        ["delay-proxy", addr, target, ms] => {
+            delay_proxy(
+                addr,
+                target,
+                Duration::from_secs_f64(ms.parse::<f64>()? / 1e3),
+            )
+            .await
+        }
         _ => bail!(
-            "usage: baseline serve ADDR SQLITE_FILE | baseline serve-postgres ADDR DATABASE_URL | baseline seed-agencies DATABASE_URL COUNT | baseline seed-users DATABASE_URL COUNT"
+            "usage: baseline serve ADDR SQLITE_FILE | baseline serve-postgres ADDR DATABASE_URL | baseline seed-agencies DATABASE_URL COUNT | baseline seed-users DATABASE_URL COUNT | baseline delay-proxy ADDR TARGET MILLISECONDS"
         ),
     }
 }
@@ -50,7 +63,7 @@ async fn serve(addr: &str, file: &str) -> anyhow::Result<()> {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(std::time::Duration::from_secs(10));
+        .busy_timeout(Duration::from_secs(10));
     // The same pool size as the product's SQLite pool.
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
@@ -61,9 +74,11 @@ async fn serve(addr: &str, file: &str) -> anyhow::Result<()> {
 }
 
 async fn serve_postgres(addr: &str, url: &str) -> anyhow::Result<()> {
-    // The same pool size as the product's PostgreSQL pool.
+    // The same pool size as the product's PostgreSQL pool, and like it no ping before
+    // each use (the product pings only a connection that sat idle, which none does here).
     let pool = PgPoolOptions::new()
         .max_connections(16)
+        .test_before_acquire(false)
         .connect(url)
         .await?;
     sqlx::query(CREATE_ROWS).execute(&pool).await?;
@@ -131,4 +146,52 @@ async fn seed_users(url: &str, count: u32) -> anyhow::Result<()> {
     let pool = AnyPool::connect(url).await.context("connect")?;
     messaging_bench::seed_users(&pool, count).await?;
     Ok(())
+}
+
+/// Threads, not tasks: tokio's timer ticks in milliseconds, which would add up to one to
+/// each delay; a thread's sleep is precise to tens of microseconds. A bench has a few
+/// dozen connections, so four threads each is fine.
+async fn delay_proxy(addr: &str, target: &str, delay: Duration) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    let target = target.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        for client in listener.incoming() {
+            let client = client?;
+            let Ok(server) = std::net::TcpStream::connect(&target) else {
+                continue;
+            };
+            for stream in [&client, &server] {
+                stream.set_nodelay(true)?;
+            }
+            forward_late(client.try_clone()?, server.try_clone()?, delay);
+            forward_late(server, client, delay);
+        }
+        Ok(())
+    })
+    .await?
+}
+
+/// Copies `from` to `to` on threads of their own, each chunk `delay` after it was read, in
+/// order; at the end of `from`, `to`'s writing side is shut.
+fn forward_late(mut from: std::net::TcpStream, mut to: std::net::TcpStream, delay: Duration) {
+    // Bounded: a reader that runs ahead waits for the writer.
+    let (chunks, due) = std::sync::mpsc::sync_channel::<(std::time::Instant, Vec<u8>)>(1_024);
+    std::thread::spawn(move || {
+        let mut buffer = vec![0; 64 * 1024];
+        while let Ok(read @ 1..) = from.read(&mut buffer) {
+            let chunk = (std::time::Instant::now() + delay, buffer[..read].to_vec());
+            if chunks.send(chunk).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for (at, chunk) in due {
+            std::thread::sleep(at.saturating_duration_since(std::time::Instant::now()));
+            if to.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
 }
