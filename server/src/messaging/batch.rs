@@ -4,9 +4,10 @@
 //! row until the commit is durable. Written one transaction each (BEGIN, the number, an
 //! insert, a `NOTIFY`, COMMIT), a busy conversation would move one commit, one WAL flush,
 //! at a time. So the messages waiting in this process, whatever their conversations, are
-//! written by one transaction: one statement for all their numbers, then one
-//! read of the `local_id`s already stored, one insert (with its `NOTIFY`) and one commit
-//! for all of them.
+//! written by one transaction: one statement for all their numbers, one insert (with its
+//! `NOTIFY`) and one commit for all of them. Should the insert meet a `local_id` stored
+//! before (rare: a repeat stored lately is answered from memory), the batch is rolled back
+//! and written again, reading first what is stored (`store::store_all_new`).
 //! The first message to find nobody writing starts a drain task, which writes what
 //! waits, then what arrived meanwhile, until nothing is left: under load the batches
 //! grow by themselves, and alone a message is written at once.
@@ -16,7 +17,7 @@
 //! `local_id` makes that safe). Nothing is answered before its commit, and a failed batch
 //! answers each of its messages with the failure (none of them is stored).
 
-use super::store::{Outgoing, Stored, store_all};
+use super::store::{Outgoing, Stored, store_all, store_all_new};
 use crate::db::{self, messages::MAX_ROWS_PER_INSERT};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -141,7 +142,16 @@ async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
         .collect();
     let written = async {
         let mut tx = state.db.begin_write().await?;
-        let verdicts = store_all(&mut tx, &outgoing).await?;
+        let verdicts = match store_all_new(&mut tx, &outgoing).await? {
+            Some(verdicts) => verdicts,
+            // One was stored before (by another process, or longer ago than the memory of
+            // repeats reaches): again, reading first what is stored.
+            None => {
+                tx.rollback().await?;
+                tx = state.db.begin_write().await?;
+                store_all(&mut tx, &outgoing).await?
+            }
+        };
         // Numbered, not yet committed: the scale-out test delays a commit here (the row
         // locks the numbers came with hold the conversations' later writers back).
         crate::crash::point("before_message_commit");

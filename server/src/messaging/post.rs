@@ -39,9 +39,9 @@ async fn answer_repeat_or_store(
     }
 
     // A repeat stored lately is answered from memory. Any other message goes to the next
-    // batch, whose one read of the local_ids already stored finds an older repeat (it
-    // then gives back the number it took): a read here first would cost every new
-    // message a round trip to spare a rare repeat a write.
+    // batch, whose insert finds an older repeat (the batch is then written again, reading
+    // first): a read here first would cost every new message a round trip to spare a rare
+    // repeat a write.
     if let Some(existing) = state
         .caches
         .remembered_message(conversation_id, &intent.message.local_id)

@@ -40,6 +40,9 @@ impl Outgoing<'_> {
     }
 }
 
+/// What became of each message of a batch, in order.
+pub type Verdicts = Vec<Result<Stored, ApiError>>;
+
 /// Stores each message unless its `local_id` is stored already in its conversation (or
 /// comes earlier in the list); then the stored one must be the same message (same
 /// sender and text), or that message alone is refused. The new ones are numbered in the
@@ -48,17 +51,8 @@ impl Outgoing<'_> {
 /// on PostgreSQL when they span conversations: the row locks first), then one for the
 /// read and one for the insert (which on PostgreSQL also announces them). Returns a
 /// verdict per message, in order; an error means the transaction must be rolled back.
-pub async fn store_all(
-    tx: &mut Tx,
-    outgoing: &[Outgoing<'_>],
-) -> Result<Vec<Result<Stored, ApiError>>, ApiError> {
-    // Each message once, in the order given: the first of each may be new.
-    let mut candidates: Vec<&Outgoing<'_>> = Vec::new();
-    for o in outgoing {
-        if candidates.iter().all(|c| c.name() != o.name()) {
-            candidates.push(o);
-        }
-    }
+pub async fn store_all(tx: &mut Tx, outgoing: &[Outgoing<'_>]) -> Result<Verdicts, ApiError> {
+    let mut candidates = first_of_each(outgoing);
     let created_at = db::now();
     let taken = per_conversation(&candidates);
     // Numbers before the read: on PostgreSQL they come with each conversation's row lock,
@@ -73,16 +67,14 @@ pub async fn store_all(
             .map(|message| ((message.conversation_id, message.local_id.clone()), message))
             .collect();
     candidates.retain(|c| !known.contains_key(&(c.conversation_id, c.message.local_id.clone())));
-    let numbered: Vec<(&Outgoing<'_>, u64)> = candidates
-        .iter()
-        .map(|c| {
-            let next = next_seq.entry(c.conversation_id).or_default();
-            *next += 1;
-            (*c, *next - 1)
-        })
-        .collect();
+    let numbered = number(&candidates, &mut next_seq);
+    let Some(inserted) = insert_and_announce(tx, &numbered, created_at).await? else {
+        // Never expected: every insert takes its conversation's numbers (and row lock)
+        // first, and the read after that saw what was stored. A gap is never committed.
+        return Err(anyhow::anyhow!("a message was stored while its number was taken").into());
+    };
     let mut new_ids = HashSet::new();
-    for message in insert_and_announce(tx, &numbered, created_at).await? {
+    for message in inserted {
         new_ids.insert(message.id);
         known.insert((message.conversation_id, message.local_id.clone()), message);
     }
@@ -94,21 +86,84 @@ pub async fn store_all(
             db::conversations::give_back_seqs(&mut **tx, id, count - stored, stored > 0).await?;
         }
     }
-    Ok(outgoing
+    Ok(verdicts(outgoing, known, new_ids))
+}
+
+/// [`store_all`] without its read, for messages expected to be new: a batch of chat
+/// messages, whose repeats stored lately were answered from memory before they came here.
+/// The read costs each batch a statement (on PostgreSQL, a round trip while the
+/// conversations' rows are locked) to find what is rare; the insert, which skips a
+/// `local_id` already stored, finds it too. Then this returns `None`: the numbers were
+/// taken for every message, so the transaction must be rolled back and the messages
+/// stored with [`store_all`].
+pub async fn store_all_new(
+    tx: &mut Tx,
+    outgoing: &[Outgoing<'_>],
+) -> Result<Option<Verdicts>, ApiError> {
+    let candidates = first_of_each(outgoing);
+    let created_at = db::now();
+    let taken = per_conversation(&candidates);
+    let mut next_seq =
+        db::conversations::take_seqs(tx, &taken, micros::from_time(created_at)).await?;
+    let numbered = number(&candidates, &mut next_seq);
+    let Some(inserted) = insert_and_announce(tx, &numbered, created_at).await? else {
+        return Ok(None);
+    };
+    let new_ids = inserted.iter().map(|message| message.id).collect();
+    let known = inserted
+        .into_iter()
+        .map(|message| ((message.conversation_id, message.local_id.clone()), message))
+        .collect();
+    Ok(Some(verdicts(outgoing, known, new_ids)))
+}
+
+/// Each message once, in the order given: the first of each `local_id` may be new.
+fn first_of_each<'a, 'o>(outgoing: &'a [Outgoing<'o>]) -> Vec<&'a Outgoing<'o>> {
+    let mut candidates: Vec<&Outgoing<'_>> = Vec::new();
+    for o in outgoing {
+        if candidates.iter().all(|c| c.name() != o.name()) {
+            candidates.push(o);
+        }
+    }
+    candidates
+}
+
+/// The next numbers of their conversations, in the order given.
+fn number<'a, 'o>(
+    candidates: &[&'a Outgoing<'o>],
+    next_seq: &mut BTreeMap<ConversationId, u64>,
+) -> Vec<(&'a Outgoing<'o>, u64)> {
+    candidates
+        .iter()
+        .map(|c| {
+            let next = next_seq.entry(c.conversation_id).or_default();
+            *next += 1;
+            (*c, *next - 1)
+        })
+        .collect()
+}
+
+/// A verdict per message, in order: the first of a `local_id` inserted now (`new_ids`)
+/// is new; any other meets the stored one.
+fn verdicts(
+    outgoing: &[Outgoing<'_>],
+    known: HashMap<(ConversationId, LocalId), Message>,
+    mut new_ids: HashSet<MessageId>,
+) -> Verdicts {
+    outgoing
         .iter()
         .map(|o| {
             let stored = known
                 .get(&(o.conversation_id, o.message.local_id.clone()))
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("a message of the batch vanished"))?;
-            // The first of a local_id inserted now is new; any other meets a stored one.
             if new_ids.remove(&stored.id) {
                 Ok(Stored::New(stored))
             } else {
                 judge_duplicate(stored, o.sender, o.message).map(Stored::Duplicate)
             }
         })
-        .collect())
+        .collect()
 }
 
 /// [`store_all`] for one message.
@@ -138,14 +193,15 @@ fn per_conversation(messages: &[&Outgoing<'_>]) -> BTreeMap<ConversationId, u64>
     counts
 }
 
-/// Inserts and announces the messages (none stored yet) under their numbers.
+/// Inserts and announces the messages under their numbers; `None` when one of them was
+/// stored already (the insert skipped it).
 async fn insert_and_announce(
     tx: &mut Tx,
     numbered: &[(&Outgoing<'_>, u64)],
     created_at: OffsetDateTime,
-) -> Result<Vec<Message>, ApiError> {
+) -> Result<Option<Vec<Message>>, ApiError> {
     if numbered.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     }
     let rows: Vec<db::messages::NewMessageRow<'_>> = numbered
         .iter()
@@ -161,27 +217,26 @@ async fn insert_and_announce(
         })
         .collect();
     if db::messages::insert_and_announce(tx, &rows).await? != rows.len() as u64 {
-        // Never expected: every insert takes its conversation's numbers (and row lock)
-        // first, and the read after that saw what was stored. A gap is never committed.
-        return Err(anyhow::anyhow!("a message was stored while its number was taken").into());
+        return Ok(None);
     }
-    Ok(rows
-        .iter()
-        .zip(numbered)
-        .map(|(row, (o, _))| Message {
-            id: row.id,
-            conversation_id: row.conversation_id,
-            seq: row.seq,
-            local_id: o.message.local_id.clone(),
-            sender: Participant {
-                id: o.sender.id,
-                display_name: o.sender.display_name.clone(),
-            },
-            text: o.message.text.as_str().to_owned(),
-            created_at,
-            display_data: o.message.display_data.clone(),
-        })
-        .collect())
+    Ok(Some(
+        rows.iter()
+            .zip(numbered)
+            .map(|(row, (o, _))| Message {
+                id: row.id,
+                conversation_id: row.conversation_id,
+                seq: row.seq,
+                local_id: o.message.local_id.clone(),
+                sender: Participant {
+                    id: o.sender.id,
+                    display_name: o.sender.display_name.clone(),
+                },
+                text: o.message.text.as_str().to_owned(),
+                created_at,
+                display_data: o.message.display_data.clone(),
+            })
+            .collect(),
+    ))
 }
 
 /// A stored message met again under its `local_id`: the same message, or a refusal.

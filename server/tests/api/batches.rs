@@ -181,3 +181,77 @@ async fn on_sqlite_a_repeat_found_by_a_batch_is_answered_from_memory_after() {
 async fn on_postgresql_a_repeat_found_by_a_batch_is_answered_from_memory_after() {
     a_repeat_found_by_a_batch_is_answered_from_memory_after(Store::Postgres).await;
 }
+
+/// A batch whose insert meets a message stored before (through another process), among
+/// new ones, is written again, reading first: the repeat is answered with the stored
+/// message, and the new ones take the next numbers, with no number left unused.
+async fn new_messages_batched_with_a_repeat_stored_before_leave_no_gap(store: Store) {
+    let (database_url, _dir) = fresh_database(store).await;
+    let first = ServerProcess::start(&database_url).await;
+    let second = ServerProcess::start_with_env(
+        &database_url,
+        &[("FAILPOINTS", "before_message_commit=1*sleep(500)")],
+    )
+    .await;
+    let via_first = TestApp::at(first.address.clone(), database_url.clone());
+    let via_second = TestApp::at(second.address.clone(), database_url.clone());
+    let (alice, id) = via_first.alice_asks_northwind().await;
+    let chat = |text: &str, local_id: &str| json!({ "conversation_id": id, "text": text, "local_id": local_id });
+    let stored = via_first.chat(&alice, &chat("Before", "before")).await;
+    let stored: Value = stored.json().await.expect("a JSON body");
+
+    // The first through the second process holds its batch's commit; the others arrive
+    // meanwhile and share the next batch.
+    let held = async {
+        let response = via_second.chat(&alice, &chat("Held", "held")).await;
+        response.json::<Value>().await.expect("a JSON body")
+    };
+    let batched = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        join_all([("One", "one"), ("Before", "before"), ("Two", "two")].map(
+            |(text, local_id)| async {
+                let response = via_second.chat(&alice, &chat(text, local_id)).await;
+                assert_eq!(response.status(), StatusCode::ACCEPTED);
+                response.json::<Value>().await.expect("a JSON body")
+            },
+        ))
+        .await
+    };
+    let (held, batched) = tokio::join!(held, batched);
+
+    assert_eq!(
+        batched[1], stored,
+        "the repeat is answered with the stored message"
+    );
+    let seq = |answer: &Value| answer["message"]["seq"].as_u64().expect("a number");
+    let after_held = seq(&held) + 1;
+    let mut new_seqs = [seq(&batched[0]), seq(&batched[2])];
+    new_seqs.sort_unstable();
+    assert_eq!(new_seqs, [after_held, after_held + 1]);
+    let in_conversation =
+        |what: &str| format!("SELECT {what} FROM messages WHERE conversation_id = '{id}'");
+    assert_eq!(via_first.count(&in_conversation("COUNT(*)")).await, 5);
+    assert_eq!(via_first.count(&in_conversation("MAX(seq)")).await, 5);
+    // The conversation's next number follows on.
+    let next = via_first.chat(&alice, &chat("After", "after")).await;
+    let next: Value = next.json().await.expect("a JSON body");
+    assert_eq!(seq(&next), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs the server's fault points: cargo test --features server/failpoints"
+)]
+async fn on_sqlite_new_messages_batched_with_a_repeat_stored_before_leave_no_gap() {
+    new_messages_batched_with_a_repeat_stored_before_leave_no_gap(Store::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(feature = "failpoints"),
+    ignore = "needs the server's fault points: cargo test --features server/failpoints"
+)]
+async fn on_postgresql_new_messages_batched_with_a_repeat_stored_before_leave_no_gap() {
+    new_messages_batched_with_a_repeat_stored_before_leave_no_gap(Store::Postgres).await;
+}
