@@ -10,7 +10,7 @@ use crate::state::AppState;
 use http::StatusCode;
 use messaging_core::fingerprint::Fingerprinted;
 use messaging_core::wire::{CreateConversationRequest, CreateConversationResponse};
-use messaging_core::{AgencyId, ConversationId, DedupReason, IdempotencyKey, NewConversation};
+use messaging_core::{AgencyId, DedupReason, IdempotencyKey, NewConversation};
 
 /// The endpoint stored with each key record; a key reused at another endpoint is refused.
 const CREATE_ENDPOINT: &str = "POST /api/messages/conversations";
@@ -55,7 +55,7 @@ async fn create_or_merge(
     };
 
     let row = conversations::NewConversationRow {
-        id: ConversationId::new_random(),
+        id: db::time_ordered_id(),
         context_type: intent.context_type,
         context_id: intent.context_id,
         created_by: user.id,

@@ -206,7 +206,7 @@ async fn insert_and_announce(
     let rows: Vec<db::messages::NewMessageRow<'_>> = numbered
         .iter()
         .map(|(o, seq)| db::messages::NewMessageRow {
-            id: MessageId::new_random(),
+            id: db::time_ordered_id(),
             conversation_id: o.conversation_id,
             seq: *seq,
             local_id: &o.message.local_id,
