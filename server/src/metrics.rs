@@ -16,6 +16,9 @@ pub mod dedup {
     pub const NATURAL_KEY_MERGES: &str = "dedup_natural_key_merges_total";
     /// A message whose `local_id` was stored already, answered with the stored one.
     pub const LOCAL_ID_DUPLICATES: &str = "dedup_local_id_duplicates_total";
+    /// A batch of chat messages whose insert met a `local_id` stored before, so it was
+    /// written again, reading first: twice the work, worth seeing if it grows common.
+    pub const BATCHES_WRITTEN_AGAIN: &str = "dedup_batches_written_again_total";
     /// A key or local_id repeated with a different payload (refused with 422).
     pub const MISMATCHES: &str = "dedup_mismatches_total";
     /// A key repeated while its first request was running (409).

@@ -20,6 +20,7 @@
 use super::store::{Outgoing, Stored, store_all, store_all_new};
 use crate::db::{self, messages::MAX_ROWS_PER_INSERT};
 use crate::error::ApiError;
+use crate::metrics::dedup;
 use crate::state::AppState;
 use messaging_core::wire::CurrentUser;
 use messaging_core::{ConversationId, NewMessage};
@@ -147,6 +148,7 @@ async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
             // One was stored before (by another process, or longer ago than the memory of
             // repeats reaches): again, reading first what is stored.
             None => {
+                metrics::counter!(dedup::BATCHES_WRITTEN_AGAIN).increment(1);
                 tx.rollback().await?;
                 tx = state.db.begin_write().await?;
                 store_all(&mut tx, &outgoing).await?
