@@ -237,15 +237,7 @@ async fn new_messages_batched_with_a_repeat_stored_before_leave_no_gap(store: St
     let next: Value = next.json().await.expect("a JSON body");
     assert_eq!(seq(&next), 6);
     // Operators see a batch written again.
-    let metrics = via_second
-        .client
-        .get(via_second.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = via_second.metrics().await;
     assert!(
         metrics.contains("dedup_batches_written_again_total 1"),
         "{metrics}"

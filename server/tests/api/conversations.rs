@@ -348,15 +348,7 @@ async fn metrics_count_replays_and_natural_key_merges() {
     app.create_conversation(&token, "key-1", &body).await;
     app.create_conversation(&token, "key-1", &body).await;
     app.create_conversation(&token, "key-2", &body).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     for name in [
         "dedup_replays_total",
         "dedup_natural_key_merges_total",

@@ -203,6 +203,18 @@ impl TestApp {
             .expect("get request")
     }
 
+    /// The process's Prometheus text (`/metrics`).
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Counts rows straight from the database: the audits trust no API answer.
     pub async fn count(&self, sql: &str) -> i64 {
         count_rows(&self.database_url, sql).await
