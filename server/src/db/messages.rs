@@ -71,8 +71,8 @@ pub async fn insert_and_announce(
     if rows.is_empty() {
         return Ok(0);
     }
-    let announce = tx.backend() == super::Backend::Postgres;
-    let sql = insert_sql(rows.len(), tx.backend());
+    let backend = tx.backend();
+    let sql = insert_sql(rows.len(), backend);
     let mut query = sqlx::query(&sql);
     for row in rows {
         query = query
@@ -86,7 +86,7 @@ pub async fn insert_and_announce(
             .bind(row.display_data.device_kind.as_str())
             .bind(row.created_at);
     }
-    if !announce {
+    if backend == super::Backend::Sqlite {
         return Ok(query.execute(&mut **tx).await?.rows_affected());
     }
     let ids: Vec<String> = rows.iter().map(|row| row.id.to_string()).collect();
