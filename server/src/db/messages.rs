@@ -39,7 +39,8 @@ fn message(row: &AnyRow) -> sqlx::Result<Message> {
 pub struct NewMessageRow<'a> {
     pub id: MessageId,
     pub conversation_id: ConversationId,
-    /// From `conversations::take_seqs`, in the same transaction.
+    /// Its number, from `conversations::take_seqs` in the same transaction; for
+    /// [`number_insert_and_announce`], its place among the rows of its conversation.
     pub seq: u64,
     pub local_id: &'a LocalId,
     pub sender_id: UserId,
@@ -128,6 +129,115 @@ fn insert_sql(rows: usize, backend: super::Backend) -> String {
          SELECT (SELECT COUNT(*) FROM inserted) AS inserted FROM pg_notify(${channel}, ${payload})"
     )
 }
+
+/// PostgreSQL: numbers, inserts and announces new messages in ONE statement, which is its
+/// own transaction: one round trip, where a transaction takes four (BEGIN, the numbers,
+/// the insert with its `NOTIFY`, COMMIT) and holds the conversations' rows locked over
+/// three of them. Each row's `seq` here is its place among the rows of its conversation
+/// (0, 1, …); the statement locks the conversations' rows in id order (as
+/// [`super::conversations::take_seqs`] does, so two processes never deadlock), adds each
+/// conversation's last number, and inserts. Returns each row's number, in order; `None`
+/// when a row's `local_id` is stored already in its conversation: the statement then
+/// failed on that constraint, so nothing of it is stored and no number is taken.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
+pub async fn number_insert_and_announce(
+    pool: &sqlx::AnyPool,
+    rows: &[NewMessageRow<'_>],
+) -> sqlx::Result<Option<Vec<u64>>> {
+    let json_rows: Vec<RowAsJson<'_>> = rows.iter().map(RowAsJson::from).collect();
+    let json_rows = serde_json::to_string(&json_rows).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    let ids: Vec<String> = rows.iter().map(|row| row.id.to_string()).collect();
+    let numbered = sqlx::query(NUMBER_INSERT_AND_ANNOUNCE)
+        .bind(json_rows)
+        .bind(NEW_MESSAGE_CHANNEL)
+        .bind(ids.join(","))
+        .fetch_all(pool)
+        .await;
+    let numbered = match numbered {
+        Ok(numbered) => numbered,
+        Err(sqlx::Error::Database(error)) if error.constraint() == Some(LOCAL_ID_CONSTRAINT) => {
+            return Ok(None);
+        }
+        Err(error) => return Err(error),
+    };
+    let mut seqs = std::collections::HashMap::with_capacity(numbered.len());
+    for row in &numbered {
+        let id: String = row.try_get("id")?;
+        let seq: i64 = row.try_get("seq")?;
+        seqs.insert(
+            id,
+            u64::try_from(seq).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        );
+    }
+    ids.iter()
+        .map(|id| seqs.get(id).copied().ok_or(sqlx::Error::RowNotFound))
+        .collect::<sqlx::Result<_>>()
+        .map(Some)
+}
+
+/// The unique constraint on (conversation_id, local_id): a message stored once.
+const LOCAL_ID_CONSTRAINT: &str = "messages_local_id";
+
+/// A row of [`number_insert_and_announce`], as `json_to_recordset` reads it: one
+/// parameter for the whole batch, so one statement text whatever its size (prepared once
+/// per connection).
+#[derive(serde::Serialize)]
+struct RowAsJson<'a> {
+    id: String,
+    conversation_id: String,
+    place: u64,
+    local_id: &'a str,
+    sender_id: String,
+    body: &'a str,
+    user_agent: Option<&'a str>,
+    device_kind: &'a str,
+    created_at: i64,
+}
+
+impl<'a> From<&NewMessageRow<'a>> for RowAsJson<'a> {
+    fn from(row: &NewMessageRow<'a>) -> Self {
+        Self {
+            id: row.id.to_string(),
+            conversation_id: row.conversation_id.to_string(),
+            place: row.seq,
+            local_id: row.local_id.as_str(),
+            sender_id: row.sender_id.to_string(),
+            body: row.text,
+            user_agent: row.display_data.user_agent.as_deref(),
+            device_kind: row.display_data.device_kind.as_str(),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// The statement of [`number_insert_and_announce`]. `locked` takes the rows' locks in id
+/// order before the UPDATE touches them (it reads them through `locked`). A conversation
+/// that is not there leaves its rows' `seq` NULL: the insert fails, nothing is stored.
+/// `pg_notify` in FROM runs once (it returns `void`, which the Any driver cannot decode).
+const NUMBER_INSERT_AND_ANNOUNCE: &str = "\
+WITH batch AS (
+    SELECT * FROM json_to_recordset($1::json) AS b(
+        id TEXT, conversation_id TEXT, place BIGINT, local_id TEXT, sender_id TEXT,
+        body TEXT, user_agent TEXT, device_kind TEXT, created_at BIGINT)
+), asked AS (
+    SELECT conversation_id, COUNT(*) AS n, MAX(created_at) AS at FROM batch GROUP BY conversation_id
+), locked AS (
+    SELECT c.id, asked.n, asked.at FROM conversations c JOIN asked ON asked.conversation_id = c.id
+    ORDER BY c.id FOR NO KEY UPDATE OF c
+), numbered AS (
+    UPDATE conversations SET last_seq = last_seq + locked.n,
+        last_message_at = GREATEST(last_message_at, locked.at)
+    FROM locked WHERE conversations.id = locked.id
+    RETURNING conversations.id, conversations.last_seq - locked.n AS before
+), inserted AS (
+    INSERT INTO messages (id, conversation_id, seq, local_id, sender_id, body, user_agent, device_kind, created_at)
+    SELECT batch.id, batch.conversation_id,
+        (SELECT numbered.before FROM numbered WHERE numbered.id = batch.conversation_id) + batch.place + 1,
+        batch.local_id, batch.sender_id, batch.body, batch.user_agent, batch.device_kind, batch.created_at
+    FROM batch
+    RETURNING id, seq
+)
+SELECT inserted.id, inserted.seq FROM inserted, pg_notify($2, $3)";
 
 /// The PostgreSQL `NOTIFY` channel that carries the ids of new messages, comma-separated.
 pub const NEW_MESSAGE_CHANNEL: &str = "new_message";

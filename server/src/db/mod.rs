@@ -121,11 +121,13 @@ pub struct Db {
     sqlite_writer: Option<writer::Writer>,
 }
 
-/// A PostgreSQL write transaction's start, bounding how long it waits for a row lock
-/// another transaction holds: on the idempotency key's row (the same key in flight in
-/// another process) the wait ends in 409; on any other row it is contention and ends in
-/// 503 with Retry-After. One simple query, so one round trip for both statements.
-const BEGIN_WITH_LOCK_TIMEOUT: &str = "BEGIN; SET LOCAL lock_timeout = '2s'";
+/// How long a PostgreSQL statement of a request waits for a lock another transaction
+/// holds, set on every connection of the pool (a batch of messages is one statement
+/// outside any transaction, so `SET LOCAL` would not reach it). On the idempotency key's
+/// row (the same key in flight in another process) the wait ends in 409; on any other row
+/// it is contention and ends in 503 with Retry-After. Migrations run on a connection of
+/// their own, without it: another process's may take longer.
+const SET_LOCK_TIMEOUT: &str = "SET lock_timeout = '2s'";
 
 impl Db {
     /// Connects, creating the SQLite file and its folder when missing, and runs the
@@ -163,7 +165,11 @@ impl Db {
                 Some(writer::Writer::new(connection))
             }
             Backend::Postgres => {
-                migrate(&pool).await?;
+                let mut connection = AnyConnection::connect_with(&options)
+                    .await
+                    .context("Failed to connect for the migrations")?;
+                migrate(&mut connection).await?;
+                connection.close().await?;
                 None
             }
         };
@@ -179,13 +185,11 @@ impl Db {
 
     /// Starts a transaction that will write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a deferred read that later upgrades gets SQLITE_BUSY without
-    /// waiting. On PostgreSQL it bounds lock waits.
+    /// waiting. On PostgreSQL its lock waits are bounded by the connection's `lock_timeout`.
     pub async fn begin_write(&self) -> Result<Tx, WriteError> {
         match &self.sqlite_writer {
             Some(writer) => Ok(Tx::Sqlite(writer.begin().await?)),
-            None => Ok(Tx::Postgres(
-                self.pool.begin_with(BEGIN_WITH_LOCK_TIMEOUT).await?,
-            )),
+            None => Ok(Tx::Postgres(self.pool.begin().await?)),
         }
     }
 
@@ -263,6 +267,9 @@ fn pool_options(backend: Backend, size: u32, access: Access) -> AnyPoolOptions {
         })
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
+                if backend == Backend::Postgres {
+                    conn.execute(SET_LOCK_TIMEOUT).await?;
+                }
                 if backend == Backend::Sqlite {
                     // WAL lets readers run beside the one writer; FULL syncs each
                     // commit, so an acknowledged message survives a power cut too.

@@ -4,10 +4,12 @@
 //! row until the commit is durable. Written one transaction each (BEGIN, the number, an
 //! insert, a `NOTIFY`, COMMIT), a busy conversation would move one commit, one WAL flush,
 //! at a time. So the messages waiting in this process, whatever their conversations, are
-//! written by one transaction: one statement for all their numbers, one insert (with its
-//! `NOTIFY`) and one commit for all of them. Should the insert meet a `local_id` stored
-//! before (rare: a repeat stored lately is answered from memory), the batch is rolled back
-//! and written again, reading first what is stored (`store::store_all_new`).
+//! written together: on SQLite by one transaction (one statement for all their numbers,
+//! one insert, one commit), on PostgreSQL by one statement that takes the numbers,
+//! inserts, notifies and commits, in one round trip (`store::store_all_new_at_once`).
+//! Should the insert meet a `local_id` stored before (rare: a repeat stored lately is
+//! answered from memory), nothing of the batch is kept and it is written again, reading
+//! first what is stored (`store::store_all`).
 //! The first message to find nobody writing starts a drain task, which writes what
 //! waits, then what arrived meanwhile, until nothing is left: under load the batches
 //! grow by themselves, and alone a message is written at once.
@@ -17,8 +19,8 @@
 //! `local_id` makes that safe). Nothing is answered before its commit, and a failed batch
 //! answers each of its messages with the failure (none of them is stored).
 
-use super::store::{Outgoing, Stored, store_all, store_all_new};
-use crate::db::{self, messages::MAX_ROWS_PER_INSERT};
+use super::store::{Outgoing, Stored, Verdicts, store_all, store_all_new, store_all_new_at_once};
+use crate::db::{self, Backend, messages::MAX_ROWS_PER_INSERT};
 use crate::error::ApiError;
 use crate::metrics::dedup;
 use crate::state::AppState;
@@ -142,21 +144,16 @@ async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
         })
         .collect();
     let written = async {
+        // The batch tests hold a batch here, so that others gather behind it.
+        crate::crash::point("before_message_batch");
+        if let Some(verdicts) = write_new(state, &outgoing).await? {
+            return Ok(verdicts);
+        }
+        // One was stored before (by another process, or longer ago than the memory of
+        // repeats reaches): again, reading first what is stored.
+        metrics::counter!(dedup::BATCHES_WRITTEN_AGAIN).increment(1);
         let mut tx = state.db.begin_write().await?;
-        let verdicts = match store_all_new(&mut tx, &outgoing).await? {
-            Some(verdicts) => verdicts,
-            // One was stored before (by another process, or longer ago than the memory of
-            // repeats reaches): again, reading first what is stored.
-            None => {
-                metrics::counter!(dedup::BATCHES_WRITTEN_AGAIN).increment(1);
-                tx.rollback().await?;
-                tx = state.db.begin_write().await?;
-                store_all(&mut tx, &outgoing).await?
-            }
-        };
-        // Numbered, not yet committed: the scale-out test delays a commit here (the row
-        // locks the numbers came with hold the conversations' later writers back).
-        crate::crash::point("before_message_commit");
+        let verdicts = store_all(&mut tx, &outgoing).await?;
         db::commit(tx).await?;
         Ok::<_, ApiError>(verdicts)
     };
@@ -180,6 +177,24 @@ async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
             batch.iter().map(|_| Err(shared())).collect()
         }
     }
+}
+
+/// The batch as new messages, committed; `None` (nothing stored) when one of them was
+/// stored before.
+async fn write_new(
+    state: &AppState,
+    outgoing: &[Outgoing<'_>],
+) -> Result<Option<Verdicts>, ApiError> {
+    if state.db.backend() == Backend::Postgres {
+        return store_all_new_at_once(state.db.pool(), outgoing).await;
+    }
+    let mut tx = state.db.begin_write().await?;
+    let Some(verdicts) = store_all_new(&mut tx, outgoing).await? else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    db::commit(tx).await?;
+    Ok(Some(verdicts))
 }
 
 /// A batch's failure, as each of its messages' answer: a problem as it is; anything

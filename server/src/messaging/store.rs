@@ -109,12 +109,41 @@ pub async fn store_all_new(
     let Some(inserted) = insert_and_announce(tx, &numbered, created_at).await? else {
         return Ok(None);
     };
+    Ok(Some(verdicts_of_new(outgoing, inserted)))
+}
+
+/// [`verdicts`] when every message of `inserted` is new.
+fn verdicts_of_new(outgoing: &[Outgoing<'_>], inserted: Vec<Message>) -> Verdicts {
     let new_ids = inserted.iter().map(|message| message.id).collect();
     let known = inserted
         .into_iter()
         .map(|message| ((message.conversation_id, message.local_id.clone()), message))
         .collect();
-    Ok(Some(verdicts(outgoing, known, new_ids)))
+    verdicts(outgoing, known, new_ids)
+}
+
+/// [`store_all_new`] on PostgreSQL, in one statement that is its own transaction (one
+/// round trip: `db::messages::number_insert_and_announce`). `None` when a message was
+/// stored before: nothing is stored then, and the messages go to [`store_all`].
+pub async fn store_all_new_at_once(
+    pool: &sqlx::AnyPool,
+    outgoing: &[Outgoing<'_>],
+) -> Result<Option<Verdicts>, ApiError> {
+    let candidates = first_of_each(outgoing);
+    let created_at = db::now();
+    let placed = number(&candidates, &mut BTreeMap::new());
+    let mut rows = new_rows(&placed, created_at);
+    // The statement commits as it ends: the crash tests' points around a commit.
+    crate::crash::point("before_commit");
+    let Some(seqs) = db::messages::number_insert_and_announce(pool, &rows).await? else {
+        return Ok(None);
+    };
+    crate::crash::point("after_commit");
+    for (row, seq) in rows.iter_mut().zip(seqs) {
+        row.seq = seq;
+    }
+    let inserted = stored_messages(&rows, &placed, created_at);
+    Ok(Some(verdicts_of_new(outgoing, inserted)))
 }
 
 /// Each message once, in the order given: the first of each `local_id` may be new.
@@ -203,7 +232,19 @@ async fn insert_and_announce(
     if numbered.is_empty() {
         return Ok(Some(Vec::new()));
     }
-    let rows: Vec<db::messages::NewMessageRow<'_>> = numbered
+    let rows = new_rows(numbered, created_at);
+    if db::messages::insert_and_announce(tx, &rows).await? != rows.len() as u64 {
+        return Ok(None);
+    }
+    Ok(Some(stored_messages(&rows, numbered, created_at)))
+}
+
+/// The rows that store the messages under their numbers, each with a new id.
+fn new_rows<'a>(
+    numbered: &[(&'a Outgoing<'_>, u64)],
+    created_at: OffsetDateTime,
+) -> Vec<db::messages::NewMessageRow<'a>> {
+    numbered
         .iter()
         .map(|(o, seq)| db::messages::NewMessageRow {
             id: db::time_ordered_id(),
@@ -215,28 +256,31 @@ async fn insert_and_announce(
             display_data: &o.message.display_data,
             created_at: micros::from_time(created_at),
         })
-        .collect();
-    if db::messages::insert_and_announce(tx, &rows).await? != rows.len() as u64 {
-        return Ok(None);
-    }
-    Ok(Some(
-        rows.iter()
-            .zip(numbered)
-            .map(|(row, (o, _))| Message {
-                id: row.id,
-                conversation_id: row.conversation_id,
-                seq: row.seq,
-                local_id: o.message.local_id.clone(),
-                sender: Participant {
-                    id: o.sender.id,
-                    display_name: o.sender.display_name.clone(),
-                },
-                text: o.message.text.as_str().to_owned(),
-                created_at,
-                display_data: o.message.display_data.clone(),
-            })
-            .collect(),
-    ))
+        .collect()
+}
+
+/// The messages as stored by `rows` (made from `numbered` by [`new_rows`]).
+fn stored_messages(
+    rows: &[db::messages::NewMessageRow<'_>],
+    numbered: &[(&Outgoing<'_>, u64)],
+    created_at: OffsetDateTime,
+) -> Vec<Message> {
+    rows.iter()
+        .zip(numbered)
+        .map(|(row, (o, _))| Message {
+            id: row.id,
+            conversation_id: row.conversation_id,
+            seq: row.seq,
+            local_id: o.message.local_id.clone(),
+            sender: Participant {
+                id: o.sender.id,
+                display_name: o.sender.display_name.clone(),
+            },
+            text: o.message.text.as_str().to_owned(),
+            created_at,
+            display_data: o.message.display_data.clone(),
+        })
+        .collect()
 }
 
 /// A stored message met again under its `local_id`: the same message, or a refusal.

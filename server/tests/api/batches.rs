@@ -21,7 +21,7 @@ async fn messages_sent_while_a_batch_is_written_share_the_next_transaction(store
     let (database_url, _dir) = fresh_database(store).await;
     let server = ServerProcess::start_with_env(
         &database_url,
-        &[("FAILPOINTS", "before_message_commit=1*sleep(1000)")],
+        &[("FAILPOINTS", "before_message_batch=1*sleep(1000)")],
     )
     .await;
     let app = TestApp::at(server.address.clone(), database_url);
@@ -138,7 +138,7 @@ async fn a_repeat_found_by_a_batch_is_answered_from_memory_after(store: Store) {
     let first = ServerProcess::start(&database_url).await;
     let second = ServerProcess::start_with_env(
         &database_url,
-        &[("FAILPOINTS", "before_message_commit=1*off->return")],
+        &[("FAILPOINTS", "before_message_batch=1*off->return")],
     )
     .await;
     let via_first = TestApp::at(first.address.clone(), database_url.clone());
@@ -190,7 +190,7 @@ async fn new_messages_batched_with_a_repeat_stored_before_leave_no_gap(store: St
     let first = ServerProcess::start(&database_url).await;
     let second = ServerProcess::start_with_env(
         &database_url,
-        &[("FAILPOINTS", "before_message_commit=1*sleep(500)")],
+        &[("FAILPOINTS", "before_message_batch=1*sleep(500)")],
     )
     .await;
     let via_first = TestApp::at(first.address.clone(), database_url.clone());
@@ -260,4 +260,38 @@ async fn on_sqlite_new_messages_batched_with_a_repeat_stored_before_leave_no_gap
 )]
 async fn on_postgresql_new_messages_batched_with_a_repeat_stored_before_leave_no_gap() {
     new_messages_batched_with_a_repeat_stored_before_leave_no_gap(Store::Postgres).await;
+}
+
+/// A batch that waits for a conversation's row another transaction holds (PostgreSQL)
+/// gives up after the lock timeout: its messages are answered 503 with Retry-After, and
+/// their retry once the row is free is stored. The batch is one statement outside any
+/// transaction, so the bound is set on the connection, not by the transaction's start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_waiting_on_a_locked_conversation_gives_up_with_a_503() {
+    use sqlx::{AnyConnection, Connection, Executor};
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    let server = ServerProcess::start(&database_url).await;
+    let app = TestApp::at(server.address.clone(), database_url.clone());
+    let (alice, id) = app.alice_asks_northwind().await;
+    sqlx::any::install_default_drivers();
+    let mut holder = AnyConnection::connect(&database_url)
+        .await
+        .expect("the test's connection");
+    holder.execute("BEGIN").await.expect("BEGIN");
+    sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR UPDATE")
+        .bind(&id)
+        .fetch_one(&mut holder)
+        .await
+        .expect("the row locked");
+
+    let body = json!({ "conversation_id": id, "text": "Waits", "local_id": "waits" });
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(8), app.chat(&alice, &body))
+        .await
+        .expect("answered within the lock timeout, not held for as long as the lock");
+    assert_eq!(waited.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(waited.headers().get("retry-after").is_some());
+
+    holder.execute("ROLLBACK").await.expect("ROLLBACK");
+    let retried = app.chat(&alice, &body).await;
+    assert_eq!(retried.status(), StatusCode::ACCEPTED);
 }

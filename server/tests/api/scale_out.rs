@@ -1,7 +1,7 @@
 //! Several server processes on one PostgreSQL: the live stream reaches a participant
 //! connected to another process than the sender's, and ends at once when its session
-//! signs out through another process (the processes share `LISTEN`/`NOTIFY`); a commit
-//! delayed in one process never lets a reader skip a message.
+//! signs out through another process (the processes share `LISTEN`/`NOTIFY`); a write
+//! held up in one process never lets a reader skip a message.
 
 use crate::helpers::{
     ServerProcess, Store, TestApp, count_rows, fresh_database, next_event, streamed_local_ids,
@@ -11,6 +11,7 @@ use messaging_components::timeline::{Merged, merge_confirmed};
 use messaging_core::wire::{Message, Page};
 use reqwest::StatusCode;
 use serde_json::json;
+use sqlx::{AnyConnection, Connection, Executor};
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -76,31 +77,39 @@ async fn signing_out_through_one_process_ends_the_session_at_once_on_another() {
     }
 }
 
-/// Two processes on one PostgreSQL, one of them slow to commit a message it has already
+/// Two processes on one PostgreSQL, one of them held up writing a message it has already
 /// numbered: the other process's next message waits behind it (the conversation's row
 /// lock), a reader catching up meanwhile gets a gap-free run, and a reader following the
 /// rule of the browser's view (`timeline::merge_confirmed`: fetch the gap first) ends with
-/// every message, in order. Needs the fault points (`scripts/test` builds them in).
+/// every message, in order. The hold-up: a transaction of the test's own has inserted,
+/// uncommitted, a row with the held message's `local_id`, so the batch's statement (its
+/// number taken, the row locked) waits at the unique index for it; it is then rolled back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(
-    not(feature = "failpoints"),
-    ignore = "needs the server's fault points: cargo test --features server/failpoints"
-)]
-async fn a_commit_delayed_in_one_process_never_lets_a_reader_skip_a_message() {
+async fn a_write_held_up_in_one_process_never_lets_a_reader_skip_a_message() {
     let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    let slow = ServerProcess::start(&database_url).await;
     let quick = ServerProcess::start(&database_url).await;
-    let slow = ServerProcess::start_with_env(
-        &database_url,
-        &[("FAILPOINTS", "before_message_commit=1*sleep(2500)")],
-    )
-    .await;
     let via_quick = TestApp::at(quick.address.clone(), database_url.clone());
 
     let (alice, id) = via_quick.alice_asks_northwind().await;
     let carol = via_quick.sign_in("carol").await;
     let mut reader = Reader::open(&via_quick, &carol, &id).await;
+    sqlx::any::install_default_drivers();
+    let mut holder = AnyConnection::connect(&database_url)
+        .await
+        .expect("the test's connection");
+    holder.execute("BEGIN").await.expect("BEGIN");
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, local_id, sender_id, body, device_kind, created_at) \
+         SELECT $1, id, -1, 'delayed', created_by, 'in the way', 'unknown', 0 FROM conversations WHERE id = $2",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&id)
+    .execute(&mut holder)
+    .await
+    .expect("the row in the way");
 
-    // Through the slow process: numbered 2, then its commit waits.
+    // Through the slow process: numbered 2, then its write waits.
     let send = |address: &str, text: &str| {
         let app = TestApp::at(address.to_owned(), database_url.clone());
         let body = json!({ "conversation_id": id, "text": text, "local_id": text });
@@ -116,11 +125,12 @@ async fn a_commit_delayed_in_one_process_never_lets_a_reader_skip_a_message() {
         })
     };
     let delayed = send(&slow.address, "delayed");
-    wait_for_backends(&database_url, "state = 'idle in transaction'").await;
+    wait_for_backends(&database_url, "wait_event_type = 'Lock'", 1).await;
     // Through the quick process: it waits on the conversation's row lock.
     let behind = send(&quick.address, "behind");
-    wait_for_backends(&database_url, "wait_event_type = 'Lock'").await;
+    wait_for_backends(&database_url, "wait_event_type = 'Lock'", 2).await;
     reader.catch_up().await;
+    holder.execute("ROLLBACK").await.expect("ROLLBACK");
 
     assert_eq!(delayed.await.expect("delayed"), StatusCode::ACCEPTED);
     assert_eq!(behind.await.expect("behind"), StatusCode::ACCEPTED);
@@ -131,12 +141,12 @@ async fn a_commit_delayed_in_one_process_never_lets_a_reader_skip_a_message() {
 
 /// Waits until a session of the test's database is in the state `condition` describes
 /// (a `pg_stat_activity` condition).
-async fn wait_for_backends(database_url: &str, condition: &str) {
+async fn wait_for_backends(database_url: &str, condition: &str, at_least: i64) {
     let sql = format!(
         "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND {condition}"
     );
     for _ in 0..200 {
-        if count_rows(database_url, &sql).await > 0 {
+        if count_rows(database_url, &sql).await >= at_least {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
