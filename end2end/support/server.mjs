@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { after, before } from "node:test";
 import { createServer } from "node:net";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -56,6 +56,7 @@ export async function startServer(env = {}, { binary = "server" } = {}) {
         child.once("exit", done);
         child.kill("SIGTERM");
       });
+      rmSync(dataDir, { recursive: true, force: true });
       if (panics.length > 0) throw new Error(`the server panicked: ${panics.join("; ")}`);
     },
   };

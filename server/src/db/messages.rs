@@ -140,8 +140,8 @@ fn insert_sql(rows: usize, backend: super::Backend) -> String {
 /// when a row's `local_id` is stored already in its conversation: the statement then
 /// failed on that constraint, so nothing of it is stored and no number is taken.
 #[tracing::instrument(skip_all, fields(rows = rows.len()))]
-pub async fn number_insert_and_announce(
-    pool: &sqlx::AnyPool,
+pub async fn number_insert_and_announce<'e>(
+    db: impl Executor<'e, Database = Any>,
     rows: &[NewMessageRow<'_>],
 ) -> sqlx::Result<Option<Vec<u64>>> {
     let json_rows: Vec<RowAsJson<'_>> = rows.iter().map(RowAsJson::from).collect();
@@ -151,7 +151,7 @@ pub async fn number_insert_and_announce(
         .bind(json_rows)
         .bind(NEW_MESSAGE_CHANNEL)
         .bind(ids.join(","))
-        .fetch_all(pool)
+        .fetch_all(db)
         .await;
     let numbered = match numbered {
         Ok(numbered) => numbered,

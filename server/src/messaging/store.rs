@@ -259,14 +259,14 @@ fn new_rows<'a>(
         .collect()
 }
 
-/// The messages as stored by `rows` (made from `numbered` by [`new_rows`]).
+/// The messages as stored by `rows`, which [`new_rows`] made from `made_from`.
 fn stored_messages(
     rows: &[db::messages::NewMessageRow<'_>],
-    numbered: &[(&Outgoing<'_>, u64)],
+    made_from: &[(&Outgoing<'_>, u64)],
     created_at: OffsetDateTime,
 ) -> Vec<Message> {
     rows.iter()
-        .zip(numbered)
+        .zip(made_from)
         .map(|(row, (o, _))| Message {
             id: row.id,
             conversation_id: row.conversation_id,
