@@ -124,6 +124,8 @@ async fn a_write_held_up_in_one_process_never_lets_a_reader_skip_a_message() {
             }
         })
     };
+    // From here to the rollback takes well under the 2 s lock timeout (past it the held
+    // write would give up, be retried, and `behind` would take number 2).
     let delayed = send(&slow.address, "delayed");
     wait_for_backends(&database_url, "wait_event_type = 'Lock'", 1).await;
     // Through the quick process: it waits on the conversation's row lock.
