@@ -87,7 +87,7 @@ async fn signing_out_through_one_process_ends_the_session_at_once_on_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_held_up_in_one_process_never_lets_a_reader_skip_a_message() {
     let (database_url, _dir) = fresh_database(Store::Postgres).await;
-    let slow = ServerProcess::start(&database_url).await;
+    let held = ServerProcess::start(&database_url).await;
     let quick = ServerProcess::start(&database_url).await;
     let via_quick = TestApp::at(quick.address.clone(), database_url.clone());
 
@@ -109,7 +109,7 @@ async fn a_write_held_up_in_one_process_never_lets_a_reader_skip_a_message() {
     .await
     .expect("the row in the way");
 
-    // Through the slow process: numbered 2, then its write waits.
+    // Through one process: numbered 2, then its write waits for the row in the way.
     let send = |address: &str, text: &str| {
         let app = TestApp::at(address.to_owned(), database_url.clone());
         let body = json!({ "conversation_id": id, "text": text, "local_id": text });
@@ -126,7 +126,7 @@ async fn a_write_held_up_in_one_process_never_lets_a_reader_skip_a_message() {
     };
     // From here to the rollback takes well under the 2 s lock timeout (past it the held
     // write would give up, be retried, and `behind` would take number 2).
-    let delayed = send(&slow.address, "delayed");
+    let delayed = send(&held.address, "delayed");
     wait_for_backends(&database_url, "wait_event_type = 'Lock'", 1).await;
     // Through the quick process: it waits on the conversation's row lock.
     let behind = send(&quick.address, "behind");
