@@ -90,10 +90,10 @@ pub async fn store_all(tx: &mut Tx, outgoing: &[Outgoing<'_>]) -> Result<Verdict
 }
 
 /// [`store_all`] without its read, for messages expected to be new: a batch of chat
-/// messages, whose repeats stored lately were answered from memory before they came here.
-/// The read costs each batch a statement (on PostgreSQL, a round trip while the
-/// conversations' rows are locked) to find what is rare; the insert, which skips a
-/// `local_id` already stored, finds it too. Then this returns `None`: the numbers were
+/// messages on SQLite (PostgreSQL's is [`store_all_new_at_once`]), whose repeats stored
+/// lately were answered from memory before they came here. The read costs each batch a
+/// statement to find what is rare; the insert, which skips a `local_id` already stored,
+/// finds it too. Then this returns `None`: the numbers were
 /// taken for every message, so the transaction must be rolled back and the messages
 /// stored with [`store_all`].
 pub async fn store_all_new(

@@ -2,7 +2,7 @@
 //! batch is being written go in the next one together, whatever their conversations, each
 //! conversation's numbered in order, and a refused one among them refuses only itself.
 
-use crate::helpers::{ServerProcess, Store, TestApp, fresh_database, inquiry};
+use crate::helpers::{ServerProcess, Store, TestApp, fresh_database, inquiry, open_transaction};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -268,16 +268,12 @@ async fn on_postgresql_new_messages_batched_with_a_repeat_stored_before_leave_no
 /// transaction, so the bound is set on the connection, not by the transaction's start.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_waiting_on_a_locked_conversation_gives_up_with_a_503() {
-    use sqlx::{AnyConnection, Connection, Executor};
+    use sqlx::Executor;
     let (database_url, _dir) = fresh_database(Store::Postgres).await;
     let server = ServerProcess::start(&database_url).await;
     let app = TestApp::at(server.address.clone(), database_url.clone());
     let (alice, id) = app.alice_asks_northwind().await;
-    sqlx::any::install_default_drivers();
-    let mut holder = AnyConnection::connect(&database_url)
-        .await
-        .expect("the test's connection");
-    holder.execute("BEGIN").await.expect("BEGIN");
+    let mut holder = open_transaction(&database_url).await;
     sqlx::query("SELECT id FROM conversations WHERE id = $1 FOR UPDATE")
         .bind(&id)
         .fetch_one(&mut holder)

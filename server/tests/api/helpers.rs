@@ -293,6 +293,18 @@ pub async fn count_rows(database_url: &str, sql: &str) -> i64 {
     n
 }
 
+/// A transaction of the test's own on the database, begun: what it writes or locks holds
+/// the server's writers back until the test commits or rolls it back.
+pub async fn open_transaction(database_url: &str) -> sqlx::AnyConnection {
+    use sqlx::{Connection, Executor};
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(database_url)
+        .await
+        .expect("the test's connection");
+    connection.execute("BEGIN").await.expect("BEGIN");
+    connection
+}
+
 /// A create body for the agency inquiry.
 pub fn inquiry(agency_id: &str, text: &str, local_id: &str) -> Value {
     json!({

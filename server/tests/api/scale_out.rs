@@ -4,14 +4,15 @@
 //! held up in one process never lets a reader skip a message.
 
 use crate::helpers::{
-    ServerProcess, Store, TestApp, count_rows, fresh_database, next_event, streamed_local_ids,
+    ServerProcess, Store, TestApp, count_rows, fresh_database, next_event, open_transaction,
+    streamed_local_ids,
 };
 use futures_util::Stream;
 use messaging_components::timeline::{Merged, merge_confirmed};
 use messaging_core::wire::{Message, Page};
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::Executor;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -94,11 +95,7 @@ async fn a_write_held_up_in_one_process_never_lets_a_reader_skip_a_message() {
     let (alice, id) = via_quick.alice_asks_northwind().await;
     let carol = via_quick.sign_in("carol").await;
     let mut reader = Reader::open(&via_quick, &carol, &id).await;
-    sqlx::any::install_default_drivers();
-    let mut holder = AnyConnection::connect(&database_url)
-        .await
-        .expect("the test's connection");
-    holder.execute("BEGIN").await.expect("BEGIN");
+    let mut holder = open_transaction(&database_url).await;
     sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, local_id, sender_id, body, device_kind, created_at) \
          SELECT $1, id, -1, 'delayed', created_by, 'in the way', 'unknown', 0 FROM conversations WHERE id = $2",
