@@ -329,7 +329,9 @@ test("a conversation page loads the conversation's bundle, other pages the small
   await page.goto(`${env.server.baseUrl}/agencies/northwind`);
   await waitForHydration(page);
   await page.getByRole("button", { name: "Send message" }).waitFor();
-  assert.deepEqual([...new Set(loaded)], ["/pkg/messaging-conversation_bg.wasm", "/pkg/messaging_bg.wasm"]);
+  // (The agency page's compose dialog is a chunk of its own: see faults.test.mjs.)
+  const bundles = loaded.filter((path) => path.endsWith("_bg.wasm"));
+  assert.deepEqual([...new Set(bundles)], ["/pkg/messaging-conversation_bg.wasm", "/pkg/messaging_bg.wasm"]);
   assert.deepEqual(errors, []);
   await context.close();
 });

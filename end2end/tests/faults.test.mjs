@@ -200,3 +200,42 @@ test("a 409 in flight is waited out by itself (Retry-After) and the send complet
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+/** The compose dialog's code: a chunk the agency page loads on demand (`scripts/build-bundle --split`). */
+const composeChunk = (url) => url.pathname === "/pkg/split_compose_parts.wasm";
+
+test("the compose dialog's code loads after the page is interactive, and the click then needs no more", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = pageErrors(page);
+  await signIn(page, env.server.baseUrl, "carol", "/agencies");
+  const requested = [];
+  page.on("request", (request) => requested.push(new URL(request.url()).pathname));
+  const chunk = page.waitForRequest((request) => composeChunk(new URL(request.url())));
+  await page.goto(`${env.server.baseUrl}/agencies/summit-events`);
+  await waitForHydration(page);
+  const hydratedAt = await page.evaluate(() => performance.getEntriesByName("messaging:hydrated")[0].startTime);
+  await (await chunk).response();
+  const chunkAt = await page.evaluate(
+    () => performance.getEntriesByType("resource").find((r) => r.name.endsWith("/split_compose_parts.wasm")).startTime,
+  );
+  assert.ok(chunkAt >= hydratedAt, `the chunk (at ${chunkAt} ms) did not compete with the page's bundle (hydrated at ${hydratedAt} ms)`);
+
+  const before = requested.length;
+  await openModal(page);
+  const wasm = requested.slice(before).filter((path) => path.endsWith(".wasm"));
+  assert.deepEqual(wasm, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("when the compose dialog's code cannot load, the button leads to the plain compose form", async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.route(composeChunk, (route) => route.abort("internetdisconnected"));
+  await signIn(page, env.server.baseUrl, "carol", "/agencies/blue-harbor");
+  await page.getByRole("button", { name: "Send message" }).click();
+  await page.waitForURL(/\/agencies\/blue-harbor\/message$/);
+  await page.getByRole("button", { name: "Send" }).waitFor();
+  await context.close();
+});

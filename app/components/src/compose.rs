@@ -46,6 +46,11 @@ impl ExistenceCheck {
         }
     }
 
+    /// The check could not run (the dialog's code did not load): the button is free again.
+    pub fn abandon(&mut self) {
+        self.running = false;
+    }
+
     /// A check is running (the button says so).
     pub fn is_running(&self) -> bool {
         self.running
@@ -288,6 +293,15 @@ mod tests {
         assert!(!check.start(false), "a second click while checking");
         assert_eq!(check.finish(Ok(None)), AfterCheck::Compose);
         assert!(!check.is_running());
+    }
+
+    #[test]
+    fn a_check_abandoned_lets_the_next_click_start_another() {
+        let mut check = ExistenceCheck::default();
+        assert!(check.start(false));
+        check.abandon();
+        assert!(!check.is_running());
+        assert!(check.start(false));
     }
 
     #[test]

@@ -54,6 +54,14 @@ impl Bundle {
         }
     }
 
+    /// Whether its code behind split points is in chunks loaded on demand (built with
+    /// `scripts/build-bundle --split`): then its JS imports the chunks' loader,
+    /// `/pkg/__wasm_split.js`, which the page preloads. One bundle at most, as the
+    /// loader's name is not the bundle's.
+    pub fn is_split(self) -> bool {
+        self == Self::Pages
+    }
+
     /// The site's features it is built with, besides `hydrate`.
     pub fn features(self) -> &'static str {
         match self {
@@ -70,8 +78,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     // The request's URL, as leptos_axum gives it (on a placeholder origin).
     let url = use_context::<RequestUrl>().and_then(|url| url.parse().ok());
     let path = url.as_ref().map_or("/", |url| url.path());
+    let bundle = Bundle::for_path(path);
     let mut options = options;
-    options.output_name = Bundle::for_path(path).name().into();
+    options.output_name = bundle.name().into();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -81,6 +90,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // An inline icon: no extra request, no 404 in the console.
                 <link rel="icon" href=FAVICON />
                 <HydrationScripts options islands=true />
+                // Fetched with the bundle, not after its JS has been read.
+                {bundle
+                    .is_split()
+                    .then(|| view! { <link rel="modulepreload" href="/pkg/__wasm_split.js" /> })}
                 <MetaTags />
             </head>
             <body>

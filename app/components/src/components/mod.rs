@@ -1,6 +1,7 @@
 //! The components, one public component per file.
 
 mod compose_modal;
+mod compose_parts;
 mod conversation_view;
 mod device_icon;
 mod send_message_button;

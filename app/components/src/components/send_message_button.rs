@@ -1,4 +1,4 @@
-use super::ComposeModal;
+use super::compose_parts::{self, ComposeParts, DialogProps};
 use crate::api::ApiClient;
 use crate::compose::{AfterCheck, ExistenceCheck};
 use crate::labels::use_labels;
@@ -16,6 +16,11 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// and keeps it for every retry of this intent. On click it asks whether a conversation
 /// exists (giving up after `check_timeout`): if so it opens it; if not, or if the check
 /// failed or timed out, it opens the compose modal, whose send is idempotent anyway.
+///
+/// The modal is rendered when it first opens. With the feature `lazy-compose` (for a
+/// bundle split by wasm-split) its code and the check's arrive in a chunk of their own,
+/// loaded when the page is idle or at the first click; should it not arrive, the button
+/// leads to `fallback_href`, or stays ready for another click.
 ///
 /// ```
 /// use leptos::prelude::*;
@@ -69,11 +74,14 @@ pub fn SendMessageButton(
     let key = IdempotencyKey::generate();
     let check = RwSignal::new(ExistenceCheck::default());
     let modal_open = RwSignal::new(false);
+    // The dialog, once the first click has loaded it.
+    let dialog = RwSignal::new(None::<fn(DialogProps) -> AnyView>);
     let button_ref = NodeRef::<html::Button>::new();
     let open = on_open.unwrap_or_else(|| Callback::new(go_to_conversation));
 
     let on_click = {
         let client = client.clone();
+        let fallback_href = fallback_href.clone();
         move |event: leptos::ev::MouseEvent| {
             // The script handles it: the fallback form is not followed.
             event.prevent_default();
@@ -84,18 +92,38 @@ pub fn SendMessageButton(
                 return;
             }
             let client = client.clone();
+            let fallback_href = fallback_href.clone();
             spawn_local(async move {
-                let found = client
-                    .find_conversation(context_type, *context_id.as_uuid(), check_timeout)
-                    .await;
+                let Ok(parts) = compose_parts::load().await else {
+                    // The dialog's code did not arrive: the plain form, if there is one;
+                    // else the next click tries again.
+                    check.try_update(ExistenceCheck::abandon);
+                    if let Some(href) = fallback_href {
+                        let _ = window().location().set_href(&href);
+                    }
+                    return;
+                };
+                let ComposeParts {
+                    find_conversation,
+                    dialog: make_dialog,
+                } = parts;
+                let found =
+                    find_conversation(client, context_type, context_id, check_timeout).await;
                 match check.try_update(|c| c.finish(found)) {
                     Some(AfterCheck::Open(id)) => open.run(id),
-                    Some(AfterCheck::Compose) => modal_open.set(true),
+                    Some(AfterCheck::Compose) => {
+                        dialog.set(Some(make_dialog));
+                        modal_open.set(true);
+                    }
                     None => {} // Unmounted meanwhile.
                 }
             });
         }
     };
+    // Loaded before anyone clicks, once the page is idle.
+    Effect::new(move |_| {
+        request_idle_callback(|| spawn_local(async { _ = compose_parts::load().await }));
+    });
     let checking = move || check.with(ExistenceCheck::is_running);
     let labels = use_labels();
     let label = move || {
@@ -117,18 +145,23 @@ pub fn SendMessageButton(
             {label}
         </button>
     };
+    let dialog = move || {
+        dialog.get().map(|make_dialog| {
+            make_dialog(DialogProps {
+                open: modal_open,
+                key: key.clone(),
+                context_type,
+                context_id,
+                recipient: recipient.clone(),
+                client: client.clone(),
+                return_focus: button_ref,
+                on_sent: open,
+            })
+        })
+    };
     view! {
         <FallbackForm href=fallback_href>{button}</FallbackForm>
-        <ComposeModal
-            open=modal_open
-            idempotency_key=key
-            context_type
-            context_id
-            recipient
-            client
-            return_focus=button_ref
-            on_sent=open
-        />
+        {dialog}
     }
 }
 
