@@ -220,13 +220,15 @@ pub fn hydrate() {
 mod tests {
     use super::Bundle;
 
-    /// `scripts/build-site` builds each bundle under its name with its features.
+    /// `scripts/build-site` builds each bundle under its name with its features, split
+    /// where the shell preloads the chunks' loader.
     #[test]
     fn the_build_script_builds_every_bundle_as_named_here() {
         let script = include_str!("../../../scripts/build-site").replace("\"$name", "\"messaging");
         for bundle in Bundle::ALL {
             let build = format!(
-                "scripts/build-bundle site hydrate,{} \"$site_pkg\" \"{}\"",
+                "scripts/build-bundle {}site hydrate,{} \"$site_pkg\" \"{}\"",
+                if bundle.is_split() { "--split " } else { "" },
                 bundle.features(),
                 bundle.name()
             );
