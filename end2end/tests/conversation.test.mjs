@@ -303,7 +303,12 @@ test("unsent messages are counted in the header of every page, and signing out a
   assert.equal(new URL(page.url()).pathname, "/agencies");
   assert.equal(await unsent.textContent(), "1 message not sent yet");
 
-  // Saying yes signs out and leaves nothing of theirs in the browser.
+  // Saying yes signs out and leaves nothing of theirs in the browser: not even an entry
+  // under their outbox's keys that no version of the app can read.
+  await page.evaluate(() => {
+    const key = Object.keys(localStorage).find((k) => k.startsWith("messaging.outbox.v2."));
+    localStorage.setItem(`${key.slice(0, key.lastIndexOf(".") + 1)}unreadable`, "{not json");
+  });
   page.once("dialog", (dialog) => dialog.accept());
   await signOut.click();
   await page.getByRole("link", { name: "Sign in" }).waitFor();

@@ -33,12 +33,7 @@ pub fn UnsentMessages(
     // Storage exists only in the browser; effects run only there.
     Effect::new(move |_| {
         let count = move || {
-            let unsent = outbox::unsent(user);
-            waiting.try_set(
-                unsent
-                    .first()
-                    .map(|oldest| (unsent.len(), oldest.conversation_id)),
-            );
+            waiting.try_set(outbox::waiting(user));
         };
         count();
         outbox::watch(user, count);
@@ -75,7 +70,7 @@ pub fn SignOutButton(
     let labels = use_labels();
     let question = labels.sign_out_with_unsent.to_string();
     let ask_first = move |event: leptos::ev::MouseEvent| {
-        let count = outbox::unsent(user).len();
+        let count = outbox::waiting(user).map_or(0, |(count, _)| count);
         if count == 0 {
             return;
         }

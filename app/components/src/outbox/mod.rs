@@ -18,7 +18,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use messaging_core::retry::Backoff;
 use messaging_core::wire::Message;
-use messaging_core::{LocalId, UserId};
+use messaging_core::{ConversationId, LocalId, UserId};
 use queue::Step;
 use std::time::Duration;
 use tab_lock::with_tab_lock;
@@ -335,6 +335,13 @@ impl Outbox {
 /// server).
 pub fn unsent(user: UserId) -> Vec<Pending> {
     storage::read(user).unwrap_or_default()
+}
+
+/// How many messages `user` has not sent yet, and the conversation of the oldest; `None`
+/// when there are none (or in no browser). Lighter than [`unsent`]: it reads of each
+/// message only where it goes and when it was written.
+pub fn waiting(user: UserId) -> Option<(usize, ConversationId)> {
+    storage::waiting(user)
 }
 
 /// Discards every message `user` has not sent (when they sign out on a shared computer).

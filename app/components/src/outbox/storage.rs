@@ -6,7 +6,9 @@
 //! header's count, say): the `storage` event reaches only other tabs.
 
 use super::Pending;
-use messaging_core::{LocalId, UserId};
+use messaging_core::{ConversationId, LocalId, UserId};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -30,21 +32,55 @@ fn local_storage() -> Option<web_sys::Storage> {
 /// `user`'s messages, in the order written; `None` where there is no storage (a private
 /// window that refuses it, or the server).
 pub fn read(user: UserId) -> Option<Vec<Pending>> {
-    let storage = local_storage()?;
-    let prefix = prefix(user);
-    let length = storage.length().unwrap_or(0);
-    let mut entries: Vec<Pending> = (0..length)
-        .filter_map(|index| storage.key(index).ok().flatten())
-        .filter(|key| key.starts_with(&prefix))
-        .filter_map(|key| storage.get_item(&key).ok().flatten())
-        .filter_map(|json| serde_json::from_str(&json).ok())
-        .collect();
+    let mut entries: Vec<Pending> = read_each(user)?;
     entries.sort_by(|a, b| {
         a.written_at
             .cmp(&b.written_at)
             .then_with(|| a.local_id.as_str().cmp(b.local_id.as_str()))
     });
     Some(entries)
+}
+
+/// What says where a stored message goes and when it was written, read alone: a page
+/// that only counts the messages carries no code to read the rest of them.
+#[derive(Deserialize)]
+struct Placed {
+    conversation_id: ConversationId,
+    local_id: String,
+    #[serde(default)]
+    written_at: i64,
+}
+
+/// How many messages `user` has waiting, and the conversation of the oldest; `None`
+/// when there are none (or no storage).
+pub fn waiting(user: UserId) -> Option<(usize, ConversationId)> {
+    let placed: Vec<Placed> = read_each(user)?;
+    let oldest = placed
+        .iter()
+        .min_by(|a, b| (a.written_at, &a.local_id).cmp(&(b.written_at, &b.local_id)))?;
+    Some((placed.len(), oldest.conversation_id))
+}
+
+/// Each of `user`'s stored messages that reads as a `T`, in no particular order.
+fn read_each<T: DeserializeOwned>(user: UserId) -> Option<Vec<T>> {
+    let storage = local_storage()?;
+    Some(
+        keys(&storage, user)
+            .into_iter()
+            .filter_map(|key| storage.get_item(&key).ok().flatten())
+            .filter_map(|json| serde_json::from_str(&json).ok())
+            .collect(),
+    )
+}
+
+/// The keys of `user`'s messages.
+fn keys(storage: &web_sys::Storage, user: UserId) -> Vec<String> {
+    let prefix = prefix(user);
+    let length = storage.length().unwrap_or(0);
+    (0..length)
+        .filter_map(|index| storage.key(index).ok().flatten())
+        .filter(|key| key.starts_with(&prefix))
+        .collect()
 }
 
 /// Writes one message. A full storage keeps it in memory only; sending still works.
@@ -63,11 +99,15 @@ pub fn delete(user: UserId, local_id: &LocalId) {
     }
 }
 
-/// Deletes every message of `user` (signing out).
+/// Deletes every message of `user` (signing out), whatever is stored under their keys.
 pub fn delete_all(user: UserId) {
-    for pending in read(user).unwrap_or_default() {
-        delete(user, &pending.local_id);
+    let Some(storage) = local_storage() else {
+        return;
+    };
+    for key in keys(&storage, user) {
+        let _ = storage.remove_item(&key);
     }
+    announce_change();
 }
 
 /// The list an earlier version kept under one key becomes a key per message.
