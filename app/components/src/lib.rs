@@ -18,7 +18,9 @@
 //! JavaScript: it works in client-side rendered, server-rendered and hydrated apps
 //! (features `csr`, `ssr`, `hydrate`, passed to Leptos). Apps built with Leptos islands
 //! turn on `islands` for the `islands` module's wrappers, or in a browser bundle only
-//! the features of the islands its pages show (see the module).
+//! the features of the islands its pages show (see the module). A bundle split with
+//! wasm-split's CLI can turn on `lazy-compose`: the compose dialog's code, with the
+//! existence check's, is then a chunk loaded once the page is idle or at the first click.
 //!
 //! ```
 //! use leptos::prelude::*;
