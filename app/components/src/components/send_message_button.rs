@@ -75,7 +75,7 @@ pub fn SendMessageButton(
     let check = RwSignal::new(ExistenceCheck::default());
     let modal_open = RwSignal::new(false);
     // The dialog, once the first click has loaded it.
-    let dialog = RwSignal::new(None::<fn(DialogProps) -> AnyView>);
+    let make_dialog = RwSignal::new(None::<fn(DialogProps) -> AnyView>);
     let button_ref = NodeRef::<html::Button>::new();
     let open = on_open.unwrap_or_else(|| Callback::new(go_to_conversation));
 
@@ -105,14 +105,14 @@ pub fn SendMessageButton(
                 };
                 let ComposeParts {
                     find_conversation,
-                    dialog: make_dialog,
+                    dialog,
                 } = parts;
                 let found =
                     find_conversation(client, context_type, context_id, check_timeout).await;
                 match check.try_update(|c| c.finish(found)) {
                     Some(AfterCheck::Open(id)) => open.run(id),
                     Some(AfterCheck::Compose) => {
-                        dialog.set(Some(make_dialog));
+                        make_dialog.set(Some(dialog));
                         modal_open.set(true);
                     }
                     None => {} // Unmounted meanwhile.
@@ -146,7 +146,7 @@ pub fn SendMessageButton(
         </button>
     };
     let dialog = move || {
-        dialog.get().map(|make_dialog| {
+        make_dialog.get().map(|make_dialog| {
             make_dialog(DialogProps {
                 open: modal_open,
                 key: key.clone(),

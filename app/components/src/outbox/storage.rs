@@ -52,7 +52,8 @@ struct Placed {
 }
 
 /// How many messages `user` has waiting, and the conversation of the oldest; `None`
-/// when there are none (or no storage).
+/// when there are none (or no storage). An entry whose place does not read is not
+/// counted (nor sent: [`read`] skips it too).
 pub fn waiting(user: UserId) -> Option<(usize, ConversationId)> {
     let placed: Vec<Placed> = read_each(user)?;
     let oldest = placed
