@@ -7,6 +7,7 @@
 
 use super::ComposeModal;
 use crate::api::{ApiClient, CallError};
+use futures_util::future::Either;
 use leptos::html;
 use leptos::prelude::*;
 use messaging_core::wire::{ContextType, Conversation};
@@ -47,6 +48,28 @@ impl From<leptos::wasm_split::SplitLoaderError> for Unavailable {
     fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
         Self
     }
+}
+
+/// [`load`], giving up after `limit`: a request for the chunk that stalls must not hold
+/// the button. The load goes on, for the next call to find.
+pub(super) async fn load_within(limit: Duration) -> Result<ComposeParts, Unavailable> {
+    let (expired, expiry) = futures_channel::oneshot::channel::<()>();
+    let timer = set_timeout_with_handle(
+        move || {
+            let _ = expired.send(());
+        },
+        limit,
+    )
+    .ok();
+    let loaded = std::pin::pin!(load());
+    let outcome = match futures_util::future::select(loaded, expiry).await {
+        Either::Left((parts, _)) => parts,
+        Either::Right(_) => Err(Unavailable),
+    };
+    if let Some(timer) = timer {
+        timer.clear();
+    }
+    outcome
 }
 
 /// The parts, their code loaded first when it is in a chunk (once: later calls find it).

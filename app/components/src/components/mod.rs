@@ -14,3 +14,13 @@ pub use device_icon::DeviceIcon;
 pub use send_message_button::{DEFAULT_CHECK_TIMEOUT, SendMessageButton};
 pub use timestamp::Timestamp;
 pub use unsent_messages::{SignOutButton, UnsentMessages};
+
+use leptos::prelude::{request_idle_callback_with_handle, set_timeout};
+
+/// Runs `task` once the page is idle: `requestIdleCallback` where the browser has it
+/// (Safari has not), else after the current task.
+fn when_idle(task: impl Fn() + Clone + 'static) {
+    if request_idle_callback_with_handle(task.clone()).is_err() {
+        set_timeout(task, std::time::Duration::ZERO);
+    }
+}

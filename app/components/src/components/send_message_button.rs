@@ -1,4 +1,5 @@
 use super::compose_parts::{self, ComposeParts, DialogProps};
+use super::when_idle;
 use crate::api::ApiClient;
 use crate::compose::{AfterCheck, ExistenceCheck};
 use crate::labels::use_labels;
@@ -17,10 +18,11 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// exists (giving up after `check_timeout`): if so it opens it; if not, or if the check
 /// failed or timed out, it opens the compose modal, whose send is idempotent anyway.
 ///
-/// The modal is rendered when it first opens. With the feature `lazy-compose` (for a
-/// bundle split by wasm-split) its code and the check's arrive in a chunk of their own,
-/// loaded when the page is idle or at the first click; should it not arrive, the button
-/// leads to `fallback_href`, or stays ready for another click.
+/// The modal is rendered when it first opens, and then kept (with its draft). With the
+/// feature `lazy-compose` (for a bundle split by wasm-split) its code and the check's
+/// arrive in a chunk of their own, loaded when the page is idle or at the first click;
+/// should it not arrive within `check_timeout`, the button leads to `fallback_href`, or
+/// stays ready for another click.
 ///
 /// ```
 /// use leptos::prelude::*;
@@ -94,9 +96,9 @@ pub fn SendMessageButton(
             let client = client.clone();
             let fallback_href = fallback_href.clone();
             spawn_local(async move {
-                let Ok(parts) = compose_parts::load().await else {
-                    // The dialog's code did not arrive: the plain form, if there is one;
-                    // else the next click tries again.
+                let Ok(parts) = compose_parts::load_within(check_timeout).await else {
+                    // The dialog's code did not arrive in time: the plain form, if there
+                    // is one; else the next click tries again.
                     check.try_update(ExistenceCheck::abandon);
                     if let Some(href) = fallback_href {
                         let _ = window().location().set_href(&href);
@@ -112,7 +114,11 @@ pub fn SendMessageButton(
                 match check.try_update(|c| c.finish(found)) {
                     Some(AfterCheck::Open(id)) => open.run(id),
                     Some(AfterCheck::Compose) => {
-                        make_dialog.set(Some(dialog));
+                        // Once: a dialog made again would lose its draft and its
+                        // `local_id` (a retry of a send would then be another message).
+                        if make_dialog.with_untracked(Option::is_none) {
+                            make_dialog.set(Some(dialog));
+                        }
                         modal_open.set(true);
                     }
                     None => {} // Unmounted meanwhile.
@@ -122,7 +128,7 @@ pub fn SendMessageButton(
     };
     // Loaded before anyone clicks, once the page is idle.
     Effect::new(move |_| {
-        request_idle_callback(|| spawn_local(async { _ = compose_parts::load().await }));
+        when_idle(|| spawn_local(async { _ = compose_parts::load().await }));
     });
     let checking = move || check.with(ExistenceCheck::is_running);
     let labels = use_labels();

@@ -1,3 +1,4 @@
+use super::when_idle;
 use leptos::prelude::*;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -37,7 +38,7 @@ pub fn Timestamp(
     // start on a phone-class CPU, a CPU profile showed), which would otherwise come before
     // the page answers its first click.
     Effect::new(move |_| {
-        request_idle_callback(move || {
+        when_idle(move || {
             if let Some(local) = in_readers_zone(at) {
                 shown.try_set(local);
             }

@@ -8,7 +8,7 @@
 use super::Pending;
 use messaging_core::{ConversationId, LocalId, UserId};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -42,23 +42,31 @@ pub fn read(user: UserId) -> Option<Vec<Pending>> {
 }
 
 /// What says where a stored message goes and when it was written, read alone: a page
-/// that only counts the messages carries no code to read the rest of them.
+/// that only counts the messages carries no code to read the rest of them. The fields a
+/// [`Pending`] cannot do without must be there too, so that what is counted is what is
+/// sent.
 #[derive(Deserialize)]
 struct Placed {
     conversation_id: ConversationId,
-    local_id: String,
+    local_id: LocalId,
     #[serde(default)]
     written_at: i64,
+    #[expect(dead_code, reason = "required, not read")]
+    text: IgnoredAny,
+    #[expect(dead_code, reason = "required, not read")]
+    attempts: IgnoredAny,
+    #[expect(dead_code, reason = "required, not read")]
+    refused: IgnoredAny,
 }
 
 /// How many messages `user` has waiting, and the conversation of the oldest; `None`
-/// when there are none (or no storage). An entry whose place does not read is not
+/// when there are none (or no storage). An entry that does not read as a message is not
 /// counted (nor sent: [`read`] skips it too).
 pub fn waiting(user: UserId) -> Option<(usize, ConversationId)> {
     let placed: Vec<Placed> = read_each(user)?;
-    let oldest = placed
-        .iter()
-        .min_by(|a, b| (a.written_at, &a.local_id).cmp(&(b.written_at, &b.local_id)))?;
+    let oldest = placed.iter().min_by(|a, b| {
+        (a.written_at, a.local_id.as_str()).cmp(&(b.written_at, b.local_id.as_str()))
+    })?;
     Some((placed.len(), oldest.conversation_id))
 }
 

@@ -6,8 +6,9 @@ use leptos::prelude::*;
 use messaging_components::SendMessageButton;
 use messaging_core::{AgencyId, ConversationId};
 use std::time::Duration;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::wasm_bindgen_test;
-use web_sys::HtmlElement;
+use web_sys::{HtmlElement, HtmlTextAreaElement};
 
 /// The `local_id` a recorded send carried.
 fn local_id(call: &serde_json::Value) -> String {
@@ -165,4 +166,38 @@ async fn an_existing_conversation_found_by_the_send_is_announced_not_an_error() 
             .flatten()
             .is_none()
     );
+}
+
+#[wasm_bindgen_test]
+async fn the_dialog_closed_and_opened_again_keeps_its_draft_and_its_local_id() {
+    stub_fetch(&format!(
+        "if (method !== 'POST') return json(200, {{ items: [] }});
+         const posts = calls.filter(c => c.method === 'POST').length;
+         if (posts === 1) throw new TypeError('Failed to fetch');
+         return json(201, {});",
+        created_response(None)
+    ));
+    let opened = RwSignal::new(None);
+    let root = mount(move || button(opened, 1000));
+    element(&root, ".send-message-button").click();
+    until("modal", || dialog_open(&root)).await;
+    type_text(&root, "Written before closing");
+    element(&root, "button[type=submit]").click();
+    until("the error", || exists(&root, "[data-testid=send-error]")).await;
+    element(&root, "dialog button[aria-label=Close]").click();
+    until("closed", || !dialog_open(&root)).await;
+
+    element(&root, ".send-message-button").click();
+    until("opened again", || dialog_open(&root)).await;
+    let draft = element(&root, "textarea")
+        .dyn_into::<HtmlTextAreaElement>()
+        .expect("a textarea")
+        .value();
+    assert_eq!(draft, "Written before closing");
+    element(&root, "button[type=submit]").click();
+    until("success", || opened.get_untracked().is_some()).await;
+    let posts = posts();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_eq!(posts[1]["key"], posts[0]["key"]);
+    assert_eq!(local_id(&posts[0]), local_id(&posts[1]));
 }

@@ -7,6 +7,21 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 #[wasm_bindgen_test]
 async fn a_timestamp_reads_in_the_readers_zone_and_locale() {
+    shows_the_local_time().await;
+}
+
+/// Safari has no `requestIdleCallback`: the timestamp switches all the same.
+#[wasm_bindgen_test]
+async fn a_timestamp_reads_in_the_readers_zone_in_a_browser_without_idle_callbacks() {
+    let window = web_sys::window().expect("a window");
+    let name = wasm_bindgen::JsValue::from_str("requestIdleCallback");
+    let idle = js_sys::Reflect::get(&window, &name).expect("a property");
+    js_sys::Reflect::set(&window, &name, &wasm_bindgen::JsValue::UNDEFINED).expect("hidden");
+    shows_the_local_time().await;
+    js_sys::Reflect::set(&window, &name, &idle).expect("restored");
+}
+
+async fn shows_the_local_time() {
     let at = time::OffsetDateTime::from_unix_timestamp(1_795_442_700).expect("a moment");
     let root = mount(move || leptos::view! { <Timestamp at /> });
     let time_element = element(&root, "time");
