@@ -53,6 +53,26 @@ fn created_response(dedup: Option<&str>) -> String {
     )
 }
 
+/// No conversation exists; the first send fails on the network, the next one succeeds.
+fn stub_a_first_send_that_fails() {
+    stub_fetch(&format!(
+        "if (method !== 'POST') return json(200, {{ items: [] }});
+         const posts = calls.filter(c => c.method === 'POST').length;
+         if (posts === 1) throw new TypeError('Failed to fetch');
+         return json(201, {});",
+        created_response(None)
+    ));
+}
+
+/// Two sends were made, both of one intent: the same key and the same `local_id`.
+fn assert_two_sends_of_one_intent() {
+    let posts = posts();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert!(posts[0]["key"].as_str().is_some_and(|k| !k.is_empty()));
+    assert_eq!(posts[1]["key"], posts[0]["key"]);
+    assert_eq!(local_id(&posts[0]), local_id(&posts[1]));
+}
+
 #[wasm_bindgen_test]
 async fn an_existing_conversation_is_opened_without_the_modal() {
     stub_fetch(&format!("return json(200, {{ items: [{CONVERSATION}] }});"));
@@ -83,13 +103,7 @@ async fn a_check_slower_than_the_timeout_opens_the_modal_anyway() {
 
 #[wasm_bindgen_test]
 async fn a_failed_send_is_retried_with_the_same_key_and_local_id() {
-    stub_fetch(&format!(
-        "if (method !== 'POST') return json(200, {{ items: [] }});
-         const posts = calls.filter(c => c.method === 'POST').length;
-         if (posts === 1) throw new TypeError('Failed to fetch');
-         return json(201, {});",
-        created_response(None)
-    ));
+    stub_a_first_send_that_fails();
     let opened = RwSignal::new(None);
     let root = mount(move || button(opened, 1000));
     element(&root, ".send-message-button").click();
@@ -108,11 +122,7 @@ async fn a_failed_send_is_retried_with_the_same_key_and_local_id() {
     element(&root, "button[type=submit]").click();
     until("success", || opened.get_untracked().is_some()).await;
 
-    let posts = posts();
-    assert_eq!(posts.len(), 2, "{posts:?}");
-    assert!(posts[0]["key"].as_str().is_some_and(|k| !k.is_empty()));
-    assert_eq!(posts[1]["key"], posts[0]["key"]);
-    assert_eq!(local_id(&posts[0]), local_id(&posts[1]));
+    assert_two_sends_of_one_intent();
 }
 
 #[wasm_bindgen_test]
@@ -170,13 +180,7 @@ async fn an_existing_conversation_found_by_the_send_is_announced_not_an_error() 
 
 #[wasm_bindgen_test]
 async fn the_dialog_closed_and_opened_again_keeps_its_draft_and_its_local_id() {
-    stub_fetch(&format!(
-        "if (method !== 'POST') return json(200, {{ items: [] }});
-         const posts = calls.filter(c => c.method === 'POST').length;
-         if (posts === 1) throw new TypeError('Failed to fetch');
-         return json(201, {});",
-        created_response(None)
-    ));
+    stub_a_first_send_that_fails();
     let opened = RwSignal::new(None);
     let root = mount(move || button(opened, 1000));
     element(&root, ".send-message-button").click();
@@ -196,8 +200,5 @@ async fn the_dialog_closed_and_opened_again_keeps_its_draft_and_its_local_id() {
     assert_eq!(draft, "Written before closing");
     element(&root, "button[type=submit]").click();
     until("success", || opened.get_untracked().is_some()).await;
-    let posts = posts();
-    assert_eq!(posts.len(), 2, "{posts:?}");
-    assert_eq!(posts[1]["key"], posts[0]["key"]);
-    assert_eq!(local_id(&posts[0]), local_id(&posts[1]));
+    assert_two_sends_of_one_intent();
 }
