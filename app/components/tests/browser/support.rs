@@ -30,14 +30,6 @@ pub fn element(root: &HtmlElement, selector: &str) -> HtmlElement {
         .unchecked_into()
 }
 
-pub fn text_of(root: &HtmlElement, selector: &str) -> String {
-    root.query_selector(selector)
-        .ok()
-        .flatten()
-        .and_then(|e| e.text_content())
-        .unwrap_or_default()
-}
-
 pub fn exists(root: &HtmlElement, selector: &str) -> bool {
     root.query_selector(selector).ok().flatten().is_some()
 }
