@@ -98,9 +98,10 @@ pub fn SendMessageButton(
             spawn_local(async move {
                 let Ok(parts) = compose_parts::load_within(check_timeout).await else {
                     // The dialog's code did not arrive in time: the plain form, if there
-                    // is one; else the next click tries again.
-                    check.try_update(ExistenceCheck::abandon);
-                    if let Some(href) = fallback_href {
+                    // is one (and the button is still shown); else the next click tries
+                    // again.
+                    let shown = check.try_update(ExistenceCheck::abandon).is_some();
+                    if let (true, Some(href)) = (shown, fallback_href) {
                         let _ = window().location().set_href(&href);
                     }
                     return;
