@@ -555,7 +555,7 @@ def main():
     # The site's bundle per kind of page (`site::Bundle`), as scripts/build-site wrote them.
     results["bundles"] = {
         page: json.loads((SITE / f"{name}.bundle-size.json").read_text())
-        for page, name in (("agency", "messaging"), ("conversation", "messaging-conversation"))
+        for page, name in (("agency", "messaging"), ("home", "messaging-home"), ("conversation", "messaging-conversation"))
     }
     results["example_bundles"] = {
         example: json.loads(next((REPO / "target" / "examples" / example).glob("*.bundle-size.json")).read_text())["total"]

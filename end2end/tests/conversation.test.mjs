@@ -318,7 +318,7 @@ test("unsent messages are counted in the header of every page, and signing out a
   await context.close();
 });
 
-test("a conversation page loads the conversation's bundle, other pages the smaller one", async () => {
+test("a conversation page, the home page and the other pages each load a bundle of their own", async () => {
   const { id } = await startConversation("carol", "northwind", "Which bundle?");
   const { context, page, errors } = await openConversation("carol", id);
   const loaded = [];
@@ -334,9 +334,14 @@ test("a conversation page loads the conversation's bundle, other pages the small
   await page.goto(`${env.server.baseUrl}/agencies/northwind`);
   await waitForHydration(page);
   await page.getByRole("button", { name: "Send message" }).waitFor();
+  await page.goto(`${env.server.baseUrl}/`);
+  await waitForHydration(page);
   // (The agency page's compose dialog is a chunk of its own: see faults.test.mjs.)
   const bundles = loaded.filter((path) => path.endsWith("_bg.wasm"));
-  assert.deepEqual([...new Set(bundles)], ["/pkg/messaging-conversation_bg.wasm", "/pkg/messaging_bg.wasm"]);
+  assert.deepEqual(
+    [...new Set(bundles)],
+    ["/pkg/messaging-conversation_bg.wasm", "/pkg/messaging_bg.wasm", "/pkg/messaging-home_bg.wasm"],
+  );
   assert.deepEqual(errors, []);
   await context.close();
 });

@@ -13,7 +13,7 @@ test("the home page is server-rendered HTML", async () => {
   const html = await response.text();
   assert.match(html, /<h1>Messages<\/h1>/);
   assert.match(html, /Make a key/);
-  assert.match(html, /\/pkg\/messaging\.js/);
+  assert.match(html, /\/pkg\/messaging-home\.js/);
 });
 
 test("after hydration a click makes a key in the browser", async () => {

@@ -58,14 +58,31 @@ async fn home_page_is_rendered_on_the_server_with_its_hydration_scripts() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<h1>Messages</h1>"), "{html}");
     assert!(
-        html.contains("/pkg/messaging.js"),
+        html.contains("/pkg/messaging-home.js"),
         "hydration script missing: {html}"
     );
+    assert!(!html.contains("/pkg/messaging.js"), "{html}");
     assert!(!html.contains("messaging-conversation"), "{html}");
     assert!(
         html.contains("/pkg/messaging.css"),
         "stylesheet missing: {html}"
     );
+}
+
+/// The pages with the send-message button (and every other but the home page and a
+/// conversation's) share one bundle, split: they preload its chunks' loader too.
+#[tokio::test]
+async fn the_agency_pages_load_the_pages_bundle() {
+    let (status, html) = get("/agencies").await;
+    assert_eq!(status, StatusCode::OK);
+    for file in [
+        "/pkg/messaging.js",
+        "/pkg/messaging_bg.wasm",
+        "/pkg/__wasm_split.js",
+    ] {
+        assert!(html.contains(file), "{file}: {html}");
+    }
+    assert!(!html.contains("messaging-home"), "{html}");
 }
 
 /// Each page loads the bundle of its islands (`site::Bundle`), chosen from the request's

@@ -38,7 +38,6 @@
 pub mod api;
 mod components;
 pub mod compose;
-#[cfg(any(feature = "send-message-island", feature = "conversation-island"))]
 pub mod islands;
 mod labels;
 mod live;

@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use messaging_components::{SignOutButton, UnsentMessages};
 use messaging_core::UserId;
 
-/// The home page's key maker; an island only in the bundles that serve the home page
-/// (see `crate::Bundle`).
+/// The home page's key maker; an island only in the home page's bundle (see
+/// `crate::Bundle`).
 #[cfg_attr(feature = "key-maker-island", island)]
 #[cfg_attr(not(feature = "key-maker-island"), component)]
 pub fn KeyMakerIsland() -> impl IntoView {

@@ -18,28 +18,34 @@ use leptos_router::location::RequestUrl;
 use leptos_router::{SsrMode, path};
 
 /// The site's name in `pkg/`: its stylesheet `/pkg/messaging.css`, and the bundle of
-/// every page but a conversation's (`/pkg/messaging.js`, `/pkg/messaging_bg.wasm`).
+/// every page but the home page and a conversation's (`/pkg/messaging.js`,
+/// `/pkg/messaging_bg.wasm`).
 pub const OUTPUT_NAME: &str = "messaging";
 
 /// The browser bundles. Each carries the header's island and only the islands of the
 /// pages that load it (an island is a wasm export, kept whether a page shows it or not),
-/// so the agency page does not download the conversation view. `scripts/build-site`
-/// builds each, with the features named here.
+/// so the agency page downloads neither the conversation view nor the home page's key
+/// maker. `scripts/build-site` builds each, with the features named here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bundle {
-    /// Every page but a conversation's: the send-message button and the key maker.
+    /// Every page but the home page and a conversation's: the send-message button.
     Pages,
+    /// The home page: the key maker.
+    Home,
     /// A conversation's page: the conversation view, with its outbox and live stream.
     Conversation,
 }
 
 impl Bundle {
     /// Every bundle.
-    pub const ALL: [Self; 2] = [Self::Pages, Self::Conversation];
+    pub const ALL: [Self; 3] = [Self::Pages, Self::Home, Self::Conversation];
 
     /// The bundle a page loads, by its path (a query is ignored).
     pub fn for_path(path: &str) -> Self {
         let path = path.split(['?', '#']).next().unwrap_or_default();
+        if path == "/" {
+            return Self::Home;
+        }
         match path.strip_prefix("/conversations/") {
             Some(id) if !id.is_empty() && !id.contains('/') => Self::Conversation,
             _ => Self::Pages,
@@ -50,6 +56,7 @@ impl Bundle {
     pub fn name(self) -> &'static str {
         match self {
             Self::Pages => OUTPUT_NAME,
+            Self::Home => "messaging-home",
             Self::Conversation => "messaging-conversation",
         }
     }
@@ -65,7 +72,8 @@ impl Bundle {
     /// The site's features it is built with, besides `hydrate`.
     pub fn features(self) -> &'static str {
         match self {
-            Self::Pages => "send-message-island,key-maker-island",
+            Self::Pages => "send-message-island",
+            Self::Home => "key-maker-island",
             Self::Conversation => "conversation-island",
         }
     }
@@ -237,12 +245,15 @@ mod tests {
     }
 
     #[test]
-    fn only_a_conversation_page_loads_the_conversation_bundle() {
+    fn a_conversation_page_and_the_home_page_load_bundles_of_their_own() {
         for path in ["/conversations/7f0c", "/conversations/7f0c?before=12#end"] {
             assert_eq!(Bundle::for_path(path), Bundle::Conversation, "{path}");
         }
+        for path in ["/", "/?from=sign-in"] {
+            assert_eq!(Bundle::for_path(path), Bundle::Home, "{path}");
+        }
         for path in [
-            "/",
+            "/agencies",
             "/agencies/northwind",
             "/conversations",
             "/conversations/",
