@@ -116,6 +116,28 @@ async fn metrics_are_prometheus_text() {
     assert!(text.contains("http_requests_total"), "{text}");
 }
 
+/// Every request is counted under its own method, route and status, the first of a
+/// series and the ones after it alike.
+#[tokio::test]
+async fn each_request_is_counted_in_its_series() {
+    let series = r#"http_requests_total{method="DELETE",path="/api/agencies",status="405"}"#;
+    let count = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series))
+            .map_or(0, |value| value.trim().parse().expect("a count"))
+    };
+    let before = count(&get("/metrics").await.1);
+    for _ in 0..3 {
+        let request = Request::delete("/api/agencies")
+            .body(Body::empty())
+            .expect("request");
+        let response = send(request, |_| {}).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let text = get("/metrics").await.1;
+    assert_eq!(count(&text), before + 3, "{text}");
+}
+
 #[tokio::test]
 async fn pages_and_api_answers_carry_the_security_headers() {
     for path in ["/", "/no/such/page", "/api/agencies", "/api/no/such/thing"] {
