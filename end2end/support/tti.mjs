@@ -8,7 +8,7 @@ import { apiAs, signIn } from "./app.mjs";
 // The page's own record of the mark, kept from its first moment. Playwright's waits
 // (`waitForSelector` and the like) evaluate its injected script in the page and poll it
 // every frame: on the phone profile that ran on the page's 4x slower main thread while
-// the page started, and put about 30 ms into the median measured (and 100 into the
+// the page started, and put about 30 ms into the median measured (and 140 into the
 // slowest runs). Reading the mark through this promise, once, costs the page nothing.
 const WATCH_FOR_THE_MARK = `window.__messagingHydrated = new Promise((resolve) => {
   new PerformanceObserver((list, observer) => {
