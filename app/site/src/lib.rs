@@ -202,11 +202,12 @@ fn SiteHeader() -> impl IntoView {
 }
 
 /// The browser entry point. Leptos' island script calls it, then hydrates each island
-/// on the page (`crate::islands`) in the microtasks that follow.
+/// on the page (`crate::islands`) in the microtasks that follow. No panic hook: the
+/// bundles are built with `panic = immediate-abort` (`scripts/build-bundle`), which
+/// stops the module without running one.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
     // A zero timeout runs after those microtasks, when every island is interactive: the
     // performance mark is the time to interactive the suite reports (made first, so
