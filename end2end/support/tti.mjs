@@ -35,7 +35,10 @@ async function hydratedAt(context, page) {
   });
   try {
     const read = cdp.send("Runtime.evaluate", { expression: "window.__messagingHydrated", awaitPromise: true, returnByValue: true });
-    const { result } = await Promise.race([read, late]);
+    const { result, exceptionDetails } = await Promise.race([read, late]);
+    if (exceptionDetails || typeof result.value !== "number") {
+      throw new Error(`${page.url()}: no hydration mark (${exceptionDetails?.text ?? result.type})`);
+    }
     return result.value;
   } finally {
     clearTimeout(timer);
