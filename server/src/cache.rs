@@ -19,8 +19,8 @@ pub const TRUST_FOR: Duration = Duration::from_secs(5);
 /// writes times this (`scripts/memory`).
 pub const REPEATS_WITHIN: Duration = Duration::from_secs(60);
 
-/// At most this much (by each entry's weight: its text or body and 256 bytes) in each of
-/// the two caches of repeats.
+/// At most this much (by each entry's weight: the bytes of its strings or body and 256)
+/// in each of the two caches of repeats.
 pub const REPEATS_CAPACITY: u64 = 4 * 1024 * 1024;
 
 #[derive(Clone)]
@@ -50,16 +50,29 @@ impl Default for Caches {
                 .time_to_live(TRUST_FOR)
                 .build(),
             messages: Cache::builder()
-                .weigher(|_, message: &Message| {
-                    u32::try_from(message.text.len())
-                        .unwrap_or(u32::MAX)
-                        .saturating_add(256)
-                })
+                .weigher(|_, message: &Message| weight(message))
                 .max_capacity(REPEATS_CAPACITY)
                 .time_to_idle(REPEATS_WITHIN)
                 .build(),
         }
     }
+}
+
+/// What a stored message takes in memory, roughly: its strings (a client chooses their
+/// length, up to each one's limit) and 256 bytes for the rest.
+fn weight(message: &Message) -> u32 {
+    let strings = [
+        message.text.as_str(),
+        message.local_id.as_str(),
+        message.sender.display_name.as_str(),
+        message
+            .display_data
+            .user_agent
+            .as_deref()
+            .unwrap_or_default(),
+    ];
+    let bytes: usize = strings.iter().map(|s| s.len()).sum();
+    u32::try_from(bytes).unwrap_or(u32::MAX).saturating_add(256)
 }
 
 impl Caches {
@@ -155,5 +168,35 @@ impl Caches {
             (message.conversation_id, message.local_id.clone()),
             message.clone(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use messaging_core::device::DisplayData;
+    use messaging_core::wire::Participant;
+    use messaging_core::{DeviceKind, MessageId};
+
+    #[test]
+    fn a_message_weighs_every_string_a_client_chose() {
+        let message = Message {
+            id: MessageId::new_random(),
+            conversation_id: ConversationId::new_random(),
+            seq: 1,
+            local_id: LocalId::parse("local-1").expect("a local id"),
+            sender: Participant {
+                id: UserId::new_random(),
+                display_name: "Alice".into(),
+            },
+            text: "k".into(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            display_data: DisplayData {
+                user_agent: Some("u".repeat(DisplayData::MAX_USER_AGENT_CHARS)),
+                device_kind: DeviceKind::Linux,
+            },
+        };
+        let strings = 1 + "local-1".len() + "Alice".len() + DisplayData::MAX_USER_AGENT_CHARS;
+        assert_eq!(weight(&message) as usize, strings + 256);
     }
 }

@@ -105,31 +105,33 @@ pub async fn verify_password(
     password: String,
 ) -> Result<bool, ApiError> {
     let core = checks.admit().await?;
-    let started = Instant::now();
     let known = hash.is_some();
-    let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+    let runtime = tokio::runtime::Handle::current();
     let matches = tokio::task::spawn_blocking(move || {
-        let parsed =
-            PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
-        anyhow::Ok(
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
-        )
+        // The check holds its core, not the request: a blocking task cannot be stopped,
+        // so a client that leaves mid-check must not free the core while argon2 runs on.
+        let started = Instant::now();
+        let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+        let matches = PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"));
+        runtime.spawn(rest_after(core, started.elapsed()));
+        matches
     })
     .await
     .context("Password verification task failed")??;
-    rest_after(core, started.elapsed());
     Ok(known && matches)
 }
 
 /// Keeps the check's core for as long as the check took, without making its sign-in
 /// wait: the next check on that core starts no sooner.
-fn rest_after(core: OwnedSemaphorePermit, took: std::time::Duration) {
-    tokio::spawn(async move {
-        tokio::time::sleep(took).await;
-        drop(core);
-    });
+async fn rest_after(core: OwnedSemaphorePermit, took: std::time::Duration) {
+    tokio::time::sleep(took).await;
+    drop(core);
 }
 
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
@@ -139,3 +141,64 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
         .map(|h| h.to_string())
         .unwrap_or_default()
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn one_core() -> PasswordChecks {
+        PasswordChecks {
+            cores: Arc::new(Semaphore::new(1)),
+            queued: AtomicUsize::new(0),
+            max_queued: QUEUED_PER_CORE,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_abandoned_mid_check_keeps_its_core_until_the_check_and_its_rest_end() {
+        let checks = one_core();
+        let abandoned = tokio::time::timeout(
+            Duration::from_millis(1),
+            verify_password(&checks, None, "guess".into()),
+        )
+        .await;
+        assert!(abandoned.is_err(), "the check outlasts the client");
+        assert_eq!(
+            checks.cores.available_permits(),
+            0,
+            "argon2 still runs on the core the request held"
+        );
+
+        // Once the check and its rest are over, the core is free again.
+        let freed = async {
+            while checks.cores.available_permits() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), freed)
+            .await
+            .expect("the core comes back");
+    }
+
+    #[tokio::test]
+    async fn a_check_answers_whether_the_password_matches() {
+        let checks = one_core();
+        let hash = hash_password("right".into()).await.expect("a hash");
+        assert!(
+            verify_password(&checks, Some(hash.clone()), "right".into())
+                .await
+                .expect("a check")
+        );
+        assert!(
+            !verify_password(&checks, Some(hash), "wrong".into())
+                .await
+                .expect("a check")
+        );
+        assert!(
+            !verify_password(&checks, None, "right".into())
+                .await
+                .expect("an unknown user is checked against the dummy hash")
+        );
+    }
+}

@@ -144,6 +144,15 @@ fn demo_site(state: &AppState) -> Router<AppState> {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
+        // Each rendering carries fresh ids for its forms (a message's `local_id`, a
+        // request's idempotency key). Browsers show a page they keep again on Back
+        // without asking (even under `no-cache`), and a message written there would go
+        // under an id already used: refused as a reuse, or taken for a repeat and
+        // dropped. Only a page never kept is rendered anew.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             crate::security::set_page_policy,
             shell,

@@ -2,8 +2,11 @@
 //! address), never per username alone: guessing alice's password from one address must
 //! not lock alice out everywhere (OWASP Authentication Cheat Sheet, "Account Lockout").
 //! Only failures count, so many people behind one address (an office, a carrier's NAT)
-//! who know their passwords are never held back. The state is bounded: short keys, a
-//! minute's life each, and a cap on their number (the least used go first).
+//! who know their passwords are never held back. An attempt takes its place in the
+//! count before its password is checked and gives it back if the password was right (or
+//! never checked): guesses sent at once cannot all pass the limit before the first of
+//! them is counted. The state is bounded: short keys, a minute's life each, and a cap on
+//! their number (the least used go first).
 
 use moka::sync::Cache;
 use std::net::IpAddr;
@@ -36,17 +39,32 @@ impl Origin {
     }
 }
 
-/// The failures of one key since its window began.
+/// The failures of one key since its window began, with the attempts being checked.
 struct Failures {
     since: Instant,
     count: AtomicU32,
 }
 
 impl Failures {
-    /// How long until the window ends, if `limit` is reached.
-    fn wait_if_over(&self, limit: u32) -> Option<Duration> {
-        (self.count.load(Ordering::Relaxed) >= limit)
-            .then(|| WINDOW.saturating_sub(self.since.elapsed()))
+    fn fresh() -> Arc<Self> {
+        Arc::new(Self {
+            since: Instant::now(),
+            count: AtomicU32::new(0),
+        })
+    }
+
+    /// Counts one more, unless `limit` are counted: then how long until the window ends.
+    fn take_place(&self, limit: u32) -> Result<(), Duration> {
+        self.count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+                (count < limit).then_some(count + 1)
+            })
+            .map(drop)
+            .map_err(|_| WINDOW.saturating_sub(self.since.elapsed()))
+    }
+
+    fn give_back_place(&self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -71,46 +89,54 @@ fn table<K: std::hash::Hash + Eq + Send + Sync + 'static>() -> Cache<K, Arc<Fail
         .build()
 }
 
-/// An attempt's keys.
+/// An attempt being checked: it holds a place in its address's count and its account's,
+/// kept if it fails ([`SignInThrottle::failed`]), given back when it is dropped otherwise.
 pub struct Attempt {
-    origin: Origin,
     account: (Origin, String),
+    by_address: Arc<Failures>,
+    by_account: Arc<Failures>,
+    failed: bool,
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if !self.failed {
+            self.by_address.give_back_place();
+            self.by_account.give_back_place();
+        }
+    }
 }
 
 impl SignInThrottle {
-    /// The attempt, or how long to wait when its address or its (username, address) has
-    /// failed too often.
+    /// The attempt, counted until it proves right, or how long to wait when its address
+    /// or its (username, address) has failed too often.
     pub fn check(&self, address: Option<IpAddr>, username: &str) -> Result<Attempt, Duration> {
         let origin = Origin::of(address);
-        let attempt = Attempt {
-            origin,
-            account: (origin, account_key(username)),
+        let account = (origin, account_key(username));
+        let by_address = self.per_address.get_with(origin, Failures::fresh);
+        let by_account = self.per_account.get_with(account.clone(), Failures::fresh);
+        let address_full = by_address.take_place(PER_ADDRESS).err();
+        let account_full = by_account.take_place(PER_ACCOUNT).err();
+        let Some(wait) = address_full.max(account_full) else {
+            return Ok(Attempt {
+                account,
+                by_address,
+                by_account,
+                failed: false,
+            });
         };
-        let over = |failures: Option<Arc<Failures>>, limit| {
-            failures.and_then(|failures| failures.wait_if_over(limit))
-        };
-        let wait = over(self.per_address.get(&attempt.origin), PER_ADDRESS)
-            .max(over(self.per_account.get(&attempt.account), PER_ACCOUNT));
-        match wait {
-            Some(wait) => Err(wait),
-            None => Ok(attempt),
+        if address_full.is_none() {
+            by_address.give_back_place();
         }
+        if account_full.is_none() {
+            by_account.give_back_place();
+        }
+        Err(wait)
     }
 
-    /// Counts a wrong password (or username).
-    pub fn failed(&self, attempt: Attempt) {
-        let fresh = || {
-            Arc::new(Failures {
-                since: Instant::now(),
-                count: AtomicU32::new(0),
-            })
-        };
-        for failures in [
-            self.per_address.get_with(attempt.origin, fresh),
-            self.per_account.get_with(attempt.account, fresh),
-        ] {
-            failures.count.fetch_add(1, Ordering::Relaxed);
-        }
+    /// A wrong password (or username): the attempt's places stay counted.
+    pub fn failed(&self, mut attempt: Attempt) {
+        attempt.failed = true;
     }
 
     /// The right password: that username's failures from that address are forgotten.
@@ -205,6 +231,31 @@ mod tests {
             Origin::of(address("::ffff:192.0.2.1")),
             Origin::of(address("192.0.2.1"))
         );
+    }
+
+    #[test]
+    fn guesses_checked_at_once_take_the_places_one_by_one() {
+        let throttle = SignInThrottle::default();
+        let attacker = address("203.0.113.7");
+        let being_checked: Vec<Attempt> = (0..12)
+            .filter_map(|_| throttle.check(attacker, "alice").ok())
+            .collect();
+        assert_eq!(being_checked.len(), PER_ACCOUNT as usize);
+        for attempt in being_checked {
+            throttle.failed(attempt);
+        }
+        assert!(throttle.check(attacker, "alice").is_err());
+    }
+
+    #[test]
+    fn an_attempt_never_checked_gives_its_place_back() {
+        let throttle = SignInThrottle::default();
+        let busy = address("192.0.2.1");
+        for _ in 0..(PER_ACCOUNT * 2) {
+            // The password checks' queue was full, or the client left: no answer.
+            drop(throttle.check(busy, "alice").expect("allowed"));
+        }
+        assert!(throttle.check(busy, "alice").is_ok());
     }
 
     #[test]

@@ -100,6 +100,26 @@ async fn a_conversation_page_loads_the_conversation_bundle() {
     assert!(html.contains("/pkg/messaging.css"), "{html}");
 }
 
+/// A page's forms carry ids made for that rendering: a browser that kept the page would
+/// show it again on Back, and the next message would go under an id already used.
+#[tokio::test]
+async fn pages_are_never_kept_by_browsers() {
+    for path in [
+        "/",
+        "/agencies",
+        "/conversations/0b9f5a4e-5d4b-4d6f-9a49-0f3f2a0c6e11",
+    ] {
+        let request = Request::get(path).body(Body::empty()).expect("request");
+        let response = send(request, |_| {}).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            header_of(&response, header::CACHE_CONTROL),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn unknown_pages_are_404() {
     let (status, html) = get("/no/such/page").await;

@@ -53,6 +53,33 @@ async fn hammering_a_username_from_one_address_does_not_lock_it_out_from_another
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// Guesses sent at once: each takes its place in the count before its password is
+/// checked, so no more than the limit are checked, however many arrive together.
+#[tokio::test]
+async fn guesses_sent_at_once_are_limited_as_guesses_sent_one_by_one() {
+    let app = spawn_app(Store::Sqlite).await;
+    let attacker = client_from([127, 0, 0, 6]);
+    let statuses = join_all((0..12).map(|_| attempt(&app, &attacker, None, "alice", "guess")))
+        .await
+        .into_iter()
+        .map(|response| response.status())
+        .collect::<Vec<_>>();
+    let checked = statuses
+        .iter()
+        .filter(|&&status| status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(checked, 5, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|&status| matches!(
+            status,
+            StatusCode::UNAUTHORIZED
+                | StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::SERVICE_UNAVAILABLE
+        )),
+        "{statuses:?}"
+    );
+}
+
 #[tokio::test]
 async fn one_address_trying_many_usernames_is_limited() {
     let app = spawn_app(Store::Sqlite).await;
