@@ -39,8 +39,13 @@ const ENTRIES_LOCK: &str = "messaging-outbox-entries.";
 pub struct Outbox {
     /// The user's user id, in every key of theirs.
     user: UserId,
-    /// What is in storage, for the view; refreshed when another tab changes it.
+    /// What is in storage, with what this tab could not write there, for the view;
+    /// refreshed when another tab changes it.
     entries: RwSignal<Vec<Pending>>,
+    /// The messages (the latest version of each) this tab could not write to storage (it
+    /// is full, or there is none): kept in memory instead, so they are still shown, sent
+    /// and retried with their backoff, from this tab, until a write of theirs succeeds.
+    unsaved: StoredValue<Vec<Pending>>,
     client: StoredValue<ApiClient>,
     on_confirmed: Callback<Message>,
     /// The words a failure is noted in.
@@ -56,6 +61,7 @@ impl Outbox {
     pub fn new(user: UserId, client: ApiClient, on_confirmed: Callback<Message>) -> Self {
         let outbox = Self {
             entries: RwSignal::new(Vec::new()),
+            unsaved: StoredValue::new(Vec::new()),
             user,
             client: StoredValue::new(client),
             on_confirmed,
@@ -66,9 +72,12 @@ impl Outbox {
         // Storage exists only in the browser; effects run only there.
         Effect::new(move |_| {
             storage::move_the_old_list(user);
-            outbox.entries.set(outbox.stored());
+            outbox.refresh();
             storage::watch(user, move || {
-                outbox.entries.try_set(outbox.stored());
+                outbox.refresh();
+                // A message written (or retried) in another tab waits on this tab's
+                // send loop if this tab holds the sender lock: its wait ends now.
+                outbox.wake_up();
             });
             outbox.send_when_back_online();
             outbox.send_all();
@@ -83,13 +92,14 @@ impl Outbox {
 
     /// Keeps a new message (before anything is sent) and starts sending.
     pub fn push(&self, mut pending: Pending) {
+        let waiting = self.stored();
+        if waiting.iter().any(|e| e.local_id == pending.local_id) {
+            // Never in place of a message still waiting: its id came from a page shown
+            // again (say) and is that message's.
+            pending.local_id = LocalId::generate();
+        }
         // After every message already waiting, even two written in one millisecond.
-        let latest = self
-            .stored()
-            .iter()
-            .map(|e| e.written_at)
-            .max()
-            .unwrap_or(0);
+        let latest = waiting.iter().map(|e| e.written_at).max().unwrap_or(0);
         pending.written_at = now().max(latest + 1);
         self.put(&pending);
         self.send_all();
@@ -277,10 +287,17 @@ impl Outbox {
         format!("{lock}{}", self.user)
     }
 
-    /// Writes one message (one key: atomic, whatever other tabs do), then shows the list.
+    /// Writes one message (one key: atomic, whatever other tabs do), or keeps it in
+    /// memory if it cannot be written; then shows the list.
     fn put(&self, pending: &Pending) {
-        storage::write(self.user, pending);
-        self.refresh(Some(pending));
+        let written = storage::write(self.user, pending);
+        self.unsaved.try_update_value(|unsaved| {
+            unsaved.retain(|e| e.local_id != pending.local_id);
+            if !written {
+                unsaved.push(pending.clone());
+            }
+        });
+        self.refresh();
     }
 
     /// Changes one message, if it is still there (another tab may have sent it).
@@ -293,28 +310,25 @@ impl Outbox {
 
     fn remove(&self, local_id: &LocalId) {
         storage::delete(self.user, local_id);
-        self.entries
-            .try_update(|entries| entries.retain(|e| &e.local_id != local_id));
-        self.refresh(None);
+        self.unsaved
+            .try_update_value(|unsaved| unsaved.retain(|e| &e.local_id != local_id));
+        self.refresh();
     }
 
-    /// Shows what storage holds; without storage, what this tab wrote.
-    fn refresh(&self, written: Option<&Pending>) {
-        if let Some(stored) = storage::read(self.user) {
-            self.entries.try_set(stored);
-        } else if let Some(written) = written {
-            self.entries.try_update(|entries| {
-                entries.retain(|e| e.local_id != written.local_id);
-                entries.push(written.clone());
-            });
-        }
+    fn refresh(&self) {
+        self.entries.try_set(self.stored());
     }
 
-    /// This user's messages in storage, in the order written (without storage, what this
-    /// tab holds).
+    /// This user's messages, in the order written: what storage holds, and what this tab
+    /// could not write there (its version over storage's).
     fn stored(&self) -> Vec<Pending> {
-        storage::read(self.user)
-            .unwrap_or_else(|| self.entries.try_get_untracked().unwrap_or_default())
+        let mut entries = storage::read(self.user).unwrap_or_default();
+        self.unsaved.try_with_value(|unsaved| {
+            entries.retain(|e| !unsaved.iter().any(|u| u.local_id == e.local_id));
+            entries.extend(unsaved.iter().cloned());
+        });
+        storage::in_order_written(&mut entries);
+        entries
     }
 
     /// Coming back online ends every backoff wait.

@@ -33,12 +33,17 @@ fn local_storage() -> Option<web_sys::Storage> {
 /// window that refuses it, or the server).
 pub fn read(user: UserId) -> Option<Vec<Pending>> {
     let mut entries: Vec<Pending> = read_each(user)?;
+    in_order_written(&mut entries);
+    Some(entries)
+}
+
+/// Sorts messages in the order they were written (the order the outbox sends in).
+pub fn in_order_written(entries: &mut [Pending]) {
     entries.sort_by(|a, b| {
         a.written_at
             .cmp(&b.written_at)
             .then_with(|| a.local_id.as_str().cmp(b.local_id.as_str()))
     });
-    Some(entries)
 }
 
 /// What says where a stored message goes and when it was written, read alone: a page
@@ -92,12 +97,20 @@ fn keys(storage: &web_sys::Storage, user: UserId) -> Vec<String> {
         .collect()
 }
 
-/// Writes one message. A full storage keeps it in memory only; sending still works.
-pub fn write(user: UserId, pending: &Pending) {
-    if let (Some(storage), Ok(json)) = (local_storage(), serde_json::to_string(pending)) {
-        let _ = storage.set_item(&key(user, &pending.local_id), &json);
-        announce_change();
-    }
+/// Writes one message; `false` when it could not be kept (no storage, or a full one).
+#[must_use]
+pub fn write(user: UserId, pending: &Pending) -> bool {
+    let Some(storage) = local_storage() else {
+        return false;
+    };
+    let Ok(json) = serde_json::to_string(pending) else {
+        return false;
+    };
+    let written = storage
+        .set_item(&key(user, &pending.local_id), &json)
+        .is_ok();
+    announce_change();
+    written
 }
 
 /// Deletes one message.
@@ -135,7 +148,9 @@ pub fn move_the_old_list(user: UserId) {
     };
     for (order, mut pending) in old.into_iter().enumerate() {
         pending.written_at = i64::try_from(order).unwrap_or(i64::MAX);
-        write(user, &pending);
+        if !write(user, &pending) {
+            return; // Kept where it was, until there is room.
+        }
     }
     let _ = storage.remove_item(&old_key);
 }

@@ -44,17 +44,17 @@ fn reader() -> CurrentUser {
 
 /// The view of a conversation whose one message (number 1) is `first_message`.
 fn view_for(reader: CurrentUser) -> HtmlElement {
+    view_rendered_with(reader, LocalId::generate())
+}
+
+/// [`view_for`], its composer's first `local_id` the one its page was rendered with.
+fn view_rendered_with(reader: CurrentUser, form_local_id: LocalId) -> HtmlElement {
     let window = web_sys::window().expect("window");
     js_sys::Reflect::set(&window, &"lastSeq".into(), &1.into()).expect("lastSeq");
     let conversation: Conversation = serde_json::from_str(CONVERSATION).expect("conversation");
     mount(move || {
         leptos::view! {
-            <ConversationView
-                conversation
-                messages=vec![first_message()]
-                reader
-                form_local_id=LocalId::generate()
-            />
+            <ConversationView conversation messages=vec![first_message()] reader form_local_id />
         }
     })
 }
@@ -398,9 +398,8 @@ async fn a_message_that_may_have_reached_the_server_is_discarded_only_if_it_did_
            const localId = decodeURIComponent(req.url.split('/').pop());
            if (localId !== window.arrived) return json(404, {{ type: 'about:blank',
              title: 'Not found', status: 404, detail: 'No message.', code: 'not_found' }});
-           window.lastSeq += 1;
            return json(200, {{ id: crypto.randomUUID(), conversation_id: '11111111-1111-4111-8111-111111111111',
-             seq: window.lastSeq, local_id: localId, sender: {{ id: window.readerId, display_name: 'Alice' }},
+             seq: 2, local_id: localId, sender: {{ id: window.readerId, display_name: 'Alice' }},
              text: 'Arrived?', created_at: new Date().toISOString(), display_data: {{ device_kind: 'linux' }} }});
          }}
          if (method === 'POST') return json(503, {{ type: 'about:blank', title: 'Unavailable',
@@ -439,4 +438,110 @@ async fn a_message_that_may_have_reached_the_server_is_discarded_only_if_it_did_
         delivery_of(&root, &arrived) == "sent"
     })
     .await;
+}
+
+/// From now on this reader's outbox cannot be written to: `localStorage.setItem` throws
+/// the quota error a full storage throws (for their keys only: other tests go on).
+fn fill_storage_for(reader: &CurrentUser) {
+    js_sys::eval(&format!(
+        "(() => {{
+           const write = window.realSetItem || Storage.prototype.setItem;
+           window.realSetItem = write;
+           const full = (window.fullFor = window.fullFor || []);
+           full.push('messaging.outbox.v2.{}.');
+           Storage.prototype.setItem = function (key, value) {{
+             if (full.some(prefix => key.startsWith(prefix)))
+               throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+             return write.call(this, key, value);
+           }};
+         }})()",
+        reader.id
+    ))
+    .expect("full storage");
+}
+
+#[wasm_bindgen_test]
+async fn a_message_written_when_storage_is_full_is_shown_and_sent() {
+    // Numbered 2 whatever other tests' views still send meanwhile.
+    stub_fetch(&ACCEPT_SEND.replace("window.lastSeq += 1;", "window.lastSeq = 2;"));
+    let reader = reader();
+    fill_storage_for(&reader);
+    let root = view_for(reader);
+    send(&root, "Kept in memory");
+    until("sent", || {
+        rows(&root).len() == 2 && rows(&root)[1].1 == "sent"
+    })
+    .await;
+    let local_id = rows(&root)[1].0.clone();
+    assert_eq!(
+        posted_local_ids()
+            .iter()
+            .filter(|id| **id == local_id)
+            .count(),
+        1
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_failure_noted_when_storage_is_full_still_waits_out_its_backoff() {
+    // Every send meets a busy server that asks for 30 s.
+    stub_fetch(
+        "return json(503, { type: 'about:blank', title: 'Unavailable', status: 503,
+           detail: 'Busy.', code: 'unavailable' }, { 'retry-after': '30' });",
+    );
+    let reader = reader();
+    let waiting = leave_in_outbox(&reader, "11111111-1111-4111-8111-111111111111", "Here", 1);
+    // Room for the message, none for what is noted of its failures.
+    fill_storage_for(&reader);
+    let root = view_for(reader);
+    let tries = || {
+        posted_local_ids()
+            .iter()
+            .filter(|id| **id == waiting.to_string())
+            .count()
+    };
+    until("tried", || tries() == 1).await;
+    crate::support::sleep(500).await;
+    assert_eq!(tries(), 1, "sent again without waiting");
+    assert_eq!(delivery_of(&root, waiting.as_ref()), "failed");
+}
+
+/// A page shown again (Back, from the browser's cache) brings the `local_id` it was
+/// rendered with: a message written there never takes the place of one still waiting
+/// under it.
+#[wasm_bindgen_test]
+async fn a_new_message_never_takes_the_place_of_one_waiting_under_the_same_local_id() {
+    // A busy server: the message left in the outbox stays waiting (for 30 s, past the
+    // end of the tests: a view is never unmounted, and its retries would meet the next
+    // tests' stubs).
+    stub_fetch(
+        "return json(503, { type: 'about:blank', title: 'Unavailable', status: 503,
+           detail: 'Busy.', code: 'unavailable' }, { 'retry-after': '30' });",
+    );
+    let reader = reader();
+    let waiting = leave_in_outbox(
+        &reader,
+        "11111111-1111-4111-8111-111111111111",
+        "Written first",
+        1,
+    );
+    let reader_id = reader.id;
+    let root = view_rendered_with(reader, waiting.clone());
+    send(&root, "Written on the page shown again");
+    until("both shown", || rows(&root).len() == 3).await;
+    let shown: Vec<String> = rows(&root).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(shown[1], waiting.to_string());
+    assert_ne!(shown[2], waiting.to_string());
+    let text = root.text_content().unwrap_or_default();
+    assert!(text.contains("Written first"), "{text}");
+    assert!(text.contains("Written on the page shown again"), "{text}");
+    // Nothing of this test is sent during the next ones.
+    let storage = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .expect("localStorage");
+    for local_id in shown.iter().skip(1) {
+        storage
+            .remove_item(&format!("messaging.outbox.v2.{reader_id}.{local_id}"))
+            .expect("remove");
+    }
 }
