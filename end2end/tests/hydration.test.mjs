@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { withServerAndBrowser } from "../support/server.mjs";
 import { launchBrowser, waitForHydration } from "../support/browser.mjs";
-import { pageErrors } from "../support/app.mjs";
+import { apiAs, assertExactlyOnce, pageErrors, signIn } from "../support/app.mjs";
 
 const env = withServerAndBrowser(launchBrowser);
 
@@ -36,4 +36,29 @@ test("after hydration a click makes a key in the browser", async () => {
   assert.notEqual(await key.textContent(), first);
   assert.deepEqual(errors, []);
   await page.close();
+});
+
+test("a conversation page brought back by Back is rendered anew: a message written there is stored, not refused", async () => {
+  const api = await apiAs(env.server.baseUrl, "alice");
+  const id = await api.contact("northwind", "First words");
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = pageErrors(page);
+  await signIn(page, env.server.baseUrl, "alice", `/conversations/${id}`);
+  const composer = page.getByPlaceholder("Write a message…");
+  await composer.fill("Before leaving");
+  await composer.press("Enter");
+  await page.locator("li.message[data-delivery=sent]", { hasText: "Before leaving" }).waitFor();
+
+  // A page the browser kept would come back with the local_id just used.
+  await page.locator(".page__header").getByRole("link", { name: "Your conversations" }).click();
+  await page.waitForURL((url) => url.pathname === "/conversations");
+  await page.goBack();
+  await waitForHydration(page);
+  await composer.fill("After coming back");
+  await composer.press("Enter");
+  await page.locator("li.message[data-delivery=sent]", { hasText: "After coming back" }).waitFor();
+  await assertExactlyOnce(api, "northwind", ["First words", "Before leaving", "After coming back"]);
+  assert.deepEqual(errors, []);
+  await context.close();
 });

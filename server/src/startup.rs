@@ -167,6 +167,41 @@ fn demo_site(state: &AppState) -> Router<AppState> {
         )
         .nest_service("/pkg", bundle_files(&state.leptos_options))
         .merge(pages)
+        // Server functions are routed by `leptos_routes` too, each by its own path.
+        .layer(axum::middleware::map_response(
+            unreadable_arguments_are_bad_requests,
+        ))
+}
+
+/// server_fn answers a form post whose fields it cannot read (one missing, an id that is
+/// no UUID) with a 500 and the error as text (`Args|…`, `Deserialization|…`): the
+/// client's mistake, so a 400 problem here. Its other answers go on as they are.
+#[cfg(feature = "demo")]
+async fn unreadable_arguments_are_bad_requests(
+    response: axum::response::Response,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    /// Far above an argument error's text, which names the field and what was wrong.
+    const ERROR_TEXT_LIMIT: usize = 16 * 1024;
+    let from_a_server_function = response
+        .headers()
+        .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER);
+    if response.status() != http::StatusCode::INTERNAL_SERVER_ERROR || !from_a_server_function {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(text) = axum::body::to_bytes(body, ERROR_TEXT_LIMIT).await else {
+        return crate::error::ApiError::from(anyhow::anyhow!("a server function's error"))
+            .into_response();
+    };
+    if text.starts_with(b"Args|") || text.starts_with(b"Deserialization|") {
+        return crate::error::ApiError::new(
+            messaging_core::ProblemCode::MalformedBody,
+            "The form's fields could not be read.",
+        )
+        .into_response();
+    }
+    axum::response::Response::from_parts(parts, Body::from(text))
 }
 
 /// The demo's page routes, generated once per process: generating them renders the

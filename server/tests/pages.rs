@@ -120,6 +120,30 @@ async fn pages_are_never_kept_by_browsers() {
     }
 }
 
+/// A form post to a server function whose fields cannot be read is the client's mistake.
+#[tokio::test]
+async fn a_form_post_with_unreadable_fields_is_a_400_problem() {
+    for form in [
+        "conversation_id=nope&local_id=a&text=hi",
+        "local_id=a&text=hi",
+    ] {
+        let request = Request::post("/_fn/post_chat_message")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .expect("request");
+        let response = send(request, |_| {}).await;
+        let (status, content_type) = (
+            response.status(),
+            header_of(&response, header::CONTENT_TYPE).map(str::to_owned),
+        );
+        let body = String::from_utf8_lossy(&body_of(response).await).into_owned();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form}: {body}");
+        assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+        let problem: serde_json::Value = serde_json::from_str(&body).expect("a problem body");
+        assert_eq!(problem["code"], "malformed_body", "{form}");
+    }
+}
+
 #[tokio::test]
 async fn unknown_pages_are_404() {
     let (status, html) = get("/no/such/page").await;
