@@ -2,7 +2,10 @@
 //! `serve` lacks. A connection gets a limited time to send its first request's headers
 //! (hyper's header timer, which axum never installs, covers HTTP/1; the idle watch below
 //! covers the protocol sniffing and HTTP/2), a limited time with no request in flight
-//! (keep-alive and HTTP/2 alike: HTTP/2 pings alone do not keep a connection), and there
+//! (keep-alive and HTTP/2 alike: HTTP/2 pings alone do not keep a connection), the same
+//! time for a response the peer does not take (hyper asks a body for more only as the
+//! peer reads, or grants HTTP/2 flow-control window: a live stream sends a keep-alive
+//! well within it), a limited wait for the requests in flight at shutdown, and there
 //! is a cap on open connections: past it the longest-idle connection is closed to make
 //! room, and only when none is idle is the newcomer turned away. Each request carries
 //! the peer's address (`ConnectInfo`). The whole-request deadline and the early 413 are
@@ -35,9 +38,10 @@ pub struct ConnectionLimits {
     /// the server waits for them: a new connection's first request, and a keep-alive
     /// HTTP/1 connection's next one (Go's `ReadHeaderTimeout`).
     pub header_read: Duration,
-    /// How long a connection that has sent a request may stay open with none in flight.
-    /// An HTTP/1 keep-alive connection is cut sooner, by `header_read`, as it waits for
-    /// its next request's headers; this is the limit of HTTP/2 connections.
+    /// How long a connection that has sent a request may stay open with none in flight,
+    /// or with responses of which the peer takes nothing. An HTTP/1 keep-alive connection
+    /// is cut sooner, by `header_read`, as it waits for its next request's headers; this
+    /// is the limit of HTTP/2 connections.
     pub idle: Duration,
     /// Connections open at once.
     pub max_connections: usize,
@@ -57,6 +61,11 @@ impl Default for ConnectionLimits {
 /// flight) may take to do so before it is dropped: an HTTP/2 peer must acknowledge the
 /// GOAWAY's ping.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// How long, at shutdown, the requests in flight may take to finish before their
+/// connections are dropped: beyond the default request deadline (30 s), whose handlers
+/// have answered by then (live streams are ended by the hub at once).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(40);
 
 /// HTTP/2 pings: a peer that stops answering them is gone.
 const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
@@ -176,10 +185,11 @@ impl Connection {
         connection.as_mut().graceful_shutdown();
         // At shutdown the requests in flight may finish (streams are ended by the hub);
         // an idle or shed connection has none, so it only waits for the peer.
-        let ended = match reason {
-            Closing::Shutdown => Ok(connection.await),
-            Closing::Shed | Closing::Idle => tokio::time::timeout(CLOSE_GRACE, connection).await,
+        let grace = match reason {
+            Closing::Shutdown => SHUTDOWN_GRACE,
+            Closing::Shed | Closing::Idle => CLOSE_GRACE,
         };
+        let ended = tokio::time::timeout(grace, connection).await;
         if let Ok(result) = ended {
             log_end(result);
         }
@@ -188,7 +198,8 @@ impl Connection {
 }
 
 /// One request: its peer address in the extensions, and counted in flight until its
-/// response body is finished or dropped (a live stream is a request in flight).
+/// response body is finished or dropped (a live stream is a request in flight); each
+/// frame of that body counts as the connection's progress.
 async fn handle(
     router: Router,
     peer: SocketAddr,
@@ -197,10 +208,11 @@ async fn handle(
 ) -> Result<axum::response::Response, Infallible> {
     request.extensions_mut().insert(ConnectInfo(peer));
     let response = router.oneshot(request).await?;
+    let responding = in_flight.responding();
     Ok(response.map(|body| {
         // The guard lives as long as the body: it ends when hyper has sent or dropped it.
         Body::new(body.map_frame(move |frame| {
-            let _ = &in_flight;
+            responding.sent_a_frame();
             frame
         }))
     }))
@@ -223,6 +235,9 @@ struct Activity {
 struct ActivityState {
     in_flight: usize,
     idle_since: Instant,
+    /// Responses whose bodies are being sent, and when one of them last gave hyper a frame.
+    responding: usize,
+    last_frame: Instant,
     /// Whether a request has begun: until then the header limit applies, not the idle one.
     requested: bool,
     /// Whether it was asked to close, so the cap does not count on it twice.
@@ -236,6 +251,8 @@ impl Activity {
             state: Mutex::new(ActivityState {
                 in_flight: 0,
                 idle_since: Instant::now(),
+                responding: 0,
+                last_frame: Instant::now(),
                 requested: false,
                 shedding: false,
             }),
@@ -257,16 +274,20 @@ impl Activity {
         InFlight(Arc::clone(self))
     }
 
-    /// When the connection, with nothing in flight, has waited too long; `None` while a
-    /// request is in flight.
+    /// When the connection has waited too long with nothing in flight, or with responses
+    /// the peer does not take; `None` while only handlers are at work (their deadline is
+    /// the request's).
     fn idle_deadline(&self, limits: ConnectionLimits) -> Option<Instant> {
         let state = self.state();
+        if state.in_flight > 0 {
+            return (state.responding > 0).then_some(state.last_frame + limits.idle);
+        }
         let limit = if state.requested {
             limits.idle
         } else {
             limits.header_read
         };
-        (state.in_flight == 0).then_some(state.idle_since + limit)
+        Some(state.idle_since + limit)
     }
 
     /// Resolves once the connection has been idle past its limit.
@@ -284,6 +305,32 @@ impl Activity {
 
 /// A request in flight on its connection.
 struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    /// Its handler has answered: the body is sent from now on.
+    fn responding(self) -> Responding {
+        let mut state = self.0.state();
+        state.responding += 1;
+        state.last_frame = Instant::now();
+        drop(state);
+        Responding(self)
+    }
+}
+
+/// A request whose response body is being sent.
+struct Responding(InFlight);
+
+impl Responding {
+    fn sent_a_frame(&self) {
+        self.0.0.state().last_frame = Instant::now();
+    }
+}
+
+impl Drop for Responding {
+    fn drop(&mut self) {
+        self.0.0.state().responding -= 1;
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {

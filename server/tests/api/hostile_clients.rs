@@ -165,6 +165,35 @@ async fn idle_http2_connections_are_closed_though_they_answer_pings() {
     assert!(ended.is_ok(), "an idle HTTP/2 connection is still open");
 }
 
+/// A peer that takes no response (an HTTP/2 flow-control window of zero, while it answers
+/// pings) would hold its connection, and a place under the cap, for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_peer_takes_no_response_is_closed() {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let app = spawn_with_short_limits(|_| {}).await;
+    let stream = connect(&app).await;
+    let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(0)
+        .adaptive_window(false)
+        .handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/2 handshake");
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get(app.url("/healthz"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .expect("request");
+    // The head arrives (headers are not flow-controlled); the body cannot.
+    let response = sender.send_request(request).await.expect("an answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let ended = tokio::time::timeout(SHORT + CLOSING, connection).await;
+    assert!(
+        ended.is_ok(),
+        "a connection that takes nothing is still open"
+    );
+    drop(response);
+    still_serves_others(&app).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_trickled_a_byte_at_a_time_gets_408_within_the_request_timeout() {
     let app = spawn_with_short_limits(|_| {}).await;
