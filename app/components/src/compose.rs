@@ -11,10 +11,25 @@ use messaging_core::{
     AgencyId, ConversationId, DedupReason, IdempotencyKey, LocalId, MessageText, MessageTextError,
 };
 
-/// The button's existence check: one at a time, and never while the dialog is open.
+/// The button's existence check: one at a time, never while the dialog is open, and none
+/// once the dialog has been opened: it keeps its draft and the names of its intent, and
+/// a check then (say one that finds the conversation made meanwhile) would lead away from
+/// a message written but not stored. Its send merges into a conversation that exists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExistenceCheck {
     running: bool,
+    composed: bool,
+}
+
+/// What a click on the button does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Click {
+    /// Check whether a conversation exists, then open it or the dialog.
+    Check,
+    /// Open the dialog again, as it was left.
+    Reopen,
+    /// Nothing: a check is running, or the dialog is open.
+    Nothing,
 }
 
 /// Where the button leads once the check is over.
@@ -28,13 +43,16 @@ pub enum AfterCheck {
 }
 
 impl ExistenceCheck {
-    /// A click: whether it starts a check.
-    pub fn start(&mut self, dialog_open: bool) -> bool {
+    /// A click: what it does.
+    pub fn click(&mut self, dialog_open: bool) -> Click {
         if self.running || dialog_open {
-            return false;
+            return Click::Nothing;
+        }
+        if self.composed {
+            return Click::Reopen;
         }
         self.running = true;
-        true
+        Click::Check
     }
 
     /// The check's outcome, and where it leads.
@@ -42,7 +60,10 @@ impl ExistenceCheck {
         self.running = false;
         match found {
             Ok(Some(conversation)) => AfterCheck::Open(conversation.id),
-            Ok(None) | Err(_) => AfterCheck::Compose,
+            Ok(None) | Err(_) => {
+                self.composed = true;
+                AfterCheck::Compose
+            }
         }
     }
 
@@ -288,9 +309,13 @@ mod tests {
     #[test]
     fn one_check_at_a_time_and_none_while_the_dialog_is_open() {
         let mut check = ExistenceCheck::default();
-        assert!(!check.start(true));
-        assert!(check.start(false));
-        assert!(!check.start(false), "a second click while checking");
+        assert_eq!(check.click(true), Click::Nothing);
+        assert_eq!(check.click(false), Click::Check);
+        assert_eq!(
+            check.click(false),
+            Click::Nothing,
+            "a second click while checking"
+        );
         assert_eq!(check.finish(Ok(None)), AfterCheck::Compose);
         assert!(!check.is_running());
     }
@@ -298,23 +323,33 @@ mod tests {
     #[test]
     fn a_check_abandoned_lets_the_next_click_start_another() {
         let mut check = ExistenceCheck::default();
-        assert!(check.start(false));
+        assert_eq!(check.click(false), Click::Check);
         check.abandon();
         assert!(!check.is_running());
-        assert!(check.start(false));
+        assert_eq!(check.click(false), Click::Check);
     }
 
     #[test]
     fn a_found_conversation_opens_and_a_failed_check_composes_anyway() {
         let mut check = ExistenceCheck::default();
         let found = conversation();
-        check.start(false);
+        check.click(false);
         assert_eq!(
             check.finish(Ok(Some(found.clone()))),
             AfterCheck::Open(found.id)
         );
-        check.start(false);
+        check.click(false);
         assert_eq!(check.finish(Err(timed_out())), AfterCheck::Compose);
+    }
+
+    #[test]
+    fn once_the_dialog_has_opened_a_click_opens_it_again_without_a_check() {
+        let mut check = ExistenceCheck::default();
+        check.click(false);
+        check.finish(Ok(None));
+        assert_eq!(check.click(true), Click::Nothing);
+        assert_eq!(check.click(false), Click::Reopen);
+        assert!(!check.is_running());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use super::compose_parts::{self, ComposeParts, DialogProps};
 use super::when_idle;
 use crate::api::ApiClient;
-use crate::compose::{AfterCheck, ExistenceCheck};
+use crate::compose::{AfterCheck, Click, ExistenceCheck};
 use crate::labels::use_labels;
 use leptos::html;
 use leptos::prelude::*;
@@ -87,11 +87,10 @@ pub fn SendMessageButton(
         move |event: leptos::ev::MouseEvent| {
             // The script handles it: the fallback form is not followed.
             event.prevent_default();
-            if !check
-                .try_update(|c| c.start(modal_open.get_untracked()))
-                .unwrap_or(false)
-            {
-                return;
+            match check.try_update(|c| c.click(modal_open.get_untracked())) {
+                Some(Click::Check) => {}
+                Some(Click::Reopen) => return modal_open.set(true),
+                Some(Click::Nothing) | None => return,
             }
             let client = client.clone();
             let fallback_href = fallback_href.clone();
