@@ -2,8 +2,11 @@
 //!
 //! `EventSource` reconnects by itself after a dropped connection, but gives up for good
 //! on an answer that is not a 200 event stream (a 502 while the server restarts behind a
-//! proxy, say). Here a stream the browser gave up on is opened again after a backoff, so
-//! the view never freezes; only the server's `closed` event ends it, with its reason.
+//! proxy, say), without telling which. Here the server is then asked with a plain
+//! request: a refusal no retry fixes (401: the session ended; 403, 404: the reader no
+//! longer takes part, while the stream was down) ends the stream as the server's
+//! `closed` event would; anything else opens it again after a backoff, so the view never
+//! freezes.
 
 use leptos::prelude::*;
 use messaging_core::retry::{Backoff, Failure};
@@ -37,11 +40,23 @@ where
     I: Fn() + 'static,
     E: Fn(StreamClosed) + 'static,
 {
+    let on_closed: Rc<dyn Fn(StreamClosed)> = Rc::new(handlers.on_closed);
+    let handlers = Handlers {
+        on_message: handlers.on_message,
+        on_connected: handlers.on_connected,
+        on_interrupted: handlers.on_interrupted,
+        on_closed: {
+            let on_closed = Rc::clone(&on_closed);
+            move |reason| on_closed(reason)
+        },
+    };
     let live = Rc::new_cyclic(|live: &Weak<Live>| Live {
         url: Box::new(url),
         source: RefCell::new(None),
         failures: Cell::new(0),
         reopen: RefCell::new(None),
+        asking: Cell::new(false),
+        on_closed,
         listeners: Listeners::new(live.clone(), handlers),
     });
     live.open();
@@ -55,6 +70,9 @@ struct Live {
     /// Openings the browser gave up on since the last one that worked.
     failures: Cell<u32>,
     reopen: RefCell<Option<TimeoutHandle>>,
+    /// The server is being asked why it refused the stream.
+    asking: Cell<bool>,
+    on_closed: Rc<dyn Fn(StreamClosed)>,
     listeners: Listeners,
 }
 
@@ -70,16 +88,35 @@ impl Live {
     }
 
     /// After an error: when the browser gave up (a non-200 answer, a wrong content
-    /// type), opens the stream again after a backoff; otherwise it is reconnecting.
+    /// type), asks the server why; otherwise it is reconnecting.
     fn on_error(self: &Rc<Self>) {
         let given_up = self
             .source
             .borrow()
             .as_ref()
             .is_some_and(|source| source.ready_state() == EventSource::CLOSED);
-        if !given_up || self.reopen.borrow().is_some() {
+        if !given_up || self.reopen.borrow().is_some() || self.asking.replace(true) {
             return;
         }
+        let live = Rc::downgrade(self);
+        let url = (self.url)();
+        wasm_bindgen_futures::spawn_local(async move {
+            let refused = refusal(&url).await;
+            let Some(live) = live.upgrade() else {
+                return; // Stopped meanwhile.
+            };
+            live.asking.set(false);
+            match refused {
+                Some(reason) => {
+                    live.stop();
+                    (live.on_closed)(reason);
+                }
+                None => live.reopen_after_backoff(),
+            }
+        });
+    }
+
+    fn reopen_after_backoff(self: &Rc<Self>) {
         let failures = self.failures.get();
         self.failures.set(failures.saturating_add(1));
         let wait = Backoff::for_outbox()
@@ -182,6 +219,23 @@ impl Listeners {
         listen(stream_event::LAGGED, self.connected.as_ref());
         listen(stream_event::CLOSED, self.closed.as_ref());
         listen("error", self.error.as_ref());
+    }
+}
+
+/// Why the server refuses the stream at `url` for good, if it does: its answer's status,
+/// the request aborted once the status is in (a stream that would open is not read).
+async fn refusal(url: &str) -> Option<StreamClosed> {
+    let abort = web_sys::AbortController::new().ok()?;
+    let answer = gloo_net::http::Request::get(url)
+        .header("Accept", "text/event-stream")
+        .abort_signal(Some(&abort.signal()))
+        .send()
+        .await;
+    abort.abort();
+    match answer.ok()?.status() {
+        401 => Some(StreamClosed::SignedOut),
+        403 | 404 => Some(StreamClosed::NotParticipant),
+        _ => None,
     }
 }
 

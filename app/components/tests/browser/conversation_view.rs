@@ -545,3 +545,26 @@ async fn a_new_message_never_takes_the_place_of_one_waiting_under_the_same_local
             .expect("remove");
     }
 }
+
+/// A stream the server refuses while it was down (the session ended meanwhile) is not
+/// reopened for ever: the view says why it stopped.
+#[wasm_bindgen_test]
+async fn a_stream_refused_for_good_stops_and_says_why() {
+    stub_fetch(ACCEPT_SEND);
+    js_sys::Reflect::set(
+        &web_sys::window().expect("window"),
+        &"streamStatus".into(),
+        &401.into(),
+    )
+    .expect("a refusal");
+    let root = view_for(reader());
+    until("the notice", || exists(&root, ".conversation__closed")).await;
+    assert!(
+        element(&root, ".conversation__closed")
+            .text_content()
+            .unwrap_or_default()
+            .contains("signed out"),
+        "{:?}",
+        root.text_content()
+    );
+}

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use std::time::Duration;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::HtmlElement;
 
 /// Mounts `view` into a fresh element appended to `<body>`, returning that element.
@@ -56,7 +56,8 @@ pub async fn until(what: &str, condition: impl Fn() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-/// Replaces `fetch`. `script` is the body of an async JS function that sees `req` (the
+/// Replaces `fetch`. A live stream's URL is answered `window.streamStatus` (503 by
+/// default), unrecorded. `script` is the body of an async JS function that sees `req` (the
 /// Request), `method`, `calls` (every call's url, method, Idempotency-Key and body, also
 /// in `window.calls`), `json(status, value)` and `never()`, and returns a Response.
 pub fn stub_fetch(script: &str) {
@@ -65,6 +66,9 @@ pub fn stub_fetch(script: &str) {
          const req = url instanceof Request ? url : new Request(url, init);
          const method = req.method;
          const body = method === 'GET' ? null : await req.clone().text();
+         // The live view asks why its stream was refused (the test server has none):
+         // unrecorded, answered with `window.streamStatus` (a 503 unless a test sets it).
+         if (/\\/stream(\\?|$)/.test(req.url)) return new Response(null, {{ status: window.streamStatus || 503 }});
          window.calls.push({{ url: req.url, method, key: req.headers.get('Idempotency-Key'), body }});
          const calls = window.calls;
          const json = (status, value, extra) => new Response(JSON.stringify(value),
@@ -78,6 +82,8 @@ pub fn stub_fetch(script: &str) {
     let window = web_sys::window().expect("window");
     js_sys::Reflect::set(&window, &"fetch".into(), &fetch).expect("stub fetch");
     js_sys::Reflect::set(&window, &"calls".into(), &js_sys::Array::new()).expect("reset calls");
+    js_sys::Reflect::set(&window, &"streamStatus".into(), &JsValue::UNDEFINED)
+        .expect("reset the stream's answer");
 }
 
 /// The recorded POSTs (the sends).
