@@ -291,6 +291,8 @@ async fn call<B: serde::Serialize, T: DeserializeOwned>(
     }
     .map_err(|_| CallError::network(Failure::Network))?;
 
+    // Armed until the body is read too: an answer whose body stalls (a connection lost
+    // after the headers) is a timeout, not a wait for ever.
     let timer = leptos::prelude::set_timeout_with_handle(
         {
             let controller = controller.clone();
@@ -299,24 +301,26 @@ async fn call<B: serde::Serialize, T: DeserializeOwned>(
         timeout,
     )
     .ok();
-    let sent = request.send().await;
+    let failure = || {
+        let failure = if controller.signal().aborted() {
+            Failure::Timeout
+        } else {
+            Failure::Network
+        };
+        CallError::network(failure)
+    };
+    let answer = async {
+        let response = request.send().await.map_err(|_| failure())?;
+        if response.ok() {
+            return response.json().await.map_err(|_| failure());
+        }
+        Err(problem_of(response).await)
+    }
+    .await;
     if let Some(timer) = timer {
         timer.clear();
     }
-    let response = match sent {
-        Ok(response) => response,
-        Err(_) if controller.signal().aborted() => {
-            return Err(CallError::network(Failure::Timeout));
-        }
-        Err(_) => return Err(CallError::network(Failure::Network)),
-    };
-    if response.ok() {
-        return response
-            .json()
-            .await
-            .map_err(|_| CallError::network(Failure::Network));
-    }
-    Err(problem_of(response).await)
+    answer
 }
 
 async fn problem_of(response: Response) -> CallError {

@@ -2,6 +2,7 @@
 //! Run by `scripts/test` as `cargo test -p messaging-components --target wasm32-unknown-unknown --features csr`.
 #![cfg(target_arch = "wasm32")]
 
+mod api;
 mod conversation_view;
 mod send_message_button;
 mod support;
