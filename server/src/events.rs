@@ -7,6 +7,11 @@
 //! (delivered only if it commits), a sign-out the session's token hash, and every
 //! process, the sender's own included, listens and fans them out to its streams. A
 //! stream that may have missed something is told to catch up (`lagged`).
+//!
+//! A listening connection that is lost without a word (a NAT or load balancer that
+//! forgot it, a half-open socket after a failover) would look like a quiet store for
+//! ever: after [`LISTENER_QUIET`] without a notification the process notifies itself,
+//! and a listener that does not hear it within [`HEARTBEAT_WAIT`] is replaced.
 
 use crate::db::{self, Db};
 use messaging_core::wire::Message;
@@ -31,6 +36,15 @@ pub enum Update {
 
 /// Open streams per user in one process; a newer one closes the oldest.
 pub const MAX_STREAMS_PER_USER: usize = 8;
+
+/// How long the listener may hear nothing before it is asked to prove it still hears.
+const LISTENER_QUIET: Duration = Duration::from_secs(10);
+
+/// How long a heartbeat may take to come back through the listener.
+const HEARTBEAT_WAIT: Duration = Duration::from_secs(5);
+
+/// The channel of the heartbeats (every process hears every process's: any will do).
+const HEARTBEAT_CHANNEL: &str = "listener_heartbeat";
 
 #[derive(Clone)]
 pub struct Hub {
@@ -139,35 +153,70 @@ impl Hub {
         listener: &mut PgListener,
         db: &Db,
     ) -> anyhow::Result<std::convert::Infallible> {
+        // When a heartbeat was sent that has not come back yet.
+        let mut heartbeat_sent: Option<tokio::time::Instant> = None;
         loop {
-            let Some(notification) = listener.try_recv().await? else {
+            let wait = heartbeat_sent.map_or(LISTENER_QUIET, |sent| {
+                HEARTBEAT_WAIT.saturating_sub(sent.elapsed())
+            });
+            let received = match tokio::time::timeout(wait, listener.try_recv()).await {
+                Ok(received) => received?,
+                Err(_) if heartbeat_sent.is_some() => {
+                    anyhow::bail!("the listener did not hear its own heartbeat");
+                }
+                Err(_) => {
+                    if let Err(error) = heartbeat(db).await {
+                        // The store is unreachable: the wait tells about the listener.
+                        tracing::warn!(%error, "could not send the listener's heartbeat");
+                    }
+                    heartbeat_sent = Some(tokio::time::Instant::now());
+                    continue;
+                }
+            };
+            // Anything heard proves the connection alive.
+            heartbeat_sent = None;
+            let Some(notification) = received else {
                 // The connection dropped; the next call reconnects.
                 self.send(Update::MayHaveMissed);
                 continue;
             };
-            if notification.channel() == db::sessions::SESSION_ENDED_CHANNEL {
-                self.send(Update::SessionEnded(notification.payload().into()));
-                continue;
-            }
-            // The messages one transaction stored, read together.
-            let ids: Result<Vec<MessageId>, _> =
-                notification.payload().split(',').map(str::parse).collect();
-            let Ok(ids) = ids else {
-                tracing::warn!(payload = notification.payload(), "unexpected notification");
-                continue;
-            };
-            let messages = db::messages::by_ids(db.pool(), &ids).await?;
-            if messages.len() < ids.len() {
-                tracing::warn!(
-                    payload = notification.payload(),
-                    "notified messages not found"
-                );
-            }
-            for message in messages {
-                self.send(Update::Message(Arc::new(message)));
+            match notification.channel() {
+                HEARTBEAT_CHANNEL => {}
+                db::sessions::SESSION_ENDED_CHANNEL => {
+                    self.send(Update::SessionEnded(notification.payload().into()));
+                }
+                _ => self.deliver(notification.payload(), db).await?,
             }
         }
     }
+
+    /// The messages one transaction stored (their ids: a notification's payload), read
+    /// together and handed to the streams.
+    async fn deliver(&self, payload: &str, db: &Db) -> anyhow::Result<()> {
+        let ids: Result<Vec<MessageId>, _> = payload.split(',').map(str::parse).collect();
+        let Ok(ids) = ids else {
+            tracing::warn!(payload, "unexpected notification");
+            return Ok(());
+        };
+        let messages = db::messages::by_ids(db.pool(), &ids).await?;
+        if messages.len() < ids.len() {
+            tracing::warn!(payload, "notified messages not found");
+        }
+        for message in messages {
+            self.send(Update::Message(Arc::new(message)));
+        }
+        Ok(())
+    }
+}
+
+/// Notifies every listener (this process's too) on the heartbeat channel.
+async fn heartbeat(db: &Db) -> sqlx::Result<()> {
+    // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
+    sqlx::query("SELECT 1 FROM pg_notify($1, '')")
+        .bind(HEARTBEAT_CHANNEL)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 async fn listen(database_url: &str) -> sqlx::Result<PgListener> {
@@ -176,6 +225,7 @@ async fn listen(database_url: &str) -> sqlx::Result<PgListener> {
         .listen_all([
             db::messages::NEW_MESSAGE_CHANNEL,
             db::sessions::SESSION_ENDED_CHANNEL,
+            HEARTBEAT_CHANNEL,
         ])
         .await?;
     Ok(listener)

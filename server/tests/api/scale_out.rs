@@ -243,3 +243,133 @@ impl<'a> Reader<'a> {
         self.shown.iter().map(|m| m.seq).collect()
     }
 }
+
+/// A listening connection lost without a word (a NAT that forgot it: open, carrying
+/// nothing) is noticed by its heartbeat and replaced; the streams are told to catch up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_silently_stops_hearing_is_replaced_and_streams_catch_up() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    let proxy = ListenerFreezer::start(&database_url).await;
+    let process = ServerProcess::start(&proxy.database_url).await;
+    let app = TestApp::at(process.address.clone(), database_url.clone());
+    let (alice, id) = app.alice_asks_northwind().await;
+    let carol = app.sign_in("carol").await;
+    let stream = app
+        .get(&carol, &format!("/api/messages/conversations/{id}/stream"))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+
+    proxy.freeze_listeners();
+    let body = json!({ "conversation_id": id, "text": "Unheard?", "local_id": "unheard" });
+    assert_eq!(app.chat(&alice, &body).await.status(), StatusCode::ACCEPTED);
+
+    // Within the quiet limit (10 s), the heartbeat's wait (5 s) and a reconnection.
+    let mut body = stream.bytes_stream();
+    let mut buffered = String::new();
+    let heard = loop {
+        let Some((event, _)) = next_event(&mut body, &mut buffered, Duration::from_secs(25)).await
+        else {
+            break None;
+        };
+        if matches!(event.as_str(), "lagged" | "message") {
+            break Some(event);
+        }
+    };
+    assert!(
+        matches!(heard.as_deref(), Some("lagged" | "message")),
+        "the stream heard {heard:?}"
+    );
+}
+
+/// A TCP proxy to the test's PostgreSQL that can freeze the connections that `LISTEN`:
+/// they stay open and carry nothing either way.
+struct ListenerFreezer {
+    /// The test database's URL, through the proxy.
+    database_url: String,
+    listeners: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>>>,
+}
+
+impl ListenerFreezer {
+    async fn start(database_url: &str) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let mut url = reqwest::Url::parse(database_url).expect("a database URL");
+        let target = format!(
+            "{}:{}",
+            url.host_str().expect("a host"),
+            url.port().unwrap_or(5432)
+        );
+        let accepting = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let port = accepting.local_addr().expect("an address").port();
+        url.set_port(Some(port)).expect("a port in the URL");
+        let _ = url.set_host(Some("127.0.0.1"));
+        let listeners: Arc<Mutex<Vec<Arc<AtomicBool>>>> = Arc::default();
+        let registered = Arc::clone(&listeners);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = accepting.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let frozen = Arc::new(AtomicBool::new(false));
+                let (client_reads, client_writes) = client.into_split();
+                let (server_reads, server_writes) = server.into_split();
+                let marks_listeners = Some(Arc::clone(&registered));
+                tokio::spawn(carry(
+                    client_reads,
+                    server_writes,
+                    Arc::clone(&frozen),
+                    marks_listeners,
+                ));
+                tokio::spawn(carry(server_reads, client_writes, frozen, None));
+            }
+        });
+        // Carries bytes one way until the connection ends or is frozen (then holds it).
+        async fn carry(
+            mut from: tokio::net::tcp::OwnedReadHalf,
+            mut to: tokio::net::tcp::OwnedWriteHalf,
+            frozen: Arc<AtomicBool>,
+            listeners: Option<Arc<Mutex<Vec<Arc<AtomicBool>>>>>,
+        ) {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut buffer = vec![0; 64 * 1024];
+            loop {
+                let Ok(read) = from.read(&mut buffer).await else {
+                    return;
+                };
+                if read == 0 || frozen.load(Ordering::SeqCst) {
+                    if read > 0 {
+                        std::future::pending::<()>().await;
+                    }
+                    return;
+                }
+                let chunk = &buffer[..read];
+                if let Some(listeners) = &listeners
+                    && chunk.windows(6).any(|w| w == b"LISTEN")
+                {
+                    listeners
+                        .lock()
+                        .expect("the list")
+                        .push(Arc::clone(&frozen));
+                }
+                if to.write_all(chunk).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Self {
+            database_url: url.to_string(),
+            listeners,
+        }
+    }
+
+    /// From now on the connections that listen so far carry nothing (new ones do).
+    fn freeze_listeners(&self) {
+        let listeners = self.listeners.lock().expect("the list");
+        assert!(!listeners.is_empty(), "nobody listens through the proxy");
+        for frozen in listeners.iter() {
+            frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
