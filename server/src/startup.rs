@@ -123,7 +123,6 @@ fn demo_site(state: &AppState) -> Router<AppState> {
     use site::data::{PageData, SERVER_FN_PREFIX};
     use site::shell;
     use tower_http::compression::CompressionLayer;
-    use tower_http::limit::RequestBodyLimitLayer;
 
     let routes = demo_routes();
     let page_data: Arc<dyn PageData> = Arc::new(ServerPageData {
@@ -161,21 +160,22 @@ fn demo_site(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             &format!("{SERVER_FN_PREFIX}/{{*name}}"),
-            get(server_fns.clone())
-                .post(server_fns)
-                .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY_BYTES)),
+            get(server_fns.clone()).post(server_fns),
         )
         .nest_service("/pkg", bundle_files(&state.leptos_options))
         .merge(pages)
-        // Server functions are routed by `leptos_routes` too, each by its own path.
+        // Server functions are routed by `leptos_routes` too, each by its own path: the
+        // limit they read their bodies under (axum's default is 2 MB) and their errors.
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
         .layer(axum::middleware::map_response(
             unreadable_arguments_are_bad_requests,
         ))
 }
 
 /// server_fn answers a form post whose fields it cannot read (one missing, an id that is
-/// no UUID) with a 500 and the error as text (`Args|…`, `Deserialization|…`): the
-/// client's mistake, so a 400 problem here. Its other answers go on as they are.
+/// no UUID, a body past the limit) with a 500 and the error as text (`Args|…`,
+/// `Deserialization|…`): the client's mistake, so a 400 (413) problem here. Its other
+/// answers go on as they are.
 #[cfg(feature = "demo")]
 async fn unreadable_arguments_are_bad_requests(
     response: axum::response::Response,
@@ -194,6 +194,14 @@ async fn unreadable_arguments_are_bad_requests(
         return crate::error::ApiError::from(anyhow::anyhow!("a server function's error"))
             .into_response();
     };
+    // The body limit, met while the arguments were read.
+    if text.starts_with(b"Deserialization|") && text.ends_with(b"length limit exceeded") {
+        return crate::error::ApiError::new(
+            messaging_core::ProblemCode::PayloadTooLarge,
+            format!("Request bodies are limited to {MAX_REQUEST_BODY_BYTES} bytes."),
+        )
+        .into_response();
+    }
     if text.starts_with(b"Args|") || text.starts_with(b"Deserialization|") {
         return crate::error::ApiError::new(
             messaging_core::ProblemCode::MalformedBody,

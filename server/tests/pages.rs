@@ -144,6 +144,27 @@ async fn a_form_post_with_unreadable_fields_is_a_400_problem() {
     }
 }
 
+/// A body sent without its length (chunked) is read up to the limit the API has, not
+/// axum's default of 2 MB.
+#[tokio::test]
+async fn a_form_post_past_the_body_limit_is_a_413_problem() {
+    let over = vec![b'a'; messaging_core::MAX_REQUEST_BODY_BYTES + 1];
+    let chunks = futures_util::stream::iter(
+        over.chunks(4096)
+            .map(|chunk| Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(chunk)))
+            .collect::<Vec<_>>(),
+    );
+    let request = Request::post("/_fn/sign_in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from_stream(chunks))
+        .expect("request");
+    let response = send(request, |_| {}).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let problem: serde_json::Value =
+        serde_json::from_slice(&body_of(response).await).expect("a problem body");
+    assert_eq!(problem["code"], "payload_too_large");
+}
+
 #[tokio::test]
 async fn unknown_pages_are_404() {
     let (status, html) = get("/no/such/page").await;
