@@ -323,6 +323,18 @@ async fn call<B: serde::Serialize, T: DeserializeOwned>(
     answer
 }
 
+/// Waits `duration` on a browser timer (between retries).
+pub(crate) async fn sleep(duration: Duration) {
+    let (sender, receiver) = futures_channel::oneshot::channel::<()>();
+    leptos::prelude::set_timeout(
+        move || {
+            let _ = sender.send(());
+        },
+        duration,
+    );
+    let _ = receiver.await;
+}
+
 async fn problem_of(response: Response) -> CallError {
     let status = response.status();
     let retry_after = response

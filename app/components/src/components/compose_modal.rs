@@ -1,4 +1,4 @@
-use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT, DeviceHints};
+use crate::api::{ApiClient, CallError, DEFAULT_TIMEOUT, DeviceHints, sleep};
 use crate::compose::{Compose, SendState};
 use crate::labels::{fill, use_labels};
 use leptos::html;
@@ -279,15 +279,4 @@ async fn send_with_retries(
             None => return Err(error),
         }
     }
-}
-
-async fn sleep(duration: std::time::Duration) {
-    let (sender, receiver) = futures_channel::oneshot::channel::<()>();
-    set_timeout(
-        move || {
-            let _ = sender.send(());
-        },
-        duration,
-    );
-    let _ = receiver.await;
 }

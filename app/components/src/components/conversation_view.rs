@@ -1,5 +1,5 @@
 use super::{DeviceIcon, Timestamp};
-use crate::api::{ApiClient, DEFAULT_TIMEOUT, DeviceHints};
+use crate::api::{ApiClient, DEFAULT_TIMEOUT, DeviceHints, sleep};
 use crate::labels::{fill, use_labels};
 use crate::live;
 use crate::outbox::{Outbox, Pending};
@@ -7,6 +7,7 @@ use crate::timeline::{self, Delivery, Merged, Row};
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use messaging_core::retry::Backoff;
 use messaging_core::wire::{Conversation, CurrentUser, Message, MessageCursor, StreamClosed};
 use messaging_core::{ConversationId, LocalId, MessageText};
 
@@ -406,24 +407,39 @@ impl CatchUp {
     }
 
     /// Pages through what follows the last shown message, up to [`MAX_CATCH_UP_PAGES`].
-    /// A failure ends it: the next reconnection tries again.
+    /// A page that fails is asked again after `core`'s backoff, for as long as the view
+    /// lives: a message past a gap (the reader's own, just confirmed, say) is shown only
+    /// once the gap is fetched. A refusal no retry fixes ends it.
     async fn fetch(self) {
         let Some(client) = self.client.try_get_value() else {
             return;
         };
-        for _ in 0..MAX_CATCH_UP_PAGES {
+        let backoff = Backoff::for_outbox();
+        let (mut pages, mut failures) = (0, 0);
+        while pages < MAX_CATCH_UP_PAGES {
             let Some(after) = self
                 .confirmed
                 .try_with_untracked(|list| list.last().map(MessageCursor::after))
             else {
                 return; // The view is gone.
             };
-            let Ok(page) = client
+            let page = match client
                 .messages(self.conversation, after.as_ref(), DEFAULT_TIMEOUT)
                 .await
-            else {
-                return;
+            {
+                Ok(page) => page,
+                Err(error) => {
+                    let jitter = js_sys::Math::random();
+                    let wait = backoff.delay(failures, error.failure, jitter, error.retry_after);
+                    let Some(wait) = wait else {
+                        return;
+                    };
+                    failures = failures.saturating_add(1);
+                    sleep(wait).await;
+                    continue;
+                }
             };
+            (pages, failures) = (pages + 1, 0);
             let complete = page.next_cursor.is_none();
             let merged = self.confirmed.try_update(|list| {
                 for message in page.items {

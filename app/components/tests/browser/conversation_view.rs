@@ -13,8 +13,11 @@ const CONVERSATION: &str = r#"{"id":"11111111-1111-4111-8111-111111111111","cont
   "created_at":"2026-11-22T10:00:00Z","last_message_at":"2026-11-22T10:00:00Z"}"#;
 
 /// The server's 202, echoing the sent text and local_id as the reader's message, with the
-/// conversation's next sequence number (`view_for` starts the count).
-const ACCEPT_SEND: &str = "const sent = JSON.parse(body);
+/// conversation's next sequence number (`view_for` starts the count); any other call a 404
+/// (a view of an earlier test, still mounted, may ask for its catch-up).
+const ACCEPT_SEND: &str = "if (method !== 'POST') return json(404, { type: 'about:blank', title: 'Not found',
+      status: 404, detail: 'Not here.', code: 'not_found' });
+    const sent = JSON.parse(body);
     window.lastSeq += 1;
     return json(202, { queued: true, message: {
       id: crypto.randomUUID(), conversation_id: sent.conversation_id, seq: window.lastSeq, local_id: sent.local_id,
@@ -567,4 +570,37 @@ async fn a_stream_refused_for_good_stops_and_says_why() {
         "{:?}",
         root.text_content()
     );
+}
+
+/// The reader's own message, confirmed past a gap (another message came first and is not
+/// shown yet), is left out until the gap is fetched: a fetch that fails is tried again,
+/// so the message comes back instead of staying gone.
+#[wasm_bindgen_test]
+async fn a_message_confirmed_past_a_gap_is_shown_though_the_first_fetch_of_the_gap_failed() {
+    stub_fetch(
+        "const message = (seq, localId, text, sender) => ({ id: crypto.randomUUID(),
+           conversation_id: '11111111-1111-4111-8111-111111111111', seq, local_id: localId,
+           sender, text, created_at: new Date().toISOString(), display_data: { device_kind: 'linux' } });
+         const reader = { id: window.readerId, display_name: 'Alice' };
+         if (method === 'POST') {
+           window.sent = JSON.parse(body);
+           return json(202, { queued: true, message: message(3, window.sent.local_id, window.sent.text, reader) });
+         }
+         if (/\\/messages\\?/.test(req.url)) {
+           if (calls.filter(c => c.method === 'GET').length === 1)
+             return json(503, { type: 'about:blank', title: 'Unavailable', status: 503,
+               detail: 'Busy.', code: 'unavailable' }, { 'retry-after': '0' });
+           return json(200, { items: [
+             message(2, 'in-between', 'Came first', { id: '55555555-5555-4555-8555-555555555555', display_name: 'Carol' }),
+             message(3, window.sent.local_id, window.sent.text, reader)] });
+         }
+         return json(404, {});",
+    );
+    let root = view_for(reader());
+    send(&root, "Past the gap");
+    until("the gap fetched and both shown", || {
+        rows(&root).len() == 3 && rows(&root)[2].1 == "sent"
+    })
+    .await;
+    assert_eq!(rows(&root)[1].0, "in-between");
 }
