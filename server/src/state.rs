@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::db::{Backend, Db, seed};
 use crate::events::Hub;
 use crate::idempotency::Idempotency;
-use crate::messaging::ChatBatches;
+use crate::messaging::{ChatBatches, IntentsInFlight};
 use crate::metrics;
 use crate::passwords::PasswordChecks;
 use crate::throttle::SignInThrottle;
@@ -27,6 +27,8 @@ pub struct Shared {
     pub caches: Caches,
     /// New chat messages waiting for their conversation's next write.
     pub chat_batches: ChatBatches,
+    /// Intents running to the end whether or not their clients wait (bounded).
+    pub intents_in_flight: IntentsInFlight,
     pub sign_in_throttle: SignInThrottle,
     pub password_checks: PasswordChecks,
     pub leptos_options: LeptosOptions,
@@ -59,6 +61,7 @@ impl AppState {
             hub,
             caches,
             chat_batches: ChatBatches::default(),
+            intents_in_flight: IntentsInFlight::default(),
             sign_in_throttle: SignInThrottle::default(),
             password_checks: PasswordChecks::default(),
         })))

@@ -18,6 +18,8 @@ pub use store::{Outgoing, Stored, store_all, store_once};
 
 use crate::error::ApiError;
 use messaging_core::wire::CurrentUser;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// Who sends, and from which device.
 #[derive(Clone)]
@@ -35,14 +37,82 @@ impl Sender {
     }
 }
 
+/// The intents [`to_completion`] runs at once in a process, at most: each waits for the
+/// SQLite writer (or a PostgreSQL connection) whether or not its client is still there,
+/// so clients that send and leave could otherwise pile up work without end. Past it, 503
+/// with Retry-After (the retry, under the same key, is safe).
+pub const MAX_INTENTS_IN_FLIGHT: usize = 1_024;
+
+/// Places for the intents run to completion.
+pub struct IntentsInFlight(Arc<Semaphore>);
+
+impl Default for IntentsInFlight {
+    fn default() -> Self {
+        Self::with_places(MAX_INTENTS_IN_FLIGHT)
+    }
+}
+
+impl IntentsInFlight {
+    fn with_places(places: usize) -> Self {
+        Self(Arc::new(Semaphore::new(places)))
+    }
+}
+
 /// Runs an intent's writes to the end even if the client disconnects. axum drops a
 /// handler's future when its connection closes; a write transaction dropped halfway
 /// leaves its connection mid-transaction, and an intent cut off after its commit would
 /// lose the answer its retry should replay.
 async fn to_completion<T: Send + 'static>(
+    in_flight: &IntentsInFlight,
     work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::spawn(work)
+    let place = Arc::clone(&in_flight.0)
+        .try_acquire_owned()
+        .map_err(|_| ApiError::unavailable())?;
+    tokio::spawn(async move {
+        let _place = place;
+        work.await
+    })
+    .await
+    .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("request task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn intents_past_the_bound_are_refused_and_a_place_comes_back_when_one_ends() {
+        let in_flight = IntentsInFlight::with_places(1);
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        // A client that sent and left: its intent runs on, holding its place.
+        let abandoned = tokio::spawn({
+            let places = Arc::clone(&in_flight.0);
+            async move {
+                let in_flight = IntentsInFlight(places);
+                to_completion(&in_flight, async move {
+                    let _ = released.await;
+                    Ok(())
+                })
+                .await
+            }
+        });
+        while in_flight.0.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        abandoned.abort();
+        let refused = to_completion(&in_flight, async { Ok(()) }).await;
+        assert!(
+            matches!(&refused, Err(ApiError::Problem(problem)) if problem.status == 503),
+            "{refused:?}"
+        );
+        let _ = release.send(());
+        tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while to_completion(&in_flight, async { Ok(()) }).await.is_err() {
+                tokio::task::yield_now().await;
+            }
+        })
         .await
-        .map_err(|e| ApiError::Unexpected(anyhow::anyhow!("request task failed: {e}")))?
+        .expect("the place comes back");
+    }
 }

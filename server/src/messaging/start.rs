@@ -26,9 +26,13 @@ pub async fn start_conversation(
 ) -> Result<Answer<CreateConversationResponse>, ApiError> {
     let message = &mut request.initial_message;
     message.user_agent = sender.device(message.user_agent.take());
-    to_completion(async move { create_or_merge(&state, &sender, &key, request).await })
-        .await
-        .map_err(ApiError::in_intent)
+    let in_flight = &state.intents_in_flight;
+    to_completion(in_flight, {
+        let state = state.clone();
+        async move { create_or_merge(&state, &sender, &key, request).await }
+    })
+    .await
+    .map_err(ApiError::in_intent)
 }
 
 async fn create_or_merge(
