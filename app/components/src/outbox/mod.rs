@@ -193,8 +193,7 @@ impl Outbox {
             let next = match queue::next_step(&self.stored(), now()) {
                 Step::Send(next) => next,
                 Step::WaitUntil(at) => {
-                    let wait = u64::try_from(at - now()).unwrap_or(0);
-                    self.sleep_unless_woken(Duration::from_millis(wait)).await;
+                    self.sleep_unless_woken(queue::wait_for(at, now())).await;
                     continue;
                 }
                 Step::Idle => return,

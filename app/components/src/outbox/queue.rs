@@ -6,9 +6,11 @@
 //! overtakes one that failed.
 
 use crate::api::DeviceHints;
+use messaging_core::retry::Backoff;
 use messaging_core::wire::ChatRequest;
 use messaging_core::{ConversationId, LocalId};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// A message waiting to be confirmed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +145,16 @@ pub fn next_step(entries: &[Pending], now: i64) -> Step {
         .map_or(Step::Idle, Step::WaitUntil)
 }
 
+/// How long the send loop waits, at `now`, for a step that waits until `at`: never
+/// longer than the outbox's longest backoff, so a `retry_at` far off (the clock set back
+/// since it was noted, say) is looked at again within it, and no timer is asked for a
+/// wait the browser's timers cannot hold (about 24.8 days).
+pub fn wait_for(at: i64, now: i64) -> Duration {
+    let waited =
+        u64::try_from(at.saturating_sub(now)).map_or(Duration::ZERO, Duration::from_millis);
+    waited.min(Backoff::for_outbox().max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +172,14 @@ mod tests {
 
     fn place_of(entries: &[Pending]) -> Vec<Place> {
         places(entries).map(|(_, place)| place).collect()
+    }
+
+    #[test]
+    fn a_wait_is_never_longer_than_the_longest_backoff() {
+        let forty_days = 40 * 24 * 3_600 * 1_000;
+        assert_eq!(wait_for(forty_days, 0), Backoff::for_outbox().max);
+        assert_eq!(wait_for(1_500, 1_000), Duration::from_millis(500));
+        assert_eq!(wait_for(1_000, 1_500), Duration::ZERO);
     }
 
     #[test]
