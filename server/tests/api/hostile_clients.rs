@@ -146,45 +146,49 @@ async fn connections_that_send_nothing_or_only_the_http2_preface_are_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_http2_connections_are_closed_though_they_answer_pings() {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::rt::TokioExecutor;
     let app = spawn_with_short_limits(|_| {}).await;
-    let stream = connect(&app).await;
-    // hyper's client answers the server's pings (and its GOAWAY's) by itself.
-    let (mut sender, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-            .await
-            .expect("HTTP/2 handshake");
-    let connection = tokio::spawn(connection);
-    let request = http::Request::get(app.url("/healthz"))
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .expect("request");
-    let response = sender.send_request(request).await.expect("an answer");
-    assert_eq!(response.status(), StatusCode::OK);
+    let client = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
+    let (response, connection) = healthz_over_http2(&app, &client).await;
     drop(response);
     let ended = tokio::time::timeout(SHORT + CLOSING, connection).await;
     assert!(ended.is_ok(), "an idle HTTP/2 connection is still open");
 }
 
-/// A peer that takes no response (an HTTP/2 flow-control window of zero, while it answers
-/// pings) would hold its connection, and a place under the cap, for ever.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_whose_peer_takes_no_response_is_closed() {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    let app = spawn_with_short_limits(|_| {}).await;
-    let stream = connect(&app).await;
-    let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-        .initial_stream_window_size(0)
-        .adaptive_window(false)
-        .handshake(TokioIo::new(stream))
+/// `/healthz` over an HTTP/2 connection made by `client`: its answer (the head, at least)
+/// and the connection's task. hyper's client answers the server's pings (and its GOAWAY's)
+/// by itself.
+async fn healthz_over_http2(
+    app: &TestApp,
+    client: &hyper::client::conn::http2::Builder<hyper_util::rt::TokioExecutor>,
+) -> (
+    http::Response<hyper::body::Incoming>,
+    tokio::task::JoinHandle<hyper::Result<()>>,
+) {
+    let stream = connect(app).await;
+    let (mut sender, connection) = client
+        .handshake(hyper_util::rt::TokioIo::new(stream))
         .await
         .expect("HTTP/2 handshake");
     let connection = tokio::spawn(connection);
     let request = http::Request::get(app.url("/healthz"))
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .expect("request");
-    // The head arrives (headers are not flow-controlled); the body cannot.
     let response = sender.send_request(request).await.expect("an answer");
     assert_eq!(response.status(), StatusCode::OK);
+    (response, connection)
+}
+
+/// A peer that takes no response (an HTTP/2 flow-control window of zero, while it answers
+/// pings) would hold its connection, and a place under the cap, for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_peer_takes_no_response_is_closed() {
+    use hyper_util::rt::TokioExecutor;
+    let app = spawn_with_short_limits(|_| {}).await;
+    let mut client = hyper::client::conn::http2::Builder::new(TokioExecutor::new());
+    client.initial_stream_window_size(0).adaptive_window(false);
+    // The head arrives (headers are not flow-controlled); the body cannot.
+    let (response, connection) = healthz_over_http2(&app, &client).await;
     let ended = tokio::time::timeout(SHORT + CLOSING, connection).await;
     assert!(
         ended.is_ok(),
