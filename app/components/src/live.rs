@@ -223,14 +223,26 @@ impl Listeners {
 }
 
 /// Why the server refuses the stream at `url` for good, if it does: its answer's status,
-/// the request aborted once the status is in (a stream that would open is not read).
+/// the request aborted once the status is in (a stream that would open is not read), or
+/// after the API's timeout (no answer: not a refusal, the stream is opened again).
 async fn refusal(url: &str) -> Option<StreamClosed> {
     let abort = web_sys::AbortController::new().ok()?;
+    let timer = set_timeout_with_handle(
+        {
+            let abort = abort.clone();
+            move || abort.abort()
+        },
+        crate::api::DEFAULT_TIMEOUT,
+    )
+    .ok();
     let answer = gloo_net::http::Request::get(url)
         .header("Accept", "text/event-stream")
         .abort_signal(Some(&abort.signal()))
         .send()
         .await;
+    if let Some(timer) = timer {
+        timer.clear();
+    }
     abort.abort();
     match answer.ok()?.status() {
         401 => Some(StreamClosed::SignedOut),
