@@ -76,6 +76,11 @@ pub fn ComposeModal(
         }
     });
     let on_close = move |_| {
+        // A `close` queued before the dialog was opened again (Escape, then a quick
+        // click on the button) must not close it.
+        if dialog.get_untracked().is_some_and(|dialog| dialog.open()) {
+            return;
+        }
         open.set(false);
         if let Some(button) = return_focus.get_untracked() {
             let _ = button.focus();

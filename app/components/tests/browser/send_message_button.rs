@@ -227,3 +227,29 @@ async fn the_dialog_closed_and_opened_again_keeps_its_draft_and_its_local_id() {
     let checks = calls().iter().filter(|c| c["method"] != "POST").count();
     assert_eq!(checks, 1, "opened again without a check");
 }
+
+/// Escape closes the dialog at once and fires `close` a task later: a click on the
+/// button in between opens it again, and that late `close` must not shut it.
+#[wasm_bindgen_test]
+async fn a_dialog_opened_again_right_after_escape_stays_open() {
+    stub_fetch("return json(200, { items: [] });");
+    let opened = RwSignal::new(None);
+    let root = mount(move || button(opened, 1000));
+    element(&root, ".send-message-button").click();
+    until("modal", || dialog_open(&root)).await;
+    js_sys::Reflect::set(&window(), &"testRoot".into(), &root).expect("the root");
+    // As Escape does (`cancel`, the dialog closed, `close` queued), then the click, all
+    // before the queued `close` runs.
+    js_sys::eval(
+        "const dialog = testRoot.querySelector('dialog');
+         dialog.dispatchEvent(new Event('cancel'));
+         dialog.close();
+         testRoot.querySelector('.send-message-button').click();",
+    )
+    .expect("Escape, then a click");
+    crate::support::sleep(100).await;
+    assert!(
+        dialog_open(&root),
+        "the late close shut the dialog opened again"
+    );
+}
