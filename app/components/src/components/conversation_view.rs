@@ -132,8 +132,11 @@ pub fn ConversationView(
         }
     });
 
-    // The composer's text: a message taken back from the outbox for editing comes here.
-    let composer_text = RwSignal::new(form_text);
+    // A message taken back from the outbox for editing comes into the composer.
+    let composer = ComposerField {
+        text: RwSignal::new(form_text),
+        field: NodeRef::new(),
+    };
     let reader_id = reader.id;
     let reader_name = reader.display_name.clone();
     let rows = Memo::new(move |_| {
@@ -209,8 +212,8 @@ pub fn ConversationView(
             on:scroll=move |_| older.near_the_top()
         >
             <ol class="messages" aria-live="polite" aria-label=labels.messages.to_string()>
-                <For each=move || rows.get() key=Row::clone let:row>
-                    <MessageRow row outbox composer_text />
+                <For each=move || rows.get() key=|row| row.local_id.clone() let:first>
+                    <MessageRow first rows outbox composer />
                 </For>
             </ol>
         </div>
@@ -225,7 +228,7 @@ pub fn ConversationView(
             {messages_list}
             {reconnecting_notice}
             {closed_notice}
-            <Composer conversation_id form_local_id text=composer_text form_action outbox />
+            <Composer conversation_id form_local_id composer form_action outbox />
         </section>
     }
 }
@@ -453,43 +456,140 @@ impl CatchUp {
     }
 }
 
+/// The composer's text and its field, where a message taken back goes.
+#[derive(Clone, Copy)]
+struct ComposerField {
+    text: RwSignal<String>,
+    field: NodeRef<html::Textarea>,
+}
+
+impl ComposerField {
+    /// Puts a message taken back into the composer, below a draft already there, and
+    /// the person there to edit it.
+    fn take_in(self, text: String) {
+        self.text.update(|draft| {
+            *draft = if draft.trim().is_empty() {
+                text
+            } else {
+                format!("{draft}\n{text}")
+            };
+        });
+        self.focus();
+    }
+
+    fn focus(self) {
+        if let Some(field) = self.field.get_untracked() {
+            let _ = field.focus();
+        }
+    }
+}
+
+/// Where the focus goes when the button that had it goes away (a message sent, retried,
+/// cancelled): its row, or the composer when the row goes too. Without this it falls to
+/// the page's start.
+#[derive(Clone, Copy)]
+struct FocusAfter {
+    row: NodeRef<html::Li>,
+    composer: ComposerField,
+}
+
+impl FocusAfter {
+    fn row(self) {
+        if let Some(row) = self.row.get_untracked() {
+            let _ = row.focus();
+        }
+    }
+}
+
+/// One message. Its row is keyed by its `local_id` and follows the message as it goes
+/// from sending to sent (or failed), so it stays the same element: the focus and a
+/// notice in it stay too.
 #[component]
-fn MessageRow(row: Row, outbox: Outbox, composer_text: RwSignal<String>) -> impl IntoView {
-    let time = row.sent_at.map(|at| view! { <Timestamp at /> });
-    let state = match &row.delivery {
+fn MessageRow(
+    first: Row,
+    rows: Memo<Vec<Row>>,
+    outbox: Outbox,
+    composer: ComposerField,
+) -> impl IntoView {
+    // What a message says, who wrote it and from where never change; its delivery does.
+    let Row {
+        local_id,
+        own,
+        text,
+        sender,
+        device,
+        ..
+    } = first.clone();
+    let row = Memo::new({
+        let local_id = local_id.clone();
+        move |shown: Option<&Row>| {
+            rows.with(|rows| {
+                rows.iter()
+                    .rev()
+                    .find(|row| row.local_id == local_id)
+                    .cloned()
+            })
+            .or_else(|| shown.cloned()) // Going: the list drops it next.
+            .unwrap_or_else(|| first.clone())
+        }
+    });
+    let element = NodeRef::<html::Li>::new();
+    let too_late = RwSignal::new(false);
+    let focus = FocusAfter {
+        row: element,
+        composer,
+    };
+    let already_on_its_way = use_labels().already_on_its_way.to_string();
+    // When it was sent, and how far it got, follow the message.
+    let progress = {
+        let local_id = local_id.clone();
+        move || {
+            let (sent_at, delivery, editable) =
+                row.with(|row| (row.sent_at, row.delivery.clone(), row.editable));
+            let local_id = local_id.clone();
+            let time = sent_at.map(|at| view! { <Timestamp at /> });
+            let status = own.then(|| {
+                view! { <DeliveryStatus delivery editable local_id outbox focus too_late /> }
+            });
+            let notice = too_late.get().then(|| {
+                view! { <span class="message__notice">{already_on_its_way.clone()}</span> }
+            });
+            view! {
+                {time}
+                {status}
+                {notice}
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <li
+            class="message"
+            class:own=own
+            tabindex=own.then_some("-1")
+            node_ref=element
+            data-local-id=local_id.to_string()
+            data-delivery=move || row.with(|row| delivery_state(&row.delivery))
+        >
+            <div class="message__bubble">
+                <p class="message__text">{text}</p>
+            </div>
+            <p class="message__meta">
+                <span class="message__sender">{sender}</span>
+                <DeviceIcon kind=device />
+                {progress}
+            </p>
+        </li>
+    }
+}
+
+/// The row's `data-delivery`, which the stylesheet and tests read.
+fn delivery_state(delivery: &Delivery) -> &'static str {
+    match delivery {
         Delivery::Sent => "sent",
         Delivery::Sending => "sending",
         Delivery::Waiting => "waiting",
         Delivery::Failed { .. } => "failed",
-    };
-    let status = row.own.then(|| {
-        view! {
-            <DeliveryStatus
-                delivery=row.delivery.clone()
-                local_id=row.local_id.clone()
-                editable=row.editable
-                outbox
-                composer_text
-            />
-        }
-    });
-    view! {
-        <li
-            class="message"
-            class:own=row.own
-            data-local-id=row.local_id.to_string()
-            data-delivery=state
-        >
-            <div class="message__bubble">
-                <p class="message__text">{row.text}</p>
-            </div>
-            <p class="message__meta">
-                <span class="message__sender">{row.sender}</span>
-                <DeviceIcon kind=row.device />
-                {time}
-                {status}
-            </p>
-        </li>
     }
 }
 
@@ -498,14 +598,15 @@ fn MessageRow(row: Row, outbox: Outbox, composer_text: RwSignal<String>) -> impl
 #[component]
 fn DeliveryStatus(
     delivery: Delivery,
-    local_id: LocalId,
     editable: bool,
+    local_id: LocalId,
     outbox: Outbox,
-    composer_text: RwSignal<String>,
+    focus: FocusAfter,
+    too_late: RwSignal<bool>,
 ) -> impl IntoView {
     let labels = use_labels();
     let changes = editable.then(|| {
-        view! { <TakeBack local_id=local_id.clone() outbox composer_text /> }
+        view! { <TakeBack local_id=local_id.clone() outbox focus too_late /> }
     });
     match delivery {
         Delivery::Sent => {
@@ -520,7 +621,7 @@ fn DeliveryStatus(
             </span>
         }
         .into_any(),
-        Delivery::Failed { reason, will_retry } => view! { <NotSent reason will_retry local_id outbox /> }
+        Delivery::Failed { reason, will_retry } => view! { <NotSent reason will_retry local_id outbox focus /> }
         .into_any(),
     }
 }
@@ -529,12 +630,20 @@ fn DeliveryStatus(
 /// refused just drops it; one being retried may have reached the server, so the server is
 /// asked first (if it has it, it shows as sent).
 #[component]
-fn NotSent(reason: String, will_retry: bool, local_id: LocalId, outbox: Outbox) -> impl IntoView {
+fn NotSent(
+    reason: String,
+    will_retry: bool,
+    local_id: LocalId,
+    outbox: Outbox,
+    focus: FocusAfter,
+) -> impl IntoView {
     let labels = use_labels();
     let cannot_ask = RwSignal::new(false);
     let local_id = StoredValue::new(local_id);
     let retry = move |_| {
         if let Some(local_id) = local_id.try_get_value() {
+            // These buttons go once it is on its way again; the row stays.
+            focus.row();
             outbox.retry(&local_id);
         }
     };
@@ -543,12 +652,19 @@ fn NotSent(reason: String, will_retry: bool, local_id: LocalId, outbox: Outbox) 
             return;
         };
         if !will_retry {
+            focus.composer.focus();
             outbox.discard(&local_id);
             return;
         }
         spawn_local(async move {
             let asked = outbox.discard_unless_stored(local_id).await;
-            cannot_ask.try_set(asked.is_err());
+            match asked {
+                // Gone, or shown as sent: either way these buttons are gone.
+                Ok(()) => focus.composer.focus(),
+                Err(_) => {
+                    cannot_ask.try_set(true);
+                }
+            }
         });
     };
     let mut status = fill(&labels.not_sent, &[("reason", &reason)]);
@@ -572,11 +688,16 @@ fn NotSent(reason: String, will_retry: bool, local_id: LocalId, outbox: Outbox) 
 }
 
 /// "Edit" (back into the composer) and "Cancel" for a message no request has carried
-/// yet. Either may come too late, when the message has just left: it then says so.
+/// yet. Either may come too late, when the message has just left: its row then says so
+/// (these buttons are gone by then).
 #[component]
-fn TakeBack(local_id: LocalId, outbox: Outbox, composer_text: RwSignal<String>) -> impl IntoView {
+fn TakeBack(
+    local_id: LocalId,
+    outbox: Outbox,
+    focus: FocusAfter,
+    too_late: RwSignal<bool>,
+) -> impl IntoView {
     let labels = use_labels();
-    let too_late = RwSignal::new(false);
     let local_id = StoredValue::new(local_id);
     let take_back = move |into_composer: bool| {
         let Some(local_id) = local_id.try_get_value() else {
@@ -584,22 +705,15 @@ fn TakeBack(local_id: LocalId, outbox: Outbox, composer_text: RwSignal<String>) 
         };
         spawn_local(async move {
             match outbox.take_back(local_id).await {
-                Some(text) if into_composer => composer_text.update(|draft| {
-                    // A draft already there is kept, above the message taken back.
-                    *draft = if draft.trim().is_empty() {
-                        text
-                    } else {
-                        format!("{draft}\n{text}")
-                    };
-                }),
-                Some(_) => {}
+                Some(text) if into_composer => focus.composer.take_in(text),
+                Some(_) => focus.composer.focus(),
                 None => {
                     too_late.try_set(true);
+                    focus.row();
                 }
             }
         });
     };
-    let already_on_its_way = labels.already_on_its_way.to_string();
     view! {
         " "
         <button type="button" class="button link" on:click=move |_| take_back(true)>
@@ -608,7 +722,6 @@ fn TakeBack(local_id: LocalId, outbox: Outbox, composer_text: RwSignal<String>) 
         <button type="button" class="button link" on:click=move |_| take_back(false)>
             {labels.cancel.to_string()}
         </button>
-        <span role="status">{move || too_late.get().then(|| already_on_its_way.clone())}</span>
     }
 }
 
@@ -619,10 +732,11 @@ fn TakeBack(local_id: LocalId, outbox: Outbox, composer_text: RwSignal<String>) 
 fn Composer(
     conversation_id: ConversationId,
     form_local_id: LocalId,
-    text: RwSignal<String>,
+    composer: ComposerField,
     form_action: Option<String>,
     outbox: Outbox,
 ) -> impl IntoView {
+    let text = composer.text;
     let labels = use_labels();
     let touched = RwSignal::new(false);
     // The next message's local_id; a new one once a message is in the outbox.
@@ -677,6 +791,7 @@ fn Composer(
             <label class="field composer__field">
                 <span class="visually-hidden">{labels.your_message.to_string()}</span>
                 <textarea
+                    node_ref=composer.field
                     name="text"
                     rows="2"
                     required

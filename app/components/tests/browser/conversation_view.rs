@@ -76,6 +76,13 @@ fn rows(root: &HtmlElement) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The element that has the focus, if any but `<body>`.
+fn focused() -> Option<HtmlElement> {
+    let document = web_sys::window()?.document()?;
+    let active: HtmlElement = wasm_bindgen::JsCast::dyn_into(document.active_element()?).ok()?;
+    (Some(&active) != document.body().as_ref()).then_some(active)
+}
+
 fn sent_local_id(call: &serde_json::Value) -> String {
     let body: serde_json::Value =
         serde_json::from_str(call["body"].as_str().expect("body")).expect("json");
@@ -101,8 +108,15 @@ async fn a_confirmed_message_replaces_its_local_copy_instead_of_adding_a_second(
     assert!(!local_id.is_empty());
 
     until("the send", || posts().len() == 1).await;
+    let sending_row = element(&root, &format!("[data-local-id='{local_id}']"));
     js_sys::eval("window.release()").expect("release");
     until("the confirmation", || rows(&root)[1].1 == "sent").await;
+    // The same element, now sent: whatever was in it (focus, a notice) stays.
+    assert!(sending_row.is_connected());
+    assert_eq!(
+        sending_row.get_attribute("data-delivery").as_deref(),
+        Some("sent")
+    );
     assert_eq!(
         rows(&root),
         [
@@ -139,6 +153,8 @@ async fn a_failed_send_keeps_its_local_id_and_the_retry_uses_it() {
             .contains("No such conversation here.")
     );
     element(&root, "[data-delivery=failed] .delivery button").click();
+    // Its buttons go as it is sent again; the focus stays on its row.
+    assert_eq!(focused(), Some(element(&root, "[data-delivery=failed]")));
     until("the retry is confirmed", || {
         rows(&root).iter().all(|(_, delivery)| delivery == "sent") && rows(&root).len() == 2
     })
@@ -379,6 +395,7 @@ async fn a_message_no_request_carried_yet_can_be_edited_or_cancelled() {
         area.value() == "Second thoughts"
     })
     .await;
+    assert_eq!(focused(), Some(element(&root, "textarea")));
     element(
         &root,
         &format!("{} .delivery button:nth-of-type(2)", row(&cancelled)),
@@ -390,6 +407,72 @@ async fn a_message_no_request_carried_yet_can_be_edited_or_cancelled() {
     until("the first sent", || delivery_of(&root, &carried) == "sent").await;
     crate::support::sleep(300).await;
     assert_eq!(posted_local_ids(), [carried]);
+}
+
+/// How many requests for the Web Lock `name` are waiting (held ones are not counted).
+async fn waiting_for_lock(name: &str) -> usize {
+    let query = js_sys::eval(&format!(
+        "navigator.locks.query().then(state => state.pending.filter(lock => lock.name === '{name}').length)"
+    ))
+    .expect("query");
+    let count = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(query))
+        .await
+        .expect("locks");
+    count.as_f64().unwrap_or_default() as usize
+}
+
+#[wasm_bindgen_test]
+async fn a_cancel_that_comes_as_the_message_leaves_says_it_is_too_late() {
+    // The first send hangs until released; the second message waits its turn.
+    stub_fetch(&format!(
+        "if (calls.length === 1) await new Promise(go => window.release = go);
+         {ACCEPT_SEND}"
+    ));
+    let reader = reader();
+    let lock = format!("messaging-outbox-entries.{}", reader.id);
+    let root = view_for(reader);
+    send(&root, "On its way");
+    until("the first send", || posts().len() == 1).await;
+    send(&root, "Never mind");
+    until("both shown", || rows(&root).len() == 3).await;
+    let late = rows(&root)[2].0.clone();
+
+    // Held here, the lock makes the send loop (asking first, to carry the message) and
+    // the Cancel (asking next) wait, then go in that order: Cancel comes too late.
+    js_sys::eval(&format!(
+        "navigator.locks.request('{lock}', () => new Promise(free => window.freeLock = free))"
+    ))
+    .expect("hold the lock");
+    js_sys::eval("window.release()").expect("release");
+    for waiting in [1, 2] {
+        if waiting == 2 {
+            element(
+                &root,
+                &format!("[data-local-id='{late}'] .delivery button:nth-of-type(2)"),
+            )
+            .click();
+        }
+        for _ in 0..200 {
+            if waiting_for_lock(&lock).await == waiting {
+                break;
+            }
+            crate::support::sleep(10).await;
+        }
+        assert_eq!(waiting_for_lock(&lock).await, waiting);
+    }
+    js_sys::eval("window.freeLock()").expect("free the lock");
+
+    let row = format!("[data-local-id='{late}']");
+    until("sent", || delivery_of(&root, &late) == "sent").await;
+    until("the row says why it was not cancelled", || {
+        element(&root, &row)
+            .text_content()
+            .unwrap_or_default()
+            .contains("Too late to change")
+    })
+    .await;
+    assert_eq!(focused(), Some(element(&root, &row)));
+    assert_eq!(posted_local_ids().last(), Some(&late));
 }
 
 #[wasm_bindgen_test]
