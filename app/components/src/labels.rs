@@ -74,6 +74,8 @@ pub struct Labels {
     pub cancel: Text,
     /// When an edit or a cancel came too late: the message had just left.
     pub already_on_its_way: Text,
+    /// A message not sent yet that the browser's storage had no room for.
+    pub only_in_this_tab: Text,
     /// When discarding a message that may have reached the server could not ask it.
     pub discard_needs_the_server: Text,
     /// One message written and not sent yet (a header's link to it).
@@ -138,6 +140,9 @@ impl Default for Labels {
             edit: "Edit".into(),
             cancel: "Cancel".into(),
             already_on_its_way: "Too late to change: it is on its way.".into(),
+            only_in_this_tab:
+                "Not saved on this device (its storage is full): it is lost if this page is closed before it is sent."
+                    .into(),
             discard_needs_the_server:
                 "It may have reached the server: discarding it needs the server's answer. Try again once online."
                     .into(),
@@ -192,6 +197,7 @@ impl Labels {
             "edit" => &mut self.edit,
             "cancel" => &mut self.cancel,
             "already_on_its_way" => &mut self.already_on_its_way,
+            "only_in_this_tab" => &mut self.only_in_this_tab,
             "discard_needs_the_server" => &mut self.discard_needs_the_server,
             "unsent_one" => &mut self.unsent_one,
             "unsent_many" => &mut self.unsent_many,

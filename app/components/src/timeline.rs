@@ -50,6 +50,8 @@ pub struct Row {
     pub delivery: Delivery,
     /// Unsent, and no request has carried it yet: it can still be edited or cancelled.
     pub editable: bool,
+    /// Unsent and kept in this tab's memory only (storage is full): lost with the tab.
+    pub only_in_this_tab: bool,
 }
 
 /// What became of a message offered to the confirmed list.
@@ -107,6 +109,7 @@ pub fn rows(
         device: message.display_data.device_kind,
         delivery: Delivery::Sent,
         editable: false,
+        only_in_this_tab: false,
     });
     let queued: Vec<Pending> = pending
         .iter()
@@ -133,6 +136,7 @@ pub fn rows(
                 (_, None) => Delivery::Sending,
             },
             editable: p.editable(),
+            only_in_this_tab: p.only_in_this_tab,
         });
     sent.chain(unsent).collect()
 }

@@ -38,6 +38,9 @@ pub fn french() -> Labels {
         edit: "Modifier".into(),
         cancel: "Annuler".into(),
         already_on_its_way: "Trop tard pour le changer : il est en route.".into(),
+        only_in_this_tab:
+            "Non enregistré sur cet appareil (son stockage est plein) : il sera perdu si cette page est fermée avant son envoi."
+                .into(),
         discard_needs_the_server:
             "Il a peut-être atteint le serveur : l'abandonner demande sa réponse. Réessayez une fois en ligne."
                 .into(),

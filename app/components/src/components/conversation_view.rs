@@ -539,21 +539,37 @@ fn MessageRow(
         row: element,
         composer,
     };
-    let already_on_its_way = use_labels().already_on_its_way.to_string();
+    let labels = use_labels();
+    let already_on_its_way = labels.already_on_its_way.to_string();
+    let not_saved = labels.only_in_this_tab.to_string();
     // When it was sent, and how far it got, follow the message.
     let progress = {
         let local_id = local_id.clone();
         move || {
-            let (sent_at, delivery, editable) =
-                row.with(|row| (row.sent_at, row.delivery.clone(), row.editable));
+            let (sent_at, delivery, editable, only_in_this_tab) = row.with(|row| {
+                let Row {
+                    sent_at,
+                    delivery,
+                    editable,
+                    only_in_this_tab,
+                    ..
+                } = row;
+                (*sent_at, delivery.clone(), *editable, *only_in_this_tab)
+            });
             let local_id = local_id.clone();
             let time = sent_at.map(|at| view! { <Timestamp at /> });
             let status = own.then(|| {
                 view! { <DeliveryStatus delivery editable local_id outbox focus too_late /> }
             });
-            let notice = too_late.get().then(|| {
-                view! { <span class="message__notice">{already_on_its_way.clone()}</span> }
-            });
+            let notice = if too_late.get() {
+                Some(already_on_its_way.clone())
+            } else if only_in_this_tab {
+                Some(not_saved.clone())
+            } else {
+                None
+            };
+            let notice =
+                notice.map(|notice| view! { <span class="message__notice">{notice}</span> });
             view! {
                 {time}
                 {status}

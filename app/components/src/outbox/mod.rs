@@ -323,8 +323,16 @@ impl Outbox {
     fn stored(&self) -> Vec<Pending> {
         let mut entries = storage::read(self.user).unwrap_or_default();
         self.unsaved.try_with_value(|unsaved| {
-            entries.retain(|e| !unsaved.iter().any(|u| u.local_id == e.local_id));
-            entries.extend(unsaved.iter().cloned());
+            for kept in unsaved {
+                let mut kept = kept.clone();
+                match entries.iter_mut().find(|e| e.local_id == kept.local_id) {
+                    Some(older) => *older = kept, // An older version is in storage.
+                    None => {
+                        kept.only_in_this_tab = true;
+                        entries.push(kept);
+                    }
+                }
+            }
         });
         storage::in_order_written(&mut entries);
         entries

@@ -44,6 +44,10 @@ pub struct Pending {
     /// failure a retry can fix.
     #[serde(default)]
     pub retry_at: i64,
+    /// This tab could not write it to storage at all (it is full, or there is none): it
+    /// lives in this tab's memory only, and is lost with the tab if not sent by then.
+    #[serde(skip)]
+    pub only_in_this_tab: bool,
 }
 
 impl Pending {
@@ -66,6 +70,7 @@ impl Pending {
             written_at: 0,
             carried: false,
             retry_at: 0,
+            only_in_this_tab: false,
         }
     }
 

@@ -548,16 +548,40 @@ fn fill_storage_for(reader: &CurrentUser) {
 
 #[wasm_bindgen_test]
 async fn a_message_written_when_storage_is_full_is_shown_and_sent() {
-    // Numbered 2 whatever other tests' views still send meanwhile.
-    stub_fetch(&ACCEPT_SEND.replace("window.lastSeq += 1;", "window.lastSeq = 2;"));
+    // Numbered 2 whatever other tests' views still send meanwhile; answered once released.
+    stub_fetch(&format!(
+        "if (body && body.includes('Kept in memory')) await new Promise(go => window.releaseKept = go);
+         {}",
+        ACCEPT_SEND.replace("window.lastSeq += 1;", "window.lastSeq = 2;")
+    ));
     let reader = reader();
     fill_storage_for(&reader);
     let root = view_for(reader);
     send(&root, "Kept in memory");
+    until("the send", || {
+        js_sys::Reflect::has(&web_sys::window().expect("window"), &"releaseKept".into())
+            .unwrap_or_default()
+    })
+    .await;
+    // Until it is sent, its row says it would not survive the tab.
+    let unsent = element(&root, "li.message:nth-child(2)");
+    assert!(
+        unsent
+            .text_content()
+            .unwrap_or_default()
+            .contains("Not saved on this device")
+    );
+    js_sys::eval("window.releaseKept(); delete window.releaseKept").expect("release");
     until("sent", || {
         rows(&root).len() == 2 && rows(&root)[1].1 == "sent"
     })
     .await;
+    assert!(
+        !unsent
+            .text_content()
+            .unwrap_or_default()
+            .contains("Not saved on this device")
+    );
     let local_id = rows(&root)[1].0.clone();
     assert_eq!(
         posted_local_ids()
@@ -590,6 +614,13 @@ async fn a_failure_noted_when_storage_is_full_still_waits_out_its_backoff() {
     crate::support::sleep(500).await;
     assert_eq!(tries(), 1, "sent again without waiting");
     assert_eq!(delivery_of(&root, waiting.as_ref()), "failed");
+    // An older version of it is in storage: it is not said to be lost with the tab.
+    let row = element(&root, &format!("[data-local-id='{waiting}']"));
+    assert!(
+        !row.text_content()
+            .unwrap_or_default()
+            .contains("Not saved on this device")
+    );
 }
 
 /// A page shown again (Back, from the browser's cache) brings the `local_id` it was
