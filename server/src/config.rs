@@ -1,9 +1,11 @@
 //! Settings from the environment, each with a default that needs no setup.
 
 use crate::http::ConnectionLimits;
+use crate::request_limits::DEFAULT_BODY_MEMORY;
 use anyhow::Context;
 use axum_client_ip::ClientIpSource;
 use leptos::config::{Env, LeptosOptions};
+use messaging_core::MAX_REQUEST_BODY_BYTES;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -43,6 +45,9 @@ pub struct Config {
     /// `REQUEST_TIMEOUT_SECS` (30): how long a request, body included, may take to arrive
     /// and be answered (a live stream's answer begins at once and is not cut).
     pub request_timeout: Duration,
+    /// `MAX_BODY_MEMORY_BYTES` (32 MiB, at least the 64 KiB of one body): what the
+    /// bodies of the requests being handled may take in all (`request_limits`).
+    pub max_body_memory: usize,
 }
 
 impl Config {
@@ -81,6 +86,7 @@ impl Config {
                 .parse()
                 .context("CLIENT_IP_SOURCE must name a source, such as ConnectInfo or RightmostXForwardedFor")?,
             request_timeout: env_secs("REQUEST_TIMEOUT_SECS", DEFAULT_REQUEST_TIMEOUT)?,
+            max_body_memory: max_body_memory()?,
         })
     }
 
@@ -110,6 +116,21 @@ fn connection_limits() -> anyhow::Result<ConnectionLimits> {
             Err(_) => defaults.max_connections,
         },
     })
+}
+
+fn max_body_memory() -> anyhow::Result<usize> {
+    let Ok(value) = std::env::var("MAX_BODY_MEMORY_BYTES") else {
+        return Ok(DEFAULT_BODY_MEMORY);
+    };
+    value
+        .parse()
+        .ok()
+        .filter(|&bytes| bytes >= MAX_REQUEST_BODY_BYTES)
+        .with_context(|| {
+            format!(
+                "MAX_BODY_MEMORY_BYTES must be a number of bytes, at least {MAX_REQUEST_BODY_BYTES}"
+            )
+        })
 }
 
 /// A duration in whole seconds, at least one.

@@ -66,13 +66,12 @@ impl ApiError {
     }
 
     pub fn unavailable() -> Self {
-        Self::from(
-            Problem::new(
-                ProblemCode::Unavailable,
-                "The store is busy; retry shortly with the same key or local_id.",
-            )
-            .with_retry_after(1),
-        )
+        Self::busy("The store is busy; retry shortly with the same key or local_id.")
+    }
+
+    /// 503 with Retry-After: the server has no room for this request now.
+    pub fn busy(detail: &'static str) -> Self {
+        Self::from(Problem::new(ProblemCode::Unavailable, detail).with_retry_after(1))
     }
 
     /// For the errors of an intent whose retries are deduplicated.

@@ -67,6 +67,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// have answered by then (live streams are ended by the hub at once).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(40);
 
+/// Requests one HTTP/2 connection may have in flight at once (hyper's default is 200;
+/// nginx's 128, Apache's 100): each may hold a body of up to 64 KiB.
+const H2_MAX_STREAMS: u32 = 100;
+
 /// HTTP/2 pings: a peer that stops answering them is gone.
 const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
 
@@ -129,7 +133,8 @@ fn connection_builder(limits: ConnectionLimits) -> Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(H2_PING_INTERVAL)
-        .keep_alive_timeout(H2_PING_INTERVAL);
+        .keep_alive_timeout(H2_PING_INTERVAL)
+        .max_concurrent_streams(H2_MAX_STREAMS);
     builder
 }
 

@@ -268,6 +268,10 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
                 .layer(axum::middleware::from_fn(
                     request_limits::refuse_announced_oversize,
                 ))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    request_limits::reserve_body_memory,
+                ))
                 .layer(axum::middleware::from_fn(auth::refuse_cross_site)),
         )
         .with_state(state)

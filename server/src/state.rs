@@ -9,6 +9,7 @@ use crate::idempotency::Idempotency;
 use crate::messaging::{ChatBatches, IntentsInFlight};
 use crate::metrics;
 use crate::passwords::PasswordChecks;
+use crate::request_limits::BodyMemory;
 use crate::throttle::SignInThrottle;
 use anyhow::Context;
 use axum::extract::FromRef;
@@ -29,6 +30,8 @@ pub struct Shared {
     pub chat_batches: ChatBatches,
     /// Intents running to the end whether or not their clients wait (bounded).
     pub intents_in_flight: IntentsInFlight,
+    /// What the bodies of the requests being handled may still take in memory.
+    pub body_memory: BodyMemory,
     pub sign_in_throttle: SignInThrottle,
     pub password_checks: PasswordChecks,
     pub leptos_options: LeptosOptions,
@@ -56,6 +59,7 @@ impl AppState {
         Ok(Self(Arc::new(Shared {
             leptos_options: config.leptos_options(bound_addr),
             idempotency: Idempotency::new(config.key_retention),
+            body_memory: BodyMemory::new(config.max_body_memory),
             config: Arc::new(config),
             db,
             hub,

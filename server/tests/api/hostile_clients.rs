@@ -179,6 +179,25 @@ async fn healthz_over_http2(
     (response, connection)
 }
 
+/// One HTTP/2 connection may have 100 requests in flight, not hyper's 200: each may hold
+/// a body of up to 64 KiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_connection_may_have_100_requests_in_flight() {
+    let app = spawn_app(Store::Sqlite).await;
+    let (client, connection) = h2::client::handshake(connect(&app).await)
+        .await
+        .expect("HTTP/2 handshake");
+    tokio::spawn(connection);
+    let mut client = client.ready().await.expect("ready");
+    // Answered, so the server's settings have come (they are its first frame).
+    let request = http::Request::get(app.url("/healthz"))
+        .body(())
+        .expect("request");
+    let (response, _) = client.send_request(request, true).expect("sent");
+    assert_eq!(response.await.expect("answer").status(), StatusCode::OK);
+    assert_eq!(client.current_max_send_streams(), 100);
+}
+
 /// A peer that takes no response (an HTTP/2 flow-control window of zero, while it answers
 /// pings) would hold its connection, and a place under the cap, for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,6 +260,60 @@ async fn a_body_announced_over_the_limit_gets_413_without_waiting_for_it() {
             .expect("an answer without the body");
         assert!(status.starts_with("HTTP/1.1 413"), "{path}: {status:?}");
     }
+}
+
+/// Clients that send most of a body and stall, on many connections, would hold memory
+/// until their deadline, 64 KiB each: past the bound on what bodies may take in all, a
+/// request gets 503 (retry later), and room comes back as they end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_bound_on_bodies_in_memory_requests_get_503_until_room_comes_back() {
+    use messaging_core::MAX_REQUEST_BODY_BYTES;
+    let app = spawn_with_short_limits(|config| {
+        config.max_body_memory = 2 * MAX_REQUEST_BODY_BYTES;
+    })
+    .await;
+    let token = app.sign_in("alice").await;
+    // Of a conversation that does not exist: a 404 when it is read, a 503 when not.
+    let message = serde_json::json!({
+        "conversation_id": "00000000-0000-4000-8000-000000000000",
+        "text": "Hello",
+        "local_id": "stalled-bodies",
+    });
+    let chat = || app.chat(&token, &message);
+    assert_eq!(chat().await.status(), StatusCode::NOT_FOUND);
+
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&app).await;
+        let head = format!(
+            "POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {MAX_REQUEST_BODY_BYTES}\r\n\r\n{{"
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        stalled.push(stream);
+    }
+    // Their reservations are made as their heads are read.
+    let mut refused = None;
+    for _ in 0..50 {
+        let response = chat().await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a 503 while two stalled bodies take all the room");
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let (_, problem) = crate::helpers::problem(refused).await;
+    assert_eq!(problem["code"], "unavailable");
+
+    // The stalled requests end at their deadline (408): the room is back.
+    for stream in stalled {
+        assert!(
+            closed_within(stream, SHORT * 3).await,
+            "a stalled body was not cut"
+        );
+    }
+    assert_eq!(chat().await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
