@@ -1,7 +1,9 @@
 //! Several server processes on one PostgreSQL: the live stream reaches a participant
 //! connected to another process than the sender's, and ends at once when its session
 //! signs out through another process (the processes share `LISTEN`/`NOTIFY`); a write
-//! held up in one process never lets a reader skip a message.
+//! held up in one process never lets a reader skip a message. A connection to PostgreSQL
+//! that goes silent (a proxy in the test freezes it) holds up neither the live streams
+//! nor the writes.
 
 use crate::helpers::{
     ServerProcess, Store, TestApp, count_rows, fresh_database, next_event, open_transaction,
@@ -14,7 +16,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Executor;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_live_stream_reaches_a_participant_connected_to_another_process() {
@@ -249,7 +253,7 @@ impl<'a> Reader<'a> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_that_silently_stops_hearing_is_replaced_and_streams_catch_up() {
     let (database_url, _dir) = fresh_database(Store::Postgres).await;
-    let proxy = ListenerFreezer::start(&database_url).await;
+    let proxy = FreezingProxy::start(&database_url, b"LISTEN", false).await;
     let process = ServerProcess::start(&proxy.database_url).await;
     let app = TestApp::at(process.address.clone(), database_url.clone());
     let (alice, id) = app.alice_asks_northwind().await;
@@ -259,7 +263,7 @@ async fn a_listener_that_silently_stops_hearing_is_replaced_and_streams_catch_up
         .await;
     assert_eq!(stream.status(), StatusCode::OK);
 
-    proxy.freeze_listeners();
+    proxy.freeze_marked();
     let body = json!({ "conversation_id": id, "text": "Unheard?", "local_id": "unheard" });
     assert_eq!(app.chat(&alice, &body).await.status(), StatusCode::ACCEPTED);
 
@@ -281,18 +285,52 @@ async fn a_listener_that_silently_stops_hearing_is_replaced_and_streams_catch_up
     );
 }
 
-/// A TCP proxy to the test's PostgreSQL that can freeze the connections that `LISTEN`:
-/// they stay open and carry nothing either way.
-struct ListenerFreezer {
-    /// The test database's URL, through the proxy.
-    database_url: String,
-    listeners: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::atomic::AtomicBool>>>>,
+/// A batch of messages whose connection goes silent once its statement is sent (it
+/// commits; the answer never comes back, as when a NAT forgets the connection): its
+/// messages get a 503 within the statement's deadline (10 s), not a wait for ever; the
+/// retry gets the stored message, stored once, and the process goes on writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_connection_goes_silent_gets_503_in_time_and_its_retry_the_stored_message() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    let proxy = FreezingProxy::start(&database_url, b"json_to_recordset", true).await;
+    let process = ServerProcess::start(&proxy.database_url).await;
+    let app = TestApp::at(process.address.clone(), database_url.clone());
+    let (alice, id) = app.alice_asks_northwind().await;
+
+    let body = json!({ "conversation_id": id, "text": "Silent?", "local_id": "silent" });
+    let sent = Instant::now();
+    let first = app.chat(&alice, &body).await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        sent.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        sent.elapsed()
+    );
+
+    let retry = app.chat(&alice, &body).await;
+    assert!(retry.status().is_success(), "{}", retry.status());
+    let next = json!({ "conversation_id": id, "text": "Still there", "local_id": "after" });
+    assert!(app.chat(&alice, &next).await.status().is_success());
+    let stored = count_rows(
+        &database_url,
+        "SELECT COUNT(*) FROM messages WHERE local_id IN ('silent', 'after')",
+    )
+    .await;
+    assert_eq!(stored, 2);
 }
 
-impl ListenerFreezer {
-    async fn start(database_url: &str) -> Self {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::{Arc, Mutex};
+/// A TCP proxy to the test's PostgreSQL that can freeze the connections whose client
+/// sent `marker` (`LISTEN`, say): they stay open and carry nothing either way.
+struct FreezingProxy {
+    /// The test database's URL, through the proxy.
+    database_url: String,
+    marked: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
+}
+
+impl FreezingProxy {
+    /// With `freeze_the_first`, the first connection to send `marker` is frozen as soon
+    /// as it has: what it sent reaches PostgreSQL, and the answer never comes back.
+    async fn start(database_url: &str, marker: &'static [u8], freeze_the_first: bool) -> Self {
         let mut url = reqwest::Url::parse(database_url).expect("a database URL");
         let target = format!(
             "{}:{}",
@@ -305,8 +343,12 @@ impl ListenerFreezer {
         let port = accepting.local_addr().expect("an address").port();
         url.set_port(Some(port)).expect("a port in the URL");
         let _ = url.set_host(Some("127.0.0.1"));
-        let listeners: Arc<Mutex<Vec<Arc<AtomicBool>>>> = Arc::default();
-        let registered = Arc::clone(&listeners);
+        let marked: Arc<Mutex<Vec<Arc<AtomicBool>>>> = Arc::default();
+        let marking = Marking {
+            marker,
+            freeze_the_first,
+            marked: Arc::clone(&marked),
+        };
         tokio::spawn(async move {
             while let Ok((client, _)) = accepting.accept().await {
                 let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
@@ -315,61 +357,76 @@ impl ListenerFreezer {
                 let frozen = Arc::new(AtomicBool::new(false));
                 let (client_reads, client_writes) = client.into_split();
                 let (server_reads, server_writes) = server.into_split();
-                let marks_listeners = Some(Arc::clone(&registered));
                 tokio::spawn(carry(
                     client_reads,
                     server_writes,
                     Arc::clone(&frozen),
-                    marks_listeners,
+                    Some(marking.clone()),
                 ));
                 tokio::spawn(carry(server_reads, client_writes, frozen, None));
             }
         });
-        // Carries bytes one way until the connection ends or is frozen (then holds it).
-        async fn carry(
-            mut from: tokio::net::tcp::OwnedReadHalf,
-            mut to: tokio::net::tcp::OwnedWriteHalf,
-            frozen: Arc<AtomicBool>,
-            listeners: Option<Arc<Mutex<Vec<Arc<AtomicBool>>>>>,
-        ) {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut buffer = vec![0; 64 * 1024];
-            loop {
-                let Ok(read) = from.read(&mut buffer).await else {
-                    return;
-                };
-                if read == 0 || frozen.load(Ordering::SeqCst) {
-                    if read > 0 {
-                        std::future::pending::<()>().await;
-                    }
-                    return;
-                }
-                let chunk = &buffer[..read];
-                if let Some(listeners) = &listeners
-                    && chunk.windows(6).any(|w| w == b"LISTEN")
-                {
-                    listeners
-                        .lock()
-                        .expect("the list")
-                        .push(Arc::clone(&frozen));
-                }
-                if to.write_all(chunk).await.is_err() {
-                    return;
-                }
-            }
-        }
         Self {
             database_url: url.to_string(),
-            listeners,
+            marked,
         }
     }
 
-    /// From now on the connections that listen so far carry nothing (new ones do).
-    fn freeze_listeners(&self) {
-        let listeners = self.listeners.lock().expect("the list");
-        assert!(!listeners.is_empty(), "nobody listens through the proxy");
-        for frozen in listeners.iter() {
-            frozen.store(true, std::sync::atomic::Ordering::SeqCst);
+    /// From now on the connections marked so far carry nothing (new ones do).
+    fn freeze_marked(&self) {
+        let marked = self.marked.lock().expect("the list");
+        assert!(
+            !marked.is_empty(),
+            "no connection through the proxy sent the marker"
+        );
+        for frozen in marked.iter() {
+            frozen.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Which connections a [`FreezingProxy`] marks, and whether it freezes the first at once.
+#[derive(Clone)]
+struct Marking {
+    marker: &'static [u8],
+    freeze_the_first: bool,
+    marked: Arc<Mutex<Vec<Arc<AtomicBool>>>>,
+}
+
+/// Carries bytes one way until the connection ends or is frozen (then holds it); from the
+/// client, with `marking`, marks the connection when the marker passes.
+async fn carry(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+    marking: Option<Marking>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let Ok(read) = from.read(&mut buffer).await else {
+            return;
+        };
+        if read == 0 || frozen.load(Ordering::SeqCst) {
+            if read > 0 {
+                std::future::pending::<()>().await;
+            }
+            return;
+        }
+        let chunk = &buffer[..read];
+        if to.write_all(chunk).await.is_err() {
+            return;
+        }
+        if let Some(marking) = &marking
+            && chunk
+                .windows(marking.marker.len())
+                .any(|w| w == marking.marker)
+        {
+            let mut marked = marking.marked.lock().expect("the list");
+            if marking.freeze_the_first && marked.is_empty() {
+                frozen.store(true, Ordering::SeqCst);
+            }
+            marked.push(Arc::clone(&frozen));
         }
     }
 }
