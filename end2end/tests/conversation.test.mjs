@@ -359,3 +359,40 @@ test("message text is shown as text, never run as HTML", async () => {
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("the unsent messages of a conversation that cannot be opened any more are listed in its place, to discard", async () => {
+  const me = (await (await apiAs(env.server.baseUrl, "bob")).get("/api/session")).body;
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = pageErrors(page);
+  await signIn(page, env.server.baseUrl, "bob", "/agencies");
+
+  // A message the server refused, of a conversation that is gone: nothing can open it now.
+  const gone = "0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f";
+  await page.evaluate(({ user, gone }) => {
+    const localId = crypto.randomUUID();
+    localStorage.setItem(`messaging.outbox.v2.${user}.${localId}`, JSON.stringify({
+      conversation_id: gone, local_id: localId, text: "Written before it went", user_agent: null,
+      attempts: 1, last_error: "No such conversation here.", refused: true, written_at: Date.now(),
+    }));
+  }, { user: me.id, gone });
+  await page.reload();
+  await waitForHydration(page);
+
+  // The header's count leads to where it would be, which lists it.
+  await page.locator(".unsent-messages").click();
+  await page.waitForURL(`**/conversations/${gone}`);
+  await waitForHydration(page);
+  await page.getByRole("heading", { name: "Conversation not found" }).waitFor();
+  const listed = page.locator(".unsent-in .message__text");
+  await listed.waitFor();
+  assert.deepEqual(await listed.allTextContents(), ["Written before it went"]);
+
+  await page.locator(".unsent-in").getByRole("button", { name: "Discard" }).click();
+  await page.locator(".unsent-in").waitFor({ state: "detached" });
+  await page.locator(".unsent-messages").waitFor({ state: "detached" });
+  const left = await page.evaluate(() => Object.keys(localStorage).filter((key) => key.startsWith("messaging.outbox")));
+  assert.deepEqual(left, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -17,10 +17,10 @@
     )
 )]
 
-use crate::{ConversationView, Labels, SendMessageButton, provide_labels};
+use crate::{ConversationView, Labels, SendMessageButton, UnsentIn, provide_labels};
 use leptos::prelude::*;
 use messaging_core::wire::{Conversation, CurrentUser, Message, StreamClosed};
-use messaging_core::{AgencyId, LocalId};
+use messaging_core::{AgencyId, ConversationId, LocalId, UserId};
 
 /// [`SendMessageButton`] on a server-rendered page; `fallback_href` is where the button
 /// leads without JavaScript.
@@ -91,4 +91,23 @@ pub fn ConversationIsland(
             older_href
         />
     }
+}
+
+/// [`UnsentIn`] on the page a conversation's address shows when it cannot be opened
+/// (with [`ConversationIsland`]'s feature: the same pages' bundle).
+#[cfg_attr(feature = "conversation-island", island)]
+#[cfg_attr(not(feature = "conversation-island"), component)]
+pub fn UnsentInIsland(
+    /// Whose outbox.
+    user: UserId,
+    /// The conversation that cannot be opened.
+    conversation: ConversationId,
+    /// The texts, when not the English defaults.
+    #[prop(optional)]
+    labels: Option<Labels>,
+) -> impl IntoView {
+    if let Some(labels) = labels {
+        provide_labels(labels);
+    }
+    view! { <UnsentIn user conversation /> }
 }

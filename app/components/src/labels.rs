@@ -78,6 +78,8 @@ pub struct Labels {
     pub only_in_this_tab: Text,
     /// When discarding a message that may have reached the server could not ask it.
     pub discard_needs_the_server: Text,
+    /// Above the unsent messages of a conversation that cannot be opened any more.
+    pub cannot_be_sent: Text,
     /// One message written and not sent yet (a header's link to it).
     pub unsent_one: Text,
     /// More than one; `{count}`.
@@ -146,6 +148,9 @@ impl Default for Labels {
             discard_needs_the_server:
                 "It may have reached the server: discarding it needs the server's answer. Try again once online."
                     .into(),
+            cannot_be_sent:
+                "You wrote these here and they were not sent. They cannot be sent any more: copy what you want to keep, then discard them."
+                    .into(),
             unsent_one: "1 message not sent yet".into(),
             unsent_many: "{count} messages not sent yet".into(),
             sign_out: "Sign out".into(),
@@ -199,6 +204,7 @@ impl Labels {
             "already_on_its_way" => &mut self.already_on_its_way,
             "only_in_this_tab" => &mut self.only_in_this_tab,
             "discard_needs_the_server" => &mut self.discard_needs_the_server,
+            "cannot_be_sent" => &mut self.cannot_be_sent,
             "unsent_one" => &mut self.unsent_one,
             "unsent_many" => &mut self.unsent_many,
             "sign_out" => &mut self.sign_out,

@@ -10,7 +10,8 @@
 //!   [`Outbox`](outbox::Outbox) until the server has them.
 //! - [`DeviceIcon`], [`Timestamp`]: the small parts a message line shows.
 //! - [`UnsentMessages`], [`SignOutButton`]: for a page's header, how many messages wait
-//!   to be sent, and a sign-out that asks before it discards them.
+//!   to be sent, and a sign-out that asks before it discards them; [`UnsentIn`]: where a
+//!   conversation cannot be opened any more, the messages written there, to discard.
 //! - [`api::ApiClient`]: the typed client they use, for an app's own calls.
 //! - [`Labels`]: every text a person reads, with English defaults.
 //!
@@ -46,6 +47,6 @@ pub mod timeline;
 
 pub use components::{
     ComposeModal, ConversationView, DEFAULT_CHECK_TIMEOUT, DeviceIcon, SendMessageButton,
-    SignOutButton, Timestamp, UnsentMessages,
+    SignOutButton, Timestamp, UnsentIn, UnsentMessages,
 };
 pub use labels::{Labels, fill, provide_labels, use_labels};

@@ -44,6 +44,9 @@ pub fn french() -> Labels {
         discard_needs_the_server:
             "Il a peut-être atteint le serveur : l'abandonner demande sa réponse. Réessayez une fois en ligne."
                 .into(),
+        cannot_be_sent:
+            "Vous les avez écrits ici et ils n'ont pas été envoyés. Ils ne peuvent plus l'être : copiez ce que vous voulez garder, puis abandonnez-les."
+                .into(),
         unsent_one: "1 message pas encore envoyé".into(),
         unsent_many: "{count} messages pas encore envoyés".into(),
         sign_out: "Se déconnecter".into(),

@@ -13,7 +13,7 @@ pub use conversation_view::ConversationView;
 pub use device_icon::DeviceIcon;
 pub use send_message_button::{DEFAULT_CHECK_TIMEOUT, SendMessageButton};
 pub use timestamp::Timestamp;
-pub use unsent_messages::{SignOutButton, UnsentMessages};
+pub use unsent_messages::{SignOutButton, UnsentIn, UnsentMessages};
 
 use leptos::prelude::{request_idle_callback_with_handle, set_timeout};
 

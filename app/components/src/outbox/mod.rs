@@ -365,6 +365,12 @@ pub fn waiting(user: UserId) -> Option<(usize, ConversationId)> {
     storage::waiting(user)
 }
 
+/// Discards one message of `user`'s that can never be sent (its conversation cannot be
+/// opened any more), without asking the server.
+pub fn discard(user: UserId, local_id: &LocalId) {
+    storage::delete(user, local_id);
+}
+
 /// Discards every message `user` has not sent (when they sign out on a shared computer).
 pub fn discard_all(user: UserId) {
     storage::delete_all(user);

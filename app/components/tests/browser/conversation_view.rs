@@ -718,3 +718,42 @@ async fn a_message_confirmed_past_a_gap_is_shown_though_the_first_fetch_of_the_g
     .await;
     assert_eq!(rows(&root)[1].0, "in-between");
 }
+
+/// A conversation that cannot be opened any more (gone, or the reader was removed) still
+/// has its messages in the outbox: where it would be, they are listed, to discard.
+#[wasm_bindgen_test]
+async fn the_messages_of_a_conversation_that_cannot_be_opened_can_be_discarded() {
+    use messaging_components::UnsentIn;
+    let reader = reader();
+    let gone = "66666666-6666-4666-8666-666666666666";
+    let refused = leave_in_outbox(&reader, gone, "Are you still there?", 1);
+    leave_in_outbox(&reader, gone, "Hello?", 2);
+    let elsewhere = leave_in_outbox(
+        &reader,
+        "77777777-7777-4777-8777-777777777777",
+        "Elsewhere",
+        3,
+    );
+    let user = reader.id;
+    let conversation = gone.parse().expect("an id");
+    let root = mount(move || leptos::view! { <UnsentIn user conversation /> });
+    let texts = || {
+        let list = root.query_selector_all(".message__text").expect("texts");
+        (0..list.length())
+            .filter_map(|i| list.item(i)?.text_content())
+            .collect::<Vec<_>>()
+    };
+    until("listed", || texts().len() == 2).await;
+    assert_eq!(texts(), ["Are you still there?", "Hello?"]);
+
+    element(&root, "li:first-child button").click();
+    until("one discarded", || texts() == ["Hello?"]).await;
+    element(&root, "li button").click();
+    until("all discarded", || !exists(&root, ".unsent-in")).await;
+    let left: Vec<LocalId> = messaging_components::outbox::unsent(user)
+        .into_iter()
+        .map(|pending| pending.local_id)
+        .collect();
+    assert!(!left.contains(&refused));
+    assert_eq!(left, [elsewhere]);
+}

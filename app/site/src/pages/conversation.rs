@@ -3,7 +3,7 @@ use crate::data::{FormIntent, PostChatMessage, ReturnedForm, get_conversation, s
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::{use_params_map, use_query_map};
-use messaging_components::islands::ConversationIsland;
+use messaging_components::islands::{ConversationIsland, UnsentInIsland};
 use messaging_core::ConversationId;
 
 /// One conversation, for its participants.
@@ -37,10 +37,10 @@ pub fn ConversationPageView() -> impl IntoView {
             {move || {
                 let returned = returned.clone();
                 Suspend::new(async move {
-                    if !matches!(user.await, Ok(Some(_))) {
+                    let Ok(Some(reader)) = user.await else {
                         return view! { <SignInFirst next=format!("/conversations/{}", raw_id()) /> }
                             .into_any();
-                    }
+                    };
                     match page.await {
                         Ok(Some(page)) => {
                             let local_id = returned.local_id.unwrap_or(intent.await.local_id);
@@ -88,9 +88,17 @@ pub fn ConversationPageView() -> impl IntoView {
                                 .into_any()
                         }
                         Ok(None) => {
+                            let unsent = raw_id()
+                                .parse::<ConversationId>()
+                                .ok()
+                                .map(|conversation| {
+                                    // Messages written here before may still wait in the outbox.
+                                    view! { <UnsentInIsland user=reader.id conversation /> }
+                                });
                             view! {
                                 <h1>"Conversation not found"</h1>
                                 <p>"It does not exist, or you are not one of its participants."</p>
+                                {unsent}
                             }
                                 .into_any()
                         }
