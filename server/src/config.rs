@@ -46,7 +46,7 @@ pub struct Config {
     /// and be answered (a live stream's answer begins at once and is not cut).
     pub request_timeout: Duration,
     /// `MAX_BODY_MEMORY_BYTES` (32 MiB, at least the 64 KiB of one body): what the
-    /// bodies of the requests being handled may take in all (`request_limits`).
+    /// bodies being read may take in all (`request_limits`).
     pub max_body_memory: usize,
 }
 
@@ -118,6 +118,9 @@ fn connection_limits() -> anyhow::Result<ConnectionLimits> {
     })
 }
 
+/// A terabyte: more than any server has, less than a semaphore can count.
+const MAX_BODY_MEMORY: usize = 1 << 40;
+
 fn max_body_memory() -> anyhow::Result<usize> {
     let Ok(value) = std::env::var("MAX_BODY_MEMORY_BYTES") else {
         return Ok(DEFAULT_BODY_MEMORY);
@@ -125,10 +128,10 @@ fn max_body_memory() -> anyhow::Result<usize> {
     value
         .parse()
         .ok()
-        .filter(|&bytes| bytes >= MAX_REQUEST_BODY_BYTES)
+        .filter(|bytes| (MAX_REQUEST_BODY_BYTES..=MAX_BODY_MEMORY).contains(bytes))
         .with_context(|| {
             format!(
-                "MAX_BODY_MEMORY_BYTES must be a number of bytes, at least {MAX_REQUEST_BODY_BYTES}"
+                "MAX_BODY_MEMORY_BYTES must be a number of bytes from {MAX_REQUEST_BODY_BYTES} to {MAX_BODY_MEMORY}"
             )
         })
 }

@@ -18,6 +18,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
+use messaging_core::MAX_REQUEST_BODY_BYTES;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -68,8 +69,14 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(40);
 
 /// Requests one HTTP/2 connection may have in flight at once (hyper's default is 200;
-/// nginx's 128, Apache's 100): each may hold a body of up to 64 KiB.
+/// nginx's 128, Apache's 100).
 const H2_MAX_STREAMS: u32 = 100;
+
+/// What an HTTP/2 peer may send before the server reads it: a request's body at most
+/// (hyper's default is 1 MiB), and four of them on one connection (1 MiB too). Bodies
+/// the server has read are counted by `request_limits::count_body_memory`.
+const H2_STREAM_WINDOW: u32 = MAX_REQUEST_BODY_BYTES as u32;
+const H2_CONNECTION_WINDOW: u32 = 4 * H2_STREAM_WINDOW;
 
 /// HTTP/2 pings: a peer that stops answering them is gone.
 const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
@@ -134,7 +141,9 @@ fn connection_builder(limits: ConnectionLimits) -> Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .keep_alive_interval(H2_PING_INTERVAL)
         .keep_alive_timeout(H2_PING_INTERVAL)
-        .max_concurrent_streams(H2_MAX_STREAMS);
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .initial_stream_window_size(H2_STREAM_WINDOW)
+        .initial_connection_window_size(H2_CONNECTION_WINDOW);
     builder
 }
 

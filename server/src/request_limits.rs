@@ -6,15 +6,20 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Body;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use hyper::body::{Frame, SizeHint};
 use messaging_core::{MAX_REQUEST_BODY_BYTES, ProblemCode};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How much of a refused body is read and thrown away before answering, and for how
 /// long: a client still uploading when the server closes gets a TCP reset, which can
@@ -66,13 +71,13 @@ pub async fn refuse_announced_oversize(request: Request, next: Next) -> Response
     ))
 }
 
-/// The memory that the bodies of the requests being handled may take, in all, in bytes
+/// The memory that the bodies being read may take, in all, in bytes
 /// (`MAX_BODY_MEMORY_BYTES`): 512 bodies of the largest size, or some 100,000 chat
-/// messages. Each connection's requests are bounded one by one (64 KiB each); this bounds
-/// them all, which `MAX_CONNECTIONS` and HTTP/2's streams per connection multiply.
+/// messages. Each body is bounded (64 KiB); this bounds them all, which `MAX_CONNECTIONS`
+/// and HTTP/2's streams per connection would otherwise multiply.
 pub const DEFAULT_BODY_MEMORY: usize = 512 * MAX_REQUEST_BODY_BYTES;
 
-/// The bytes that bodies being handled may still take (see [`DEFAULT_BODY_MEMORY`]).
+/// The bytes that bodies being read may still take (see [`DEFAULT_BODY_MEMORY`]).
 #[derive(Clone)]
 pub struct BodyMemory(Arc<Semaphore>);
 
@@ -82,30 +87,83 @@ impl BodyMemory {
     }
 }
 
-/// Reserves, before its handler reads it, what a request's body may take: its announced
-/// length, or the body limit when it announces none (chunked, or an HTTP/2 body without
-/// `content-length`); gives it back once answered. With no room left, 503 with
-/// Retry-After: clients that send most of a body and then stall, on many connections and
-/// streams, would otherwise hold memory without bound until their deadline.
-pub async fn reserve_body_memory(
+/// Counts a request's body against [`BodyMemory`] as its bytes arrive, until it is read
+/// to its end or dropped. Without room for the next bytes, 503 with Retry-After: clients
+/// that send most of a body and then stall, on many connections and streams, would
+/// otherwise hold memory without bound until their deadline. What is counted is what
+/// arrived, not what a request announces: announcing costs a client nothing.
+pub async fn count_body_memory(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let size = axum::body::HttpBody::size_hint(request.body());
-    if size.exact() == Some(0) {
+    if HttpBody::size_hint(request.body()).exact() == Some(0) {
         return next.run(request).await;
     }
-    let limit = MAX_REQUEST_BODY_BYTES as u64;
-    let reserved = size.upper().unwrap_or(limit).min(limit) as u32;
-    let Ok(_reservation) = Arc::clone(&state.body_memory.0).try_acquire_many_owned(reserved) else {
-        metrics::counter!("http_bodies_refused_total").increment(1);
-        drain(request.into_body()).await;
-        return closing(ApiError::busy(
-            "The server is reading too many requests at once; retry shortly (with the same key or local_id).",
-        ));
-    };
-    next.run(request).await
+    let refused = Arc::new(AtomicBool::new(false));
+    let request = request.map(|body| {
+        Body::new(Counted {
+            body,
+            memory: Arc::clone(&state.body_memory.0),
+            taken: None,
+            refused: Arc::clone(&refused),
+        })
+    });
+    let response = next.run(request).await;
+    if !refused.load(Ordering::Relaxed) {
+        return response;
+    }
+    metrics::counter!("http_bodies_refused_total").increment(1);
+    closing(ApiError::busy(
+        "The server is reading too many requests at once; retry shortly (with the same key or local_id).",
+    ))
+}
+
+/// A body whose arrived bytes are taken from [`BodyMemory`] (see [`count_body_memory`]).
+struct Counted {
+    body: Body,
+    memory: Arc<Semaphore>,
+    /// What its bytes so far took, given back when it is dropped.
+    taken: Option<OwnedSemaphorePermit>,
+    /// Set when there was no room for its next bytes.
+    refused: Arc<AtomicBool>,
+}
+
+impl HttpBody for Counted {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        let frame = std::task::ready!(Pin::new(&mut this.body).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            let room = u32::try_from(data.len())
+                .ok()
+                .and_then(|bytes| Arc::clone(&this.memory).try_acquire_many_owned(bytes).ok());
+            let Some(room) = room else {
+                this.refused.store(true, Ordering::Relaxed);
+                return Poll::Ready(Some(Err(axum::Error::new("no room for this body now"))));
+            };
+            match &mut this.taken {
+                Some(taken) => taken.merge(room),
+                None => this.taken = Some(room),
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// Reads and drops what arrives of `body`, up to [`DRAIN_BYTES`] or [`DRAIN_TIME`].

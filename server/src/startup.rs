@@ -270,7 +270,7 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
                 ))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
-                    request_limits::reserve_body_memory,
+                    request_limits::count_body_memory,
                 ))
                 .layer(axum::middleware::from_fn(auth::refuse_cross_site)),
         )

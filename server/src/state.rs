@@ -30,7 +30,7 @@ pub struct Shared {
     pub chat_batches: ChatBatches,
     /// Intents running to the end whether or not their clients wait (bounded).
     pub intents_in_flight: IntentsInFlight,
-    /// What the bodies of the requests being handled may still take in memory.
+    /// What the bodies being read may still take in memory.
     pub body_memory: BodyMemory,
     pub sign_in_throttle: SignInThrottle,
     pub password_checks: PasswordChecks,

@@ -179,10 +179,10 @@ async fn healthz_over_http2(
     (response, connection)
 }
 
-/// One HTTP/2 connection may have 100 requests in flight, not hyper's 200: each may hold
-/// a body of up to 64 KiB.
+/// One HTTP/2 connection may have 100 requests in flight, not hyper's 200, and send no
+/// more of a body than 64 KiB ahead of the server's reading.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_http2_connection_may_have_100_requests_in_flight() {
+async fn an_http2_connection_may_have_100_requests_in_flight_and_64_kib_unread_each() {
     let app = spawn_app(Store::Sqlite).await;
     let (client, connection) = h2::client::handshake(connect(&app).await)
         .await
@@ -196,6 +196,19 @@ async fn an_http2_connection_may_have_100_requests_in_flight() {
     let (response, _) = client.send_request(request, true).expect("sent");
     assert_eq!(response.await.expect("answer").status(), StatusCode::OK);
     assert_eq!(client.current_max_send_streams(), 100);
+
+    // A body may be sent up to 64 KiB before the server reads it (hyper's default: 1 MiB).
+    let request = http::Request::post(app.url("/api/session"))
+        .header("content-type", "application/json")
+        .body(())
+        .expect("request");
+    let (_, mut body) = client.send_request(request, false).expect("sent");
+    body.reserve_capacity(1 << 20);
+    let granted = std::future::poll_fn(|cx| body.poll_capacity(cx)).await;
+    assert_eq!(
+        granted.map(|granted| granted.expect("capacity")),
+        Some(65_536)
+    );
 }
 
 /// A peer that takes no response (an HTTP/2 flow-control window of zero, while it answers
@@ -263,13 +276,15 @@ async fn a_body_announced_over_the_limit_gets_413_without_waiting_for_it() {
 }
 
 /// Clients that send most of a body and stall, on many connections, would hold memory
-/// until their deadline, 64 KiB each: past the bound on what bodies may take in all, a
-/// request gets 503 (retry later), and room comes back as they end.
+/// until their deadline, 64 KiB each: past the bound on what bodies being read may take
+/// in all, a request gets 503 (retry later), and room comes back as they end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_bound_on_bodies_in_memory_requests_get_503_until_room_comes_back() {
     use messaging_core::MAX_REQUEST_BODY_BYTES;
+    const DEADLINE: Duration = Duration::from_secs(5);
     let app = spawn_with_short_limits(|config| {
-        config.max_body_memory = 2 * MAX_REQUEST_BODY_BYTES;
+        config.max_body_memory = MAX_REQUEST_BODY_BYTES;
+        config.request_timeout = DEADLINE;
     })
     .await;
     let token = app.sign_in("alice").await;
@@ -282,18 +297,18 @@ async fn past_the_bound_on_bodies_in_memory_requests_get_503_until_room_comes_ba
     let chat = || app.chat(&token, &message);
     assert_eq!(chat().await.status(), StatusCode::NOT_FOUND);
 
-    let mut stalled = Vec::new();
-    for _ in 0..2 {
-        let mut stream = connect(&app).await;
-        let head = format!(
-            "POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {MAX_REQUEST_BODY_BYTES}\r\n\r\n{{"
-        );
-        stream.write_all(head.as_bytes()).await.expect("write");
-        stalled.push(stream);
-    }
-    // Their reservations are made as their heads are read.
+    // All but 36 bytes of the room, then nothing more.
+    let mut stalled = connect(&app).await;
+    let head = format!(
+        "POST /api/session HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {MAX_REQUEST_BODY_BYTES}\r\n\r\n"
+    );
+    stalled.write_all(head.as_bytes()).await.expect("write");
+    stalled
+        .write_all(&vec![b' '; MAX_REQUEST_BODY_BYTES - 36])
+        .await
+        .expect("write");
     let mut refused = None;
-    for _ in 0..50 {
+    for _ in 0..100 {
         let response = chat().await;
         if response.status() == StatusCode::SERVICE_UNAVAILABLE {
             refused = Some(response);
@@ -301,18 +316,16 @@ async fn past_the_bound_on_bodies_in_memory_requests_get_503_until_room_comes_ba
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let refused = refused.expect("a 503 while two stalled bodies take all the room");
+    let refused = refused.expect("a 503 while a stalled body takes the room");
     assert_eq!(refused.headers()["retry-after"], "1");
     let (_, problem) = crate::helpers::problem(refused).await;
     assert_eq!(problem["code"], "unavailable");
 
-    // The stalled requests end at their deadline (408): the room is back.
-    for stream in stalled {
-        assert!(
-            closed_within(stream, SHORT * 3).await,
-            "a stalled body was not cut"
-        );
-    }
+    // The stalled request ends at its deadline (408): the room is back.
+    assert!(
+        closed_within(stalled, DEADLINE * 2).await,
+        "the stalled body was not cut"
+    );
     assert_eq!(chat().await.status(), StatusCode::NOT_FOUND);
 }
 
