@@ -151,8 +151,9 @@ pub async fn store_all_new_at_once(
     )
     .await;
     let Ok(numbered) = numbered else {
-        // Its answer may still come: the connection is closed, never used again.
-        connection.close_on_drop();
+        // Its answer may still come: the connection is dropped (no goodbye, which could
+        // wait on a full socket too), never used again.
+        drop(connection.detach());
         tracing::error!("a batch of messages got no answer from PostgreSQL in time");
         return Err(ApiError::unavailable());
     };

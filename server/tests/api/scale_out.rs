@@ -11,7 +11,7 @@ use crate::helpers::{
 };
 use futures_util::Stream;
 use messaging_components::timeline::{Merged, merge_confirmed};
-use messaging_core::wire::{Message, Page};
+use messaging_core::wire::{ChatResponse, Message, Page};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Executor;
@@ -292,7 +292,8 @@ async fn a_listener_that_silently_stops_hearing_is_replaced_and_streams_catch_up
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_whose_connection_goes_silent_gets_503_in_time_and_its_retry_the_stored_message() {
     let (database_url, _dir) = fresh_database(Store::Postgres).await;
-    let proxy = FreezingProxy::start(&database_url, b"json_to_recordset", true).await;
+    // The statement's parameters carry the text (its SQL went before, to be prepared).
+    let proxy = FreezingProxy::start(&database_url, b"Silent?", true).await;
     let process = ServerProcess::start(&proxy.database_url).await;
     let app = TestApp::at(process.address.clone(), database_url.clone());
     let (alice, id) = app.alice_asks_northwind().await;
@@ -307,8 +308,15 @@ async fn a_batch_whose_connection_goes_silent_gets_503_in_time_and_its_retry_the
         sent.elapsed()
     );
 
+    let retried_at = time::OffsetDateTime::now_utc();
     let retry = app.chat(&alice, &body).await;
     assert!(retry.status().is_success(), "{}", retry.status());
+    let retry: ChatResponse = retry.json().await.expect("an answer");
+    assert_eq!(retry.message.seq, 2);
+    assert!(
+        retry.message.created_at < retried_at,
+        "stored by the retry, not by the statement whose answer was lost"
+    );
     let next = json!({ "conversation_id": id, "text": "Still there", "local_id": "after" });
     assert!(app.chat(&alice, &next).await.status().is_success());
     let stored = count_rows(
@@ -414,9 +422,6 @@ async fn carry(
             return;
         }
         let chunk = &buffer[..read];
-        if to.write_all(chunk).await.is_err() {
-            return;
-        }
         if let Some(marking) = &marking
             && chunk
                 .windows(marking.marker.len())
@@ -424,9 +429,13 @@ async fn carry(
         {
             let mut marked = marking.marked.lock().expect("the list");
             if marking.freeze_the_first && marked.is_empty() {
+                // Before the chunk goes: its answer must not slip through.
                 frozen.store(true, Ordering::SeqCst);
             }
             marked.push(Arc::clone(&frozen));
+        }
+        if to.write_all(chunk).await.is_err() {
+            return;
         }
     }
 }
