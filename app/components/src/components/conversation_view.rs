@@ -212,9 +212,13 @@ pub fn ConversationView(
             on:scroll=move |_| older.near_the_top()
         >
             <ol class="messages" aria-live="polite" aria-label=labels.messages.to_string()>
-                <For each=move || rows.get() key=|row| row.local_id.clone() let:first>
-                    <MessageRow first rows outbox composer />
-                </For>
+                <ForEnumerate
+                    each=move || rows.get()
+                    key=|row| row.local_id.clone()
+                    children=move |at, first| {
+                        view! { <MessageRow first at rows outbox composer /> }
+                    }
+                />
             </ol>
         </div>
     }
@@ -464,8 +468,7 @@ struct ComposerField {
 }
 
 impl ComposerField {
-    /// Puts a message taken back into the composer, below a draft already there, and
-    /// the person there to edit it.
+    /// Puts a message taken back into the composer, below a draft already there.
     fn take_in(self, text: String) {
         self.text.update(|draft| {
             *draft = if draft.trim().is_empty() {
@@ -474,19 +477,13 @@ impl ComposerField {
                 format!("{draft}\n{text}")
             };
         });
-        self.focus();
-    }
-
-    fn focus(self) {
-        if let Some(field) = self.field.get_untracked() {
-            let _ = field.focus();
-        }
     }
 }
 
 /// Where the focus goes when the button that had it goes away (a message sent, retried,
-/// cancelled): its row, or the composer when the row goes too. Without this it falls to
-/// the page's start.
+/// cancelled): its row, or the composer when the row goes too (or the message is taken
+/// back into it). Without this it falls to the page's start. After a wait (a lock, the
+/// server), only if the person is still there: on the row, or nowhere.
 #[derive(Clone, Copy)]
 struct FocusAfter {
     row: NodeRef<html::Li>,
@@ -494,19 +491,60 @@ struct FocusAfter {
 }
 
 impl FocusAfter {
-    fn row(self) {
-        if let Some(row) = self.row.get_untracked() {
+    fn to_row(self) {
+        if let Some(row) = self.row_shown() {
             let _ = row.focus();
         }
+    }
+
+    fn to_composer(self) {
+        // (`None` too once the view is gone.)
+        if let Some(Some(field)) = self.composer.field.try_get_untracked() {
+            let _ = field.focus();
+        }
+    }
+
+    /// Once the list is drawn again: to the row if it is still shown, else the composer.
+    fn settle(self) {
+        request_animation_frame(move || {
+            if !self.still_here() {
+                return;
+            }
+            match self.row_shown() {
+                Some(_) => self.to_row(),
+                None => self.to_composer(),
+            }
+        });
+    }
+
+    /// The row's element while it is in the page (its view may be gone, or going).
+    fn row_shown(self) -> Option<web_sys::HtmlLiElement> {
+        self.row
+            .try_get_untracked()
+            .flatten()
+            .filter(|row| row.is_connected())
+    }
+
+    fn still_here(self) -> bool {
+        let document = document();
+        let Some(active) = document.active_element() else {
+            return true;
+        };
+        document.body().is_some_and(|body| *body == active)
+            || self
+                .row_shown()
+                .is_some_and(|row| row.contains(Some(&active)))
     }
 }
 
 /// One message. Its row is keyed by its `local_id` and follows the message as it goes
 /// from sending to sent (or failed), so it stays the same element: the focus and a
-/// notice in it stay too.
+/// notice in it stay too. `at` is its place in `rows`, which the list keeps up to date:
+/// a row finds its message's latest state in one look, not a search of the list.
 #[component]
 fn MessageRow(
     first: Row,
+    at: ReadSignal<usize>,
     rows: Memo<Vec<Row>>,
     outbox: Outbox,
     composer: ComposerField,
@@ -520,17 +558,20 @@ fn MessageRow(
         device,
         ..
     } = first.clone();
-    let row = Memo::new({
+    let row = Memo::new_owning({
         let local_id = local_id.clone();
-        move |shown: Option<&Row>| {
-            rows.with(|rows| {
-                rows.iter()
-                    .rev()
-                    .find(|row| row.local_id == local_id)
-                    .cloned()
-            })
-            .or_else(|| shown.cloned()) // Going: the list drops it next.
-            .unwrap_or_else(|| first.clone())
+        move |last: Option<Row>| {
+            // Just after a change the place may not be updated yet: then it reads again.
+            let changed = rows.with(|rows| {
+                let now = rows.get(at.get()).filter(|now| now.local_id == local_id)?;
+                (Some(now) != last.as_ref()).then(|| now.clone())
+            });
+            match (changed, last) {
+                (Some(now), _) => (now, true),
+                // The same, or going: the list drops it next.
+                (None, Some(last)) => (last, false),
+                (None, None) => (first.clone(), true),
+            }
         }
     });
     let element = NodeRef::<html::Li>::new();
@@ -659,7 +700,7 @@ fn NotSent(
     let retry = move |_| {
         if let Some(local_id) = local_id.try_get_value() {
             // These buttons go once it is on its way again; the row stays.
-            focus.row();
+            focus.to_row();
             outbox.retry(&local_id);
         }
     };
@@ -668,7 +709,7 @@ fn NotSent(
             return;
         };
         if !will_retry {
-            focus.composer.focus();
+            focus.to_composer();
             outbox.discard(&local_id);
             return;
         }
@@ -676,7 +717,7 @@ fn NotSent(
             let asked = outbox.discard_unless_stored(local_id).await;
             match asked {
                 // Gone, or shown as sent: either way these buttons are gone.
-                Ok(()) => focus.composer.focus(),
+                Ok(()) => focus.settle(),
                 Err(_) => {
                     cannot_ask.try_set(true);
                 }
@@ -721,11 +762,14 @@ fn TakeBack(
         };
         spawn_local(async move {
             match outbox.take_back(local_id).await {
-                Some(text) if into_composer => focus.composer.take_in(text),
-                Some(_) => focus.composer.focus(),
+                Some(text) if into_composer => {
+                    focus.composer.take_in(text);
+                    focus.settle();
+                }
+                Some(_) => focus.settle(),
                 None => {
                     too_late.try_set(true);
-                    focus.row();
+                    focus.settle();
                 }
             }
         });

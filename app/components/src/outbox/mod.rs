@@ -325,12 +325,12 @@ impl Outbox {
         self.unsaved.try_with_value(|unsaved| {
             for kept in unsaved {
                 let mut kept = kept.clone();
-                match entries.iter_mut().find(|e| e.local_id == kept.local_id) {
-                    Some(older) => *older = kept, // An older version is in storage.
-                    None => {
-                        kept.only_in_this_tab = true;
-                        entries.push(kept);
-                    }
+                let older = entries.iter_mut().find(|e| e.local_id == kept.local_id);
+                // With an older version in storage, a reload still finds it.
+                kept.only_in_this_tab = older.is_none();
+                match older {
+                    Some(older) => *older = kept,
+                    None => entries.push(kept),
                 }
             }
         });

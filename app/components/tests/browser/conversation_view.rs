@@ -1,6 +1,6 @@
 //! The conversation view in headless Chromium with `window.fetch` stubbed: the local
 //! echo, its reconciliation by `local_id`, failure and retry, and the persisted outbox.
-use crate::support::{element, exists, mount, posts, stub_fetch, type_text, until};
+use crate::support::{element, exists, mount, posts, press, stub_fetch, type_text, until};
 use messaging_components::ConversationView;
 use messaging_core::wire::{Conversation, CurrentUser, Message};
 use messaging_core::{LocalId, UserId};
@@ -152,7 +152,7 @@ async fn a_failed_send_keeps_its_local_id_and_the_retry_uses_it() {
             .unwrap_or_default()
             .contains("No such conversation here.")
     );
-    element(&root, "[data-delivery=failed] .delivery button").click();
+    press(&element(&root, "[data-delivery=failed] .delivery button"));
     // Its buttons go as it is sent again; the focus stays on its row.
     assert_eq!(focused(), Some(element(&root, "[data-delivery=failed]")));
     until("the retry is confirmed", || {
@@ -384,23 +384,24 @@ async fn a_message_no_request_carried_yet_can_be_edited_or_cancelled() {
         &format!("{} .delivery button", row(&carried))
     ));
 
-    element(
+    press(&element(
         &root,
         &format!("{} .delivery button:nth-of-type(1)", row(&edited)),
-    )
-    .click();
+    ));
     until("taken back into the composer", || {
         let area: web_sys::HtmlTextAreaElement =
             wasm_bindgen::JsCast::unchecked_into(element(&root, "textarea"));
         area.value() == "Second thoughts"
     })
     .await;
-    assert_eq!(focused(), Some(element(&root, "textarea")));
-    element(
+    until("the focus in the composer", || {
+        focused() == Some(element(&root, "textarea"))
+    })
+    .await;
+    press(&element(
         &root,
         &format!("{} .delivery button:nth-of-type(2)", row(&cancelled)),
-    )
-    .click();
+    ));
     until("both gone", || rows(&root).len() == 2).await;
 
     js_sys::eval("window.release()").expect("release");
@@ -443,14 +444,18 @@ async fn a_cancel_that_comes_as_the_message_leaves_says_it_is_too_late() {
         "navigator.locks.request('{lock}', () => new Promise(free => window.freeLock = free))"
     ))
     .expect("hold the lock");
+    let window = web_sys::window().expect("window");
+    until("the lock held", || {
+        js_sys::Reflect::has(&window, &"freeLock".into()).unwrap_or_default()
+    })
+    .await;
     js_sys::eval("window.release()").expect("release");
     for waiting in [1, 2] {
         if waiting == 2 {
-            element(
+            press(&element(
                 &root,
                 &format!("[data-local-id='{late}'] .delivery button:nth-of-type(2)"),
-            )
-            .click();
+            ));
         }
         for _ in 0..200 {
             if waiting_for_lock(&lock).await == waiting {
@@ -460,7 +465,7 @@ async fn a_cancel_that_comes_as_the_message_leaves_says_it_is_too_late() {
         }
         assert_eq!(waiting_for_lock(&lock).await, waiting);
     }
-    js_sys::eval("window.freeLock()").expect("free the lock");
+    js_sys::eval("window.freeLock(); delete window.freeLock").expect("free the lock");
 
     let row = format!("[data-local-id='{late}']");
     until("sent", || delivery_of(&root, &late) == "sent").await;
@@ -471,7 +476,10 @@ async fn a_cancel_that_comes_as_the_message_leaves_says_it_is_too_late() {
             .contains("Too late to change")
     })
     .await;
-    assert_eq!(focused(), Some(element(&root, &row)));
+    until("the focus on its row", || {
+        focused() == Some(element(&root, &row))
+    })
+    .await;
     assert_eq!(posted_local_ids().last(), Some(&late));
 }
 
@@ -756,4 +764,52 @@ async fn the_messages_of_a_conversation_that_cannot_be_opened_can_be_discarded()
         .collect();
     assert!(!left.contains(&refused));
     assert_eq!(left, [elsewhere]);
+}
+
+/// Older messages loaded above move every row down the list; a row still follows its
+/// message there (it finds it by its place, which the list keeps up to date).
+#[wasm_bindgen_test]
+async fn a_row_follows_its_message_when_older_ones_are_loaded_above_it() {
+    // The page of older messages: numbers 1 to 4. The send waits until released, and is
+    // numbered 6 (the view starts at number 5).
+    stub_fetch(&format!(
+        "if (method === 'GET' && req.url.includes('before=')) return json(200, {{ items:
+           [1, 2, 3, 4].map(seq => ({{ id: crypto.randomUUID(), conversation_id: '11111111-1111-4111-8111-111111111111',
+             seq, local_id: `older-${{seq}}`, sender: {{ id: '55555555-5555-4555-8555-555555555555', display_name: 'Carol' }},
+             text: `Older ${{seq}}`, created_at: '2026-11-22T09:00:00Z', display_data: {{ device_kind: 'mac' }} }})) }});
+         if (method === 'POST') await new Promise(go => window.releaseLate = go);
+         {}",
+        ACCEPT_SEND.replace("window.lastSeq += 1;", "window.lastSeq = 6;")
+    ));
+    let reader = reader();
+    let conversation: Conversation = serde_json::from_str(CONVERSATION).expect("conversation");
+    let mut fifth = first_message();
+    fifth.seq = 5;
+    let root = mount(move || {
+        leptos::view! {
+            <ConversationView
+                conversation
+                messages=vec![fifth]
+                reader
+                form_local_id=LocalId::generate()
+            />
+        }
+    });
+    send(&root, "Below the older ones");
+    until("sending", || rows(&root).len() == 2).await;
+    let sending = rows(&root)[1].0.clone();
+    until("the send", || {
+        js_sys::Reflect::has(&web_sys::window().expect("window"), &"releaseLate".into())
+            .unwrap_or_default()
+    })
+    .await;
+
+    element(&root, ".conversation__older").click();
+    until("the older ones above", || rows(&root).len() == 6).await;
+    assert_eq!(rows(&root)[5], (sending.clone(), "sending".into()));
+    js_sys::eval("window.releaseLate(); delete window.releaseLate").expect("release");
+    until("sent, in its new place", || {
+        rows(&root)[5] == (sending.clone(), "sent".into())
+    })
+    .await;
 }

@@ -30,6 +30,12 @@ pub fn element(root: &HtmlElement, selector: &str) -> HtmlElement {
         .unchecked_into()
 }
 
+/// Clicks `button` as a person does: it has the focus first.
+pub fn press(button: &HtmlElement) {
+    button.focus().expect("focus");
+    button.click();
+}
+
 pub fn exists(root: &HtmlElement, selector: &str) -> bool {
     root.query_selector(selector).ok().flatten().is_some()
 }
