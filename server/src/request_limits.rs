@@ -1,12 +1,11 @@
 //! Bounds on requests, as middleware so every route has them: a whole-request deadline
 //! (a body trickled a byte at a time cannot hold a handler for ever), the refusal of a
 //! body announced over the limit before the handler waits for it, and a bound on the
-//! memory all bodies being handled may take at once.
+//! memory all bodies being read may take at once.
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::body::Body;
-use axum::body::{Bytes, HttpBody};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;

@@ -226,8 +226,8 @@ fn demo_routes() -> Vec<leptos_axum::AxumRouteListing> {
 }
 
 /// What every route gets: request ids, tracing, the log of unexpected errors, metrics,
-/// the request's deadline and body limit, the refusal of cross-site writes and the
-/// security headers; then the state.
+/// the request's deadline, body limit and share of the memory for bodies, the refusal of
+/// cross-site writes and the security headers; then the state.
 pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     let hsts = state.config.production.then(|| {
         SetResponseHeaderLayer::if_not_present(

@@ -482,8 +482,8 @@ impl ComposerField {
 
 /// Where the focus goes when the button that had it goes away (a message sent, retried,
 /// cancelled): its row, or the composer when the row goes too (or the message is taken
-/// back into it). Without this it falls to the page's start. After a wait (a lock, the
-/// server), only if the person is still there: on the row, or nowhere.
+/// back into it). Without this it falls to the page's start. Only if the person is still
+/// there (on the row, or nowhere): some of these come after a wait (a lock, the server).
 #[derive(Clone, Copy)]
 struct FocusAfter {
     row: NodeRef<html::Li>,
@@ -492,29 +492,28 @@ struct FocusAfter {
 
 impl FocusAfter {
     fn to_row(self) {
-        if let Some(row) = self.row_shown() {
+        if let Some(row) = self.row_shown().filter(|_| self.still_here()) {
             let _ = row.focus();
         }
     }
 
     fn to_composer(self) {
-        // (`None` too once the view is gone.)
-        if let Some(Some(field)) = self.composer.field.try_get_untracked() {
+        // `try_`: the view may be gone by now.
+        if let Some(Some(field)) = self.composer.field.try_get_untracked()
+            && self.still_here()
+        {
             let _ = field.focus();
         }
     }
 
     /// Once the list is drawn again: to the row if it is still shown, else the composer.
+    /// (After a timer, not an animation frame: frames wait while the page is hidden.)
     fn settle(self) {
-        request_animation_frame(move || {
-            if !self.still_here() {
-                return;
-            }
-            match self.row_shown() {
-                Some(_) => self.to_row(),
-                None => self.to_composer(),
-            }
-        });
+        let settle = move || match self.row_shown() {
+            Some(_) => self.to_row(),
+            None => self.to_composer(),
+        };
+        set_timeout(settle, std::time::Duration::ZERO);
     }
 
     /// The row's element while it is in the page (its view may be gone, or going).
@@ -764,12 +763,12 @@ fn TakeBack(
             match outbox.take_back(local_id).await {
                 Some(text) if into_composer => {
                     focus.composer.take_in(text);
-                    focus.settle();
+                    focus.to_composer();
                 }
-                Some(_) => focus.settle(),
+                Some(_) => focus.to_composer(),
                 None => {
                     too_late.try_set(true);
-                    focus.settle();
+                    focus.to_row();
                 }
             }
         });
