@@ -17,6 +17,15 @@ pub fn mount<V: IntoView + 'static>(view: impl FnOnce() -> V + 'static) -> HtmlE
         .expect("body")
         .append_child(&host)
         .expect("append");
+    // A modal dialog an earlier test left open (its views stay mounted) makes the rest
+    // of the page inert: nothing mounted now could take the focus.
+    let open = document
+        .query_selector_all("dialog[open]")
+        .expect("dialogs");
+    for dialog in (0..open.length()).filter_map(|i| open.item(i)) {
+        let dialog: web_sys::HtmlDialogElement = dialog.unchecked_into();
+        dialog.close();
+    }
     // Keep the mounted view alive for the rest of the test.
     std::mem::forget(leptos::mount::mount_to(host.clone(), view));
     host
