@@ -1,7 +1,6 @@
 //! Settings from the environment, each with a default that needs no setup.
 
 use crate::http::ConnectionLimits;
-use crate::request_limits::DEFAULT_BODY_MEMORY;
 use anyhow::Context;
 use axum_client_ip::ClientIpSource;
 use leptos::config::{Env, LeptosOptions};
@@ -117,6 +116,11 @@ fn connection_limits() -> anyhow::Result<ConnectionLimits> {
         },
     })
 }
+
+/// What the bodies being read may take, in all, by default: 512 bodies of the largest
+/// size, or some 100,000 chat messages. Each body is bounded (64 KiB); this bounds them
+/// all, which `MAX_CONNECTIONS` and HTTP/2's streams per connection would multiply.
+const DEFAULT_BODY_MEMORY: usize = 512 * MAX_REQUEST_BODY_BYTES;
 
 /// A terabyte: more than any server has, less than a semaphore can count.
 const MAX_BODY_MEMORY: usize = 1 << 40;

@@ -70,23 +70,8 @@ pub async fn refuse_announced_oversize(request: Request, next: Next) -> Response
     ))
 }
 
-/// The memory that the bodies being read may take, in all, in bytes
-/// (`MAX_BODY_MEMORY_BYTES`): 512 bodies of the largest size, or some 100,000 chat
-/// messages. Each body is bounded (64 KiB); this bounds them all, which `MAX_CONNECTIONS`
-/// and HTTP/2's streams per connection would otherwise multiply.
-pub const DEFAULT_BODY_MEMORY: usize = 512 * MAX_REQUEST_BODY_BYTES;
-
-/// The bytes that bodies being read may still take (see [`DEFAULT_BODY_MEMORY`]).
-#[derive(Clone)]
-pub struct BodyMemory(Arc<Semaphore>);
-
-impl BodyMemory {
-    pub fn new(bytes: usize) -> Self {
-        Self(Arc::new(Semaphore::new(bytes)))
-    }
-}
-
-/// Counts a request's body against [`BodyMemory`] as its bytes arrive, until it is read
+/// Counts a request's body against the memory for bodies (`MAX_BODY_MEMORY_BYTES`,
+/// `AppState`'s `body_memory`) as its bytes arrive, until it is read
 /// to its end or dropped. Without room for the next bytes, 503 with Retry-After: clients
 /// that send most of a body and then stall, on many connections and streams, would
 /// otherwise hold memory without bound until their deadline. What is counted is what
@@ -103,7 +88,7 @@ pub async fn count_body_memory(
     let request = request.map(|body| {
         Body::new(Counted {
             body,
-            memory: Arc::clone(&state.body_memory.0),
+            memory: Arc::clone(&state.body_memory),
             taken: None,
             refused: Arc::clone(&refused),
         })
@@ -118,7 +103,8 @@ pub async fn count_body_memory(
     ))
 }
 
-/// A body whose arrived bytes are taken from [`BodyMemory`] (see [`count_body_memory`]).
+/// A body whose arrived bytes are taken from the memory for bodies (see
+/// [`count_body_memory`]).
 struct Counted {
     body: Body,
     memory: Arc<Semaphore>,

@@ -9,13 +9,13 @@ use crate::idempotency::Idempotency;
 use crate::messaging::{ChatBatches, IntentsInFlight};
 use crate::metrics;
 use crate::passwords::PasswordChecks;
-use crate::request_limits::BodyMemory;
 use crate::throttle::SignInThrottle;
 use anyhow::Context;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -30,8 +30,8 @@ pub struct Shared {
     pub chat_batches: ChatBatches,
     /// Intents running to the end whether or not their clients wait (bounded).
     pub intents_in_flight: IntentsInFlight,
-    /// What the bodies being read may still take in memory.
-    pub body_memory: BodyMemory,
+    /// The bytes that the bodies being read may still take (`request_limits`).
+    pub body_memory: Arc<Semaphore>,
     pub sign_in_throttle: SignInThrottle,
     pub password_checks: PasswordChecks,
     pub leptos_options: LeptosOptions,
@@ -59,7 +59,7 @@ impl AppState {
         Ok(Self(Arc::new(Shared {
             leptos_options: config.leptos_options(bound_addr),
             idempotency: Idempotency::new(config.key_retention),
-            body_memory: BodyMemory::new(config.max_body_memory),
+            body_memory: Arc::new(Semaphore::new(config.max_body_memory)),
             config: Arc::new(config),
             db,
             hub,
