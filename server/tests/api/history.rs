@@ -111,3 +111,27 @@ async fn every_conversation_is_reached_from_the_list() {
         Some("/conversations")
     );
 }
+
+/// A conversation the reader cannot open is a 404 page (its unsent messages may be
+/// listed there, by the browser).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_the_reader_cannot_open_is_a_404_page() {
+    let app = spawn_app(Store::Sqlite).await;
+    let (_, id) = app.alice_asks_northwind().await;
+    let bob = app.sign_in("bob").await;
+    for path in [
+        format!("/conversations/{id}"),
+        "/conversations/0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f".to_owned(),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&path))
+            .header("cookie", format!("session={bob}"))
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        let html = response.text().await.expect("HTML");
+        assert!(html.contains("Conversation not found"), "{path}: {html}");
+    }
+}

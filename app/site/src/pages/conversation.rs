@@ -88,6 +88,10 @@ pub fn ConversationPageView() -> impl IntoView {
                                 .into_any()
                         }
                         Ok(None) => {
+                            #[cfg(feature = "ssr")]
+                            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                                response.set_status(http::StatusCode::NOT_FOUND);
+                            }
                             let unsent = raw_id()
                                 .parse::<ConversationId>()
                                 .ok()
