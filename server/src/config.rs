@@ -27,6 +27,10 @@ pub struct Config {
     /// `DATABASE_URL`: `sqlite:...` or `postgres://...`; default a SQLite file in
     /// `DATA_DIR` (default `data/`).
     pub database_url: String,
+    /// `DATABASE_POOL_SIZE`: the store's connections per process, when not the
+    /// default (`db::Db::connect`). Several processes on one PostgreSQL share its
+    /// `max_connections` (100 by default).
+    pub database_pool_size: Option<u32>,
     /// `IDEMPOTENCY_KEY_RETENTION_SECS`, default 24 h.
     pub key_retention: Duration,
     /// `SEED_DEMO_DATA=false` turns seeding off; it is always off in production.
@@ -77,6 +81,7 @@ impl Config {
                 "DATABASE_URL",
                 &format!("sqlite://{data_dir}/messaging.db?mode=rwc"),
             ),
+            database_pool_size: database_pool_size()?,
             key_retention,
             seed_demo_data: !production && env_or("SEED_DEMO_DATA", "true") != "false",
             production,
@@ -138,6 +143,23 @@ fn max_body_memory() -> anyhow::Result<usize> {
                 "MAX_BODY_MEMORY_BYTES must be a number of bytes from {MAX_REQUEST_BODY_BYTES} to {MAX_BODY_MEMORY}"
             )
         })
+}
+
+/// More than one PostgreSQL server would accept from one process.
+const MAX_POOL_SIZE: u32 = 1_000;
+
+fn database_pool_size() -> anyhow::Result<Option<u32>> {
+    let Ok(value) = std::env::var("DATABASE_POOL_SIZE") else {
+        return Ok(None);
+    };
+    let size = value
+        .parse()
+        .ok()
+        .filter(|size| (1..=MAX_POOL_SIZE).contains(size))
+        .with_context(|| {
+            format!("DATABASE_POOL_SIZE must be a number from 1 to {MAX_POOL_SIZE}")
+        })?;
+    Ok(Some(size))
 }
 
 /// A duration in whole seconds, at least one.

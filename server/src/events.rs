@@ -198,7 +198,13 @@ impl Hub {
             tracing::warn!(payload, "unexpected notification");
             return Ok(());
         };
-        let messages = db::messages::by_ids(db.pool(), &ids).await?;
+        // Within a deadline, as every stream waits on it: past it, the listener is
+        // replaced and the streams catch up.
+        let messages = tokio::time::timeout(
+            db::STATEMENT_DEADLINE,
+            db::messages::by_ids(db.pool(), &ids),
+        )
+        .await??;
         if messages.len() < ids.len() {
             tracing::warn!(payload, "notified messages not found");
         }
@@ -209,13 +215,15 @@ impl Hub {
     }
 }
 
-/// Notifies every listener (this process's too) on the heartbeat channel.
-async fn heartbeat(db: &Db) -> sqlx::Result<()> {
+/// Notifies every listener (this process's too) on the heartbeat channel, within
+/// [`HEARTBEAT_WAIT`]: the listener waits on it, and an answer that never comes (the
+/// connection went silent) would stop it for good.
+async fn heartbeat(db: &Db) -> anyhow::Result<()> {
     // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
-    sqlx::query("SELECT 1 FROM pg_notify($1, '')")
+    let sent = sqlx::query("SELECT 1 FROM pg_notify($1, '')")
         .bind(HEARTBEAT_CHANNEL)
-        .execute(db.pool())
-        .await?;
+        .execute(db.pool());
+    tokio::time::timeout(HEARTBEAT_WAIT, sent).await??;
     Ok(())
 }
 

@@ -42,7 +42,7 @@ impl AppState {
     pub async fn new(config: Config, bound_addr: SocketAddr) -> anyhow::Result<Self> {
         // Install the metrics recorder before the first request can record anything.
         metrics::handle();
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect(&config.database_url, config.database_pool_size).await?;
         if config.seed_demo_data {
             seed::seed_if_empty(&db)
                 .await

@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
         bail!("usage: idempotency-overhead SQLITE_FILE ITERATIONS");
     };
     let iterations: usize = iterations.parse().context("ITERATIONS")?;
-    let db = Db::connect(&format!("sqlite://{file}?mode=rwc")).await?;
+    let db = Db::connect(&format!("sqlite://{file}?mode=rwc"), None).await?;
     seed::seed_if_empty(&db).await?;
     let (user, conversation) = conversation_of_alice(&db).await?;
     let idempotency = Idempotency::new(Duration::from_secs(24 * 3600));

@@ -131,8 +131,10 @@ const SET_LOCK_TIMEOUT: &str = "SET lock_timeout = '2s'";
 
 impl Db {
     /// Connects, creating the SQLite file and its folder when missing, and runs the
-    /// migrations; an error here stops startup.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    /// migrations; an error here stops startup. The pool has `pool_size` connections
+    /// at most, by default 8 on SQLite (they only read: writes have a connection of
+    /// their own) and 16 on PostgreSQL.
+    pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
@@ -146,8 +148,8 @@ impl Db {
         }
         let options = AnyConnectOptions::from_str(url).context("Failed to parse DATABASE_URL")?;
         let pool = match backend {
-            Backend::Sqlite => pool_options(backend, 8, Access::ReadOnly),
-            Backend::Postgres => pool_options(backend, 16, Access::ReadWrite),
+            Backend::Sqlite => pool_options(backend, pool_size.unwrap_or(8), Access::ReadOnly),
+            Backend::Postgres => pool_options(backend, pool_size.unwrap_or(16), Access::ReadWrite),
         }
         .connect_with(options.clone())
         .await
@@ -250,48 +252,101 @@ enum Access {
 /// (`aliveBypassWindowMs`). A SQLite connection is an open file, which cannot go stale.
 const TRUSTED_WHILE_IDLE: Duration = Duration::from_secs(1);
 
+/// How long the work of a PostgreSQL statement (or of a short transaction) that others
+/// wait behind may take: a batch of messages, the live streams' listener's reads and
+/// heartbeat. Its lock waits are bounded (2 s each, `SET_LOCK_TIMEOUT`), but on a
+/// connection whose peer went silent (a NAT that forgot it, a host gone) sqlx, which
+/// sets no TCP keep-alive, waits for ever, and everything behind it with it. Past the
+/// deadline the caller gives the work up; the pool then drops the connection if it does
+/// not answer (`CHECK_DEADLINE`).
+pub const STATEMENT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a PostgreSQL connection left idle is kept: less than the idle timeouts of
+/// the NATs and load balancers between a server and its database (Azure's 4 minutes,
+/// AWS NAT Gateway's 350 s), past which they forget a connection without a word and a
+/// check on it would wait for an answer that never comes. Older idle ones are closed
+/// and replaced, at the cost of a new connection.
+const KEPT_WHILE_IDLE: Duration = Duration::from_secs(120);
+
+/// How long a PostgreSQL connection has to answer the pool's check (a `Sync`, which an
+/// idle server answers within a millisecond). sqlx sets no TCP keep-alive, so on a
+/// connection whose peer went silent (its host gone, a partition) a read waits for ever:
+/// without this, sqlx's own check as a connection comes back, after a request gave up
+/// on it, would hold that connection's place in the pool for good. Short, as a request
+/// waiting for a connection (10 s at most) may meet several such connections in turn.
+const CHECK_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Pings a PostgreSQL connection within [`CHECK_DEADLINE`]; past it, an error, and the
+/// pool drops the connection without a goodbye.
+async fn check_in_time(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    match tokio::time::timeout(CHECK_DEADLINE, conn.ping()).await {
+        Ok(answered) => answered,
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "no answer from PostgreSQL in time",
+        ))),
+    }
+}
+
 fn pool_options(backend: Backend, size: u32, access: Access) -> AnyPoolOptions {
-    AnyPoolOptions::new()
+    let options = AnyPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(Duration::from_secs(10))
         // sqlx's own check before each use is off: it is a ping, a round trip to
         // PostgreSQL on every acquire (for SQLite, a trip to the connection's thread).
-        .test_before_acquire(false)
-        .before_acquire(move |conn, meta| {
+        .test_before_acquire(false);
+    if backend == Backend::Sqlite {
+        return options.after_connect(move |conn, _meta| {
+            Box::pin(async move { configure_sqlite(conn, access).await })
+        });
+    }
+    options
+        .idle_timeout(KEPT_WHILE_IDLE)
+        .before_acquire(|conn, meta| {
             Box::pin(async move {
-                if backend == Backend::Postgres && meta.idle_for >= TRUSTED_WHILE_IDLE {
-                    conn.ping().await?;
+                if meta.idle_for >= KEPT_WHILE_IDLE {
+                    return Ok(false);
+                }
+                if meta.idle_for >= TRUSTED_WHILE_IDLE {
+                    check_in_time(conn).await?;
                 }
                 Ok(true)
             })
         })
-        .after_connect(move |conn, _meta| {
+        // sqlx's own check follows, unbounded: it then runs on a connection that has
+        // just answered.
+        .after_release(|conn, _meta| {
             Box::pin(async move {
-                if backend == Backend::Postgres {
-                    conn.execute(SET_LOCK_TIMEOUT).await?;
-                }
-                if backend == Backend::Sqlite {
-                    // WAL lets readers run beside the one writer; FULL syncs each
-                    // commit, so an acknowledged message survives a power cut too.
-                    // A statement that may fail half-way (a batch's multi-row insert)
-                    // keeps its undo journal in memory, not in a temporary file: it
-                    // only lives for the statement, and is no part of durability.
-                    for pragma in [
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA synchronous = FULL",
-                        "PRAGMA temp_store = MEMORY",
-                        "PRAGMA foreign_keys = ON",
-                        "PRAGMA busy_timeout = 10000",
-                    ] {
-                        conn.execute(pragma).await?;
-                    }
-                    if access == Access::ReadOnly {
-                        conn.execute("PRAGMA query_only = ON").await?;
-                    }
-                }
+                check_in_time(conn).await?;
+                Ok(true)
+            })
+        })
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(SET_LOCK_TIMEOUT).await?;
                 Ok(())
             })
         })
+}
+
+async fn configure_sqlite(conn: &mut AnyConnection, access: Access) -> Result<(), sqlx::Error> {
+    // WAL lets readers run beside the one writer; FULL syncs each commit, so an
+    // acknowledged message survives a power cut too. A statement that may fail half-way
+    // (a batch's multi-row insert) keeps its undo journal in memory, not in a temporary
+    // file: it only lives for the statement, and is no part of durability.
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "PRAGMA temp_store = MEMORY",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA busy_timeout = 10000",
+    ] {
+        conn.execute(pragma).await?;
+    }
+    if access == Access::ReadOnly {
+        conn.execute("PRAGMA query_only = ON").await?;
+    }
+    Ok(())
 }
 
 fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
@@ -444,7 +499,7 @@ mod tests {
         }
         pool.close().await;
 
-        let db = Db::connect(&url).await.expect("migrated");
+        let db = Db::connect(&url, None).await.expect("migrated");
         let numbered: Vec<(String, i64)> =
             sqlx::query_as("SELECT id, seq FROM messages ORDER BY conversation_id, seq")
                 .fetch_all(db.pool())

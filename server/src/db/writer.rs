@@ -288,7 +288,7 @@ mod tests {
     async fn database() -> (Db, Writer, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}/writer.db?mode=rwc", dir.path().display());
-        let db = Db::connect(&url).await.expect("a database");
+        let db = Db::connect(&url, None).await.expect("a database");
         let writer = db.sqlite_writer.clone().expect("SQLite has a writer");
         let mut tx = writer.begin().await.expect("begin");
         tx.execute("CREATE TABLE numbers (n BIGINT PRIMARY KEY)")

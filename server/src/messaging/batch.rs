@@ -152,10 +152,7 @@ async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
         // One was stored before (by another process, or longer ago than the memory of
         // repeats reaches): again, reading first what is stored.
         metrics::counter!(dedup::BATCHES_WRITTEN_AGAIN).increment(1);
-        let mut tx = state.db.begin_write().await?;
-        let verdicts = store_all(&mut tx, &outgoing).await?;
-        db::commit(tx).await?;
-        Ok::<_, ApiError>(verdicts)
+        write_again(state, &outgoing).await
     };
     match written.await {
         Ok(verdicts) => {
@@ -195,6 +192,29 @@ async fn write_new(
     };
     db::commit(tx).await?;
     Ok(Some(verdicts))
+}
+
+/// The batch in a transaction that reads first what is stored. On PostgreSQL within
+/// [`db::STATEMENT_DEADLINE`], as the later batches wait behind it: past it, 503 (the
+/// transaction may have committed; a retry gets what it stored).
+async fn write_again(state: &AppState, outgoing: &[Outgoing<'_>]) -> Result<Verdicts, ApiError> {
+    let again = async {
+        let mut tx = state.db.begin_write().await?;
+        let verdicts = store_all(&mut tx, outgoing).await?;
+        db::commit(tx).await?;
+        Ok(verdicts)
+    };
+    if state.db.backend() == Backend::Sqlite {
+        return again.await;
+    }
+    tokio::time::timeout(db::STATEMENT_DEADLINE, again)
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                "a batch of messages written again got no answer from PostgreSQL in time"
+            );
+            Err(ApiError::unavailable())
+        })
 }
 
 /// A batch's failure, as each of its messages' answer: a problem as it is; anything

@@ -9,7 +9,6 @@ use messaging_core::dedup::RetryVerdict;
 use messaging_core::wire::{CurrentUser, Message, Participant};
 use messaging_core::{ConversationId, IntentName, LocalId, MessageId, NewMessage, micros};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
 use time::OffsetDateTime;
 
 pub enum Stored {
@@ -123,16 +122,10 @@ fn verdicts_of_new(outgoing: &[Outgoing<'_>], inserted: Vec<Message>) -> Verdict
     verdicts(outgoing, known, new_ids)
 }
 
-/// How long [`store_all_new_at_once`]'s statement may take before its connection is
-/// given up. Its lock waits are bounded (2 s each), but a connection whose peer is gone
-/// without a word (a NAT that forgot it) answers nothing, and sqlx sets no TCP
-/// keep-alive: the process's batches would wait for ever behind it.
-pub const STATEMENT_DEADLINE: Duration = Duration::from_secs(10);
-
 /// [`store_all_new`] on PostgreSQL, in one statement that is its own transaction (one
 /// round trip: `db::messages::number_insert_and_announce`). `None` when a message was
 /// stored before: nothing is stored then, and the messages go to [`store_all`]. Past
-/// [`STATEMENT_DEADLINE`], 503: the statement may have committed, and a retry of each
+/// [`db::STATEMENT_DEADLINE`], 503: the statement may have committed, and a retry of each
 /// message (its `local_id`) then gets the stored one.
 pub async fn store_all_new_at_once(
     pool: &sqlx::AnyPool,
@@ -146,7 +139,7 @@ pub async fn store_all_new_at_once(
     crate::crash::point("before_commit");
     let mut connection = pool.acquire().await?;
     let numbered = tokio::time::timeout(
-        STATEMENT_DEADLINE,
+        db::STATEMENT_DEADLINE,
         db::messages::number_insert_and_announce(&mut *connection, &rows),
     )
     .await;

@@ -3,7 +3,7 @@
 //! signs out through another process (the processes share `LISTEN`/`NOTIFY`); a write
 //! held up in one process never lets a reader skip a message. A connection to PostgreSQL
 //! that goes silent (a proxy in the test freezes it) holds up neither the live streams
-//! nor the writes.
+//! nor the writes, and the pool gives it up.
 
 use crate::helpers::{
     ServerProcess, Store, TestApp, count_rows, fresh_database, next_event, open_transaction,
@@ -285,6 +285,44 @@ async fn a_listener_that_silently_stops_hearing_is_replaced_and_streams_catch_up
     );
 }
 
+/// The listener's heartbeat is sent on a connection that goes silent: the listener
+/// gives the heartbeat up in time, is replaced as one that stopped hearing, and the
+/// streams hear what comes next, instead of the listener waiting on it for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_heartbeat_sent_on_a_connection_gone_silent_holds_up_no_stream() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    // The heartbeat's SQL, sent with its first run on a connection.
+    let proxy = FreezingProxy::start(&database_url, b"pg_notify($1, '')", true).await;
+    let process = ServerProcess::start(&proxy.database_url).await;
+    let app = TestApp::at(process.address.clone(), database_url.clone());
+    let (alice, id) = app.alice_asks_northwind().await;
+    let carol = app.sign_in("carol").await;
+    let stream = app
+        .get(&carol, &format!("/api/messages/conversations/{id}/stream"))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    // The first heartbeat goes after 10 s without a notification.
+    proxy.marked_within(Duration::from_secs(20)).await;
+
+    let body = json!({ "conversation_id": id, "text": "Heard?", "local_id": "heard" });
+    assert_eq!(app.chat(&alice, &body).await.status(), StatusCode::ACCEPTED);
+    let mut body = stream.bytes_stream();
+    let mut buffered = String::new();
+    let heard = loop {
+        let Some((event, _)) = next_event(&mut body, &mut buffered, Duration::from_secs(25)).await
+        else {
+            break None;
+        };
+        if matches!(event.as_str(), "lagged" | "message") {
+            break Some(event);
+        }
+    };
+    assert!(
+        matches!(heard.as_deref(), Some("lagged" | "message")),
+        "the stream heard {heard:?}"
+    );
+}
+
 /// A batch of messages whose connection goes silent once its statement is sent (it
 /// commits; the answer never comes back, as when a NAT forgets the connection): its
 /// messages get a 503 within the statement's deadline (10 s), not a wait for ever; the
@@ -325,6 +363,118 @@ async fn a_batch_whose_connection_goes_silent_gets_503_in_time_and_its_retry_the
     )
     .await;
     assert_eq!(stored, 2);
+}
+
+/// A batch written again (a message in it was stored through another process) whose
+/// connection goes silent: its messages get 503 within the deadline, the retry gets the
+/// stored message, and the process goes on writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_written_again_on_a_connection_gone_silent_gets_503_in_time() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    let direct = ServerProcess::start(&database_url).await;
+    // Only a batch written again takes its numbers with this statement.
+    let proxy = FreezingProxy::start(&database_url, b"last_seq + asked", true).await;
+    let silent = ServerProcess::start(&proxy.database_url).await;
+    let first = TestApp::at(direct.address.clone(), database_url.clone());
+    let second = TestApp::at(silent.address.clone(), database_url.clone());
+    let (alice, id) = first.alice_asks_northwind().await;
+    let body = json!({ "conversation_id": id, "text": "Twice", "local_id": "twice" });
+    let stored: ChatResponse = first
+        .chat(&alice, &body)
+        .await
+        .json()
+        .await
+        .expect("stored");
+
+    let sent = Instant::now();
+    let again = second.chat(&alice, &body).await;
+    assert_eq!(again.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        sent.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        sent.elapsed()
+    );
+
+    let retry = second.chat(&alice, &body).await;
+    assert!(retry.status().is_success(), "{}", retry.status());
+    let retry: ChatResponse = retry.json().await.expect("an answer");
+    assert_eq!(retry.message.id, stored.message.id);
+    let next = json!({ "conversation_id": id, "text": "Still there", "local_id": "after" });
+    assert!(second.chat(&alice, &next).await.status().is_success());
+}
+
+/// A read whose connection goes silent (PostgreSQL's host gone without a word): the
+/// request ends at its deadline, and the pool gives the connection up within the check's
+/// deadline instead of waiting on it for ever. With a pool of one connection, the next
+/// reads are answered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_silent_under_a_read_is_given_up_so_the_pool_goes_on() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    // The read's parameters carry the local_id asked for.
+    let proxy = FreezingProxy::start(&database_url, b"gone-silent", true).await;
+    let process = ServerProcess::start_with_env(
+        &proxy.database_url,
+        &[("DATABASE_POOL_SIZE", "1"), ("REQUEST_TIMEOUT_SECS", "2")],
+    )
+    .await;
+    let app = TestApp::at(process.address.clone(), database_url.clone());
+    let (alice, id) = app.alice_asks_northwind().await;
+    let ask = |local_id: &str| format!("/api/messages/conversations/{id}/messages/{local_id}");
+
+    let silent = app.get(&alice, &ask("gone-silent")).await;
+    assert_eq!(silent.status(), StatusCode::REQUEST_TIMEOUT);
+
+    // Each a read of the store: nothing in memory knows these local_ids.
+    let given_up = Instant::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let status = app
+            .get(&alice, &ask(&format!("later-{attempt}")))
+            .await
+            .status();
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(
+            given_up.elapsed() < Duration::from_secs(15),
+            "still {status} after {:?}",
+            given_up.elapsed()
+        );
+    }
+}
+
+/// An idle connection that went silent (a NAT forgot it): the check before its next use
+/// gives it up in time, and the request is answered on a new connection instead of
+/// failing when the pool's wait for a connection (10 s) runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_gone_silent_is_replaced_before_use() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    // Every connection of the pool sets its lock timeout first; the listener's does not.
+    let proxy = FreezingProxy::start(&database_url, b"lock_timeout", false).await;
+    let process =
+        ServerProcess::start_with_env(&proxy.database_url, &[("DATABASE_POOL_SIZE", "1")]).await;
+    let app = TestApp::at(process.address.clone(), database_url.clone());
+    let (alice, id) = app.alice_asks_northwind().await;
+    // The listener reads the conversation's first message, on the pool's connection.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    proxy.freeze_marked();
+    // Idle long enough to be checked before its next use.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let asked = Instant::now();
+    let read = app
+        .get(
+            &alice,
+            &format!("/api/messages/conversations/{id}/messages/unknown"),
+        )
+        .await;
+    assert_eq!(
+        read.status(),
+        StatusCode::NOT_FOUND,
+        "{:?}",
+        asked.elapsed()
+    );
 }
 
 /// A TCP proxy to the test's PostgreSQL that can freeze the connections whose client
@@ -377,6 +527,18 @@ impl FreezingProxy {
         Self {
             database_url: url.to_string(),
             marked,
+        }
+    }
+
+    /// Waits until a connection has sent the marker.
+    async fn marked_within(&self, limit: Duration) {
+        let started = Instant::now();
+        while self.marked.lock().expect("the list").is_empty() {
+            assert!(
+                started.elapsed() < limit,
+                "no connection sent the marker in {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
