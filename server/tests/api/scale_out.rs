@@ -268,21 +268,7 @@ async fn a_listener_that_silently_stops_hearing_is_replaced_and_streams_catch_up
     assert_eq!(app.chat(&alice, &body).await.status(), StatusCode::ACCEPTED);
 
     // Within the quiet limit (10 s), the heartbeat's wait (5 s) and a reconnection.
-    let mut body = stream.bytes_stream();
-    let mut buffered = String::new();
-    let heard = loop {
-        let Some((event, _)) = next_event(&mut body, &mut buffered, Duration::from_secs(25)).await
-        else {
-            break None;
-        };
-        if matches!(event.as_str(), "lagged" | "message") {
-            break Some(event);
-        }
-    };
-    assert!(
-        matches!(heard.as_deref(), Some("lagged" | "message")),
-        "the stream heard {heard:?}"
-    );
+    hears_a_message_or_lagged(stream).await;
 }
 
 /// The listener's heartbeat is sent on a connection that goes silent: the listener
@@ -306,6 +292,11 @@ async fn a_heartbeat_sent_on_a_connection_gone_silent_holds_up_no_stream() {
 
     let body = json!({ "conversation_id": id, "text": "Heard?", "local_id": "heard" });
     assert_eq!(app.chat(&alice, &body).await.status(), StatusCode::ACCEPTED);
+    hears_a_message_or_lagged(stream).await;
+}
+
+/// Within 25 s, the stream carries a message or is told to catch up.
+async fn hears_a_message_or_lagged(stream: reqwest::Response) {
     let mut body = stream.bytes_stream();
     let mut buffered = String::new();
     let heard = loop {
