@@ -145,7 +145,7 @@ fn max_body_memory() -> anyhow::Result<usize> {
         })
 }
 
-/// More than one PostgreSQL server would accept from one process.
+/// A sanity bound: each connection is a PostgreSQL backend process.
 const MAX_POOL_SIZE: u32 = 1_000;
 
 fn database_pool_size() -> anyhow::Result<Option<u32>> {

@@ -198,13 +198,9 @@ impl Hub {
             tracing::warn!(payload, "unexpected notification");
             return Ok(());
         };
-        // Within a deadline, as every stream waits on it: past it, the listener is
+        // Within the deadline, as every stream waits on it: past it, the listener is
         // replaced and the streams catch up.
-        let messages = tokio::time::timeout(
-            db::STATEMENT_DEADLINE,
-            db::messages::by_ids(db.pool(), &ids),
-        )
-        .await??;
+        let messages = db.in_time(db::messages::by_ids(db.pool(), &ids)).await?;
         if messages.len() < ids.len() {
             tracing::warn!(payload, "notified messages not found");
         }
@@ -227,16 +223,25 @@ async fn heartbeat(db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A new listener, within the deadline: the live streams wait on it, and a connection
+/// that went silent as it was made would hold them up for good. (A replaced listener's
+/// goodbye, `UNLISTEN *`, is sqlx's, with no deadline: on a silent connection it keeps
+/// a task and a socket until the system gives the connection up.)
 async fn listen(database_url: &str) -> sqlx::Result<PgListener> {
-    let mut listener = PgListener::connect(database_url).await?;
-    listener
-        .listen_all([
-            db::messages::NEW_MESSAGE_CHANNEL,
-            db::sessions::SESSION_ENDED_CHANNEL,
-            HEARTBEAT_CHANNEL,
-        ])
-        .await?;
-    Ok(listener)
+    let listening = async {
+        let mut listener = PgListener::connect(database_url).await?;
+        listener
+            .listen_all([
+                db::messages::NEW_MESSAGE_CHANNEL,
+                db::sessions::SESSION_ENDED_CHANNEL,
+                HEARTBEAT_CHANNEL,
+            ])
+            .await?;
+        Ok(listener)
+    };
+    tokio::time::timeout(db::STATEMENT_DEADLINE, listening)
+        .await
+        .unwrap_or_else(|_| Err(db::no_answer_in_time()))
 }
 
 /// A user's open streams, oldest first: each one's id and its "replaced" signal.

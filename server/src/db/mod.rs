@@ -121,13 +121,21 @@ pub struct Db {
     sqlite_writer: Option<writer::Writer>,
 }
 
-/// How long a PostgreSQL statement of a request waits for a lock another transaction
-/// holds, set on every connection of the pool (a batch of messages is one statement
-/// outside any transaction, so `SET LOCAL` would not reach it). On the idempotency key's
-/// row (the same key in flight in another process) the wait ends in 409; on any other row
-/// it is contention and ends in 503 with Retry-After. Migrations run on a connection of
-/// their own, without it: another process's may take longer.
-const SET_LOCK_TIMEOUT: &str = "SET lock_timeout = '2s'";
+/// Set on every PostgreSQL connection of the pool (a batch of messages is one statement
+/// outside any transaction, so `SET LOCAL` would not reach it). Migrations run on a
+/// connection of their own, without them: another process's may take longer.
+/// - `lock_timeout`: how long a statement waits for a lock another transaction holds. On
+///   the idempotency key's row (the same key in flight in another process) the wait ends
+///   in 409; on any other row it is contention and ends in 503 with Retry-After.
+/// - `idle_in_transaction_session_timeout`: a transaction whose client stopped talking
+///   (a request given up on a connection that went silent) would keep its row locks, and
+///   every process's writes to those rows would end in 503, until PostgreSQL noticed the
+///   client gone; it ends the session instead. None of ours pauses that long.
+/// - `tcp_keepalives_*`: PostgreSQL's probes find a client gone without a word (its host
+///   gone, a NAT that forgot it) within about a minute, not the system's two hours.
+const SESSION_SETTINGS: &str = "SET lock_timeout = '2s'; \
+     SET idle_in_transaction_session_timeout = '10s'; \
+     SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3";
 
 impl Db {
     /// Connects, creating the SQLite file and its folder when missing, and runs the
@@ -203,6 +211,22 @@ impl Db {
         }
     }
 
+    /// `work` on the store, within [`STATEMENT_DEADLINE`] on PostgreSQL: for work that
+    /// others wait behind, or that holds something (a pool connection, a key in flight)
+    /// until it ends. On SQLite as it is: nothing there goes silent, the writer bounds
+    /// its own waits, and a write transaction must not be dropped halfway.
+    pub async fn in_time<T, E: From<sqlx::Error>>(
+        &self,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        if self.backend() == Backend::Sqlite {
+            return work.await;
+        }
+        tokio::time::timeout(STATEMENT_DEADLINE, work)
+            .await
+            .unwrap_or_else(|_| Err(no_answer_in_time().into()))
+    }
+
     /// Whether the store answers, and (SQLite) the group commit still runs.
     pub async fn is_healthy(&self) -> bool {
         let committing = self
@@ -252,14 +276,23 @@ enum Access {
 /// (`aliveBypassWindowMs`). A SQLite connection is an open file, which cannot go stale.
 const TRUSTED_WHILE_IDLE: Duration = Duration::from_secs(1);
 
-/// How long the work of a PostgreSQL statement (or of a short transaction) that others
-/// wait behind may take: a batch of messages, the live streams' listener's reads and
-/// heartbeat. Its lock waits are bounded (2 s each, `SET_LOCK_TIMEOUT`), but on a
-/// connection whose peer went silent (a NAT that forgot it, a host gone) sqlx, which
-/// sets no TCP keep-alive, waits for ever, and everything behind it with it. Past the
-/// deadline the caller gives the work up; the pool then drops the connection if it does
-/// not answer (`CHECK_DEADLINE`).
+/// How long a PostgreSQL statement, or a short transaction, that others wait behind may
+/// take (`Db::in_time`): a batch of messages, an intent run to its end, the live
+/// streams' reads. Its lock waits are bounded (2 s each, [`SESSION_SETTINGS`]), but sqlx
+/// sets no TCP keep-alive: on a connection whose peer went silent it waits for an answer
+/// until the system gives up on the connection (some 15 minutes of retransmissions
+/// after a write, never while a peer's TCP still acknowledges, as a stuck proxy's
+/// does), and everything behind it with it. Past the deadline the work is dropped, and
+/// the pool closes the connection if it does not answer its check.
 pub const STATEMENT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The error of work given up at a deadline: a lost connection (503, retried by clients).
+pub fn no_answer_in_time() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "no answer from PostgreSQL in time",
+    ))
+}
 
 /// How long a PostgreSQL connection left idle is kept: less than the idle timeouts of
 /// the NATs and load balancers between a server and its database (Azure's 4 minutes,
@@ -268,24 +301,28 @@ pub const STATEMENT_DEADLINE: Duration = Duration::from_secs(10);
 /// and replaced, at the cost of a new connection.
 const KEPT_WHILE_IDLE: Duration = Duration::from_secs(120);
 
-/// How long a PostgreSQL connection has to answer the pool's check (a `Sync`, which an
-/// idle server answers within a millisecond). sqlx sets no TCP keep-alive, so on a
-/// connection whose peer went silent (its host gone, a partition) a read waits for ever:
-/// without this, sqlx's own check as a connection comes back, after a request gave up
-/// on it, would hold that connection's place in the pool for good. Short, as a request
-/// waiting for a connection (10 s at most) may meet several such connections in turn.
-const CHECK_DEADLINE: Duration = Duration::from_secs(2);
+/// How long an idle PostgreSQL connection has to answer the check before its use (a
+/// `Sync`, which an idle server answers within a millisecond). Short, as the request
+/// waits on it, and may meet several silent connections in turn within the 10 s it
+/// waits for a connection.
+const CHECK_BEFORE_USE: Duration = Duration::from_secs(2);
 
-/// Pings a PostgreSQL connection within [`CHECK_DEADLINE`]; past it, an error, and the
-/// pool drops the connection without a goodbye.
-async fn check_in_time(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-    match tokio::time::timeout(CHECK_DEADLINE, conn.ping()).await {
-        Ok(answered) => answered,
-        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "no answer from PostgreSQL in time",
-        ))),
-    }
+/// How long a PostgreSQL connection has to answer the check as it comes back to the
+/// pool, past which the pool drops it. sqlx makes its own check there, with no deadline:
+/// after a request gave up on a connection that went silent, it would hold that
+/// connection's place in the pool for good. A connection given up mid-statement first
+/// finishes that statement (a lock wait takes up to 2 s), so this is longer than the
+/// check before use; nobody waits on it unless the pool is full.
+const CHECK_ON_RETURN: Duration = Duration::from_secs(5);
+
+/// Pings a PostgreSQL connection within `deadline`; past it, an error, and the pool
+/// drops the connection without a goodbye (which could itself wait, if the peer stopped
+/// taking bytes while a large statement was being sent: sqlx flushes before it shuts
+/// the socket).
+async fn check_in_time(conn: &mut AnyConnection, deadline: Duration) -> Result<(), sqlx::Error> {
+    tokio::time::timeout(deadline, conn.ping())
+        .await
+        .unwrap_or_else(|_| Err(no_answer_in_time()))
 }
 
 fn pool_options(backend: Backend, size: u32, access: Access) -> AnyPoolOptions {
@@ -308,7 +345,7 @@ fn pool_options(backend: Backend, size: u32, access: Access) -> AnyPoolOptions {
                     return Ok(false);
                 }
                 if meta.idle_for >= TRUSTED_WHILE_IDLE {
-                    check_in_time(conn).await?;
+                    check_in_time(conn, CHECK_BEFORE_USE).await?;
                 }
                 Ok(true)
             })
@@ -317,13 +354,13 @@ fn pool_options(backend: Backend, size: u32, access: Access) -> AnyPoolOptions {
         // just answered.
         .after_release(|conn, _meta| {
             Box::pin(async move {
-                check_in_time(conn).await?;
+                check_in_time(conn, CHECK_ON_RETURN).await?;
                 Ok(true)
             })
         })
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                conn.execute(SET_LOCK_TIMEOUT).await?;
+                conn.execute(SESSION_SETTINGS).await?;
                 Ok(())
             })
         })

@@ -194,27 +194,19 @@ async fn write_new(
     Ok(Some(verdicts))
 }
 
-/// The batch in a transaction that reads first what is stored. On PostgreSQL within
-/// [`db::STATEMENT_DEADLINE`], as the later batches wait behind it: past it, 503 (the
-/// transaction may have committed; a retry gets what it stored).
+/// The batch in a transaction that reads first what is stored; within the deadline, as
+/// the later batches wait behind it (503 past it: the transaction may have committed,
+/// and a retry gets what it stored).
 async fn write_again(state: &AppState, outgoing: &[Outgoing<'_>]) -> Result<Verdicts, ApiError> {
-    let again = async {
-        let mut tx = state.db.begin_write().await?;
-        let verdicts = store_all(&mut tx, outgoing).await?;
-        db::commit(tx).await?;
-        Ok(verdicts)
-    };
-    if state.db.backend() == Backend::Sqlite {
-        return again.await;
-    }
-    tokio::time::timeout(db::STATEMENT_DEADLINE, again)
-        .await
-        .unwrap_or_else(|_| {
-            tracing::error!(
-                "a batch of messages written again got no answer from PostgreSQL in time"
-            );
-            Err(ApiError::unavailable())
+    state
+        .db
+        .in_time(async {
+            let mut tx = state.db.begin_write().await?;
+            let verdicts = store_all(&mut tx, outgoing).await?;
+            db::commit(tx).await?;
+            Ok(verdicts)
         })
+        .await
 }
 
 /// A batch's failure, as each of its messages' answer: a problem as it is; anything

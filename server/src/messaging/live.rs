@@ -111,7 +111,9 @@ impl Following {
             Some(after),
             MAX_PAGE_SIZE + 1,
         );
-        match read.await {
+        // Within the deadline: the stream's answer has begun, so the request's no longer
+        // bounds it, and its keep-alives hold the reader.
+        match self.state.db.in_time(read).await {
             Ok(missed) if missed.len() <= MAX_PAGE_SIZE as usize => {
                 if let Some(last) = missed.last() {
                     self.read_through = last.seq;
@@ -170,8 +172,10 @@ impl Following {
         } = &self.follower;
         let caches = &self.state.caches;
         let db = &self.state.db;
-        let session = caches.session_user(db, token_hash).await;
-        let part = caches.is_participant(db, *conversation, *user).await;
+        let session = db.in_time(caches.session_user(db, token_hash)).await;
+        let part = db
+            .in_time(caches.is_participant(db, *conversation, *user))
+            .await;
         match (session, part) {
             (Ok(None), _) => Some(StreamClosed::SignedOut),
             (_, Ok(false)) => Some(StreamClosed::NotParticipant),

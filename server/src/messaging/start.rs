@@ -27,9 +27,14 @@ pub async fn start_conversation(
     let message = &mut request.initial_message;
     message.user_agent = sender.device(message.user_agent.take());
     let in_flight = &state.intents_in_flight;
+    // Within the deadline: the intent holds its key in flight (a retry meanwhile gets
+    // 409) and a connection until it ends.
     to_completion(in_flight, {
         let state = state.clone();
-        async move { create_or_merge(&state, &sender, &key, request).await }
+        async move {
+            let work = create_or_merge(&state, &sender, &key, request);
+            state.db.in_time(work).await
+        }
     })
     .await
     .map_err(ApiError::in_intent)

@@ -6,8 +6,8 @@
 //! nor the writes, and the pool gives it up.
 
 use crate::helpers::{
-    ServerProcess, Store, TestApp, count_rows, fresh_database, next_event, open_transaction,
-    streamed_local_ids,
+    ServerProcess, Store, TestApp, count_rows, fresh_database, inquiry, next_event,
+    open_transaction, streamed_local_ids,
 };
 use futures_util::Stream;
 use messaging_components::timeline::{Merged, merge_confirmed};
@@ -394,6 +394,51 @@ async fn a_batch_written_again_on_a_connection_gone_silent_gets_503_in_time() {
     assert!(second.chat(&alice, &next).await.status().is_success());
 }
 
+/// A new conversation whose connection goes silent in the middle of its transaction:
+/// the intent gives up at its deadline (503), so its key is not held in flight for
+/// ever (a retry would get 409), and PostgreSQL ends the silent session's transaction,
+/// so its row locks do not refuse the retry (503 after each lock wait); the retry
+/// creates the conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_conversation_whose_connection_goes_silent_can_be_retried_in_time() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    // The first message's text travels with its insert, after the conversation's own.
+    let proxy = FreezingProxy::start(&database_url, b"Lost in transit?", true).await;
+    let process = ServerProcess::start(&proxy.database_url).await;
+    let app = TestApp::at(process.address.clone(), database_url.clone());
+    let alice = app.sign_in("alice").await;
+    let agency = app.agency_id("northwind").await;
+    let body = inquiry(&agency, "Lost in transit?", "lost");
+
+    let sent = Instant::now();
+    let first = app.create_conversation(&alice, "silent-key", &body).await;
+    assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        sent.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        sent.elapsed()
+    );
+    loop {
+        let retry = app.create_conversation(&alice, "silent-key", &body).await;
+        if retry.status() == StatusCode::CREATED {
+            break;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(40),
+            "still {} after {:?}",
+            retry.status(),
+            sent.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let stored = count_rows(
+        &database_url,
+        "SELECT COUNT(*) FROM messages WHERE local_id = 'lost'",
+    )
+    .await;
+    assert_eq!(stored, 1);
+}
+
 /// A read whose connection goes silent (PostgreSQL's host gone without a word): the
 /// request ends at its deadline, and the pool gives the connection up within the check's
 /// deadline instead of waiting on it for ever. With a pool of one connection, the next
@@ -447,8 +492,16 @@ async fn an_idle_connection_gone_silent_is_replaced_before_use() {
         ServerProcess::start_with_env(&proxy.database_url, &[("DATABASE_POOL_SIZE", "1")]).await;
     let app = TestApp::at(process.address.clone(), database_url.clone());
     let (alice, id) = app.alice_asks_northwind().await;
-    // The listener reads the conversation's first message, on the pool's connection.
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // The listener reads each new message on the pool's connection: once a stream has
+    // one, that read is done.
+    let stream = app
+        .get(&alice, &format!("/api/messages/conversations/{id}/stream"))
+        .await;
+    let body = json!({ "conversation_id": id, "text": "Read", "local_id": "read" });
+    assert_eq!(app.chat(&alice, &body).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(streamed_local_ids(stream, 1).await, ["read"]);
+    // And the pool's checks as that connection came back.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     proxy.freeze_marked();
     // Idle long enough to be checked before its next use.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
