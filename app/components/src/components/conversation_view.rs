@@ -557,22 +557,7 @@ fn MessageRow(
         device,
         ..
     } = first.clone();
-    let row = Memo::new_owning({
-        let local_id = local_id.clone();
-        move |last: Option<Row>| {
-            // Just after a change the place may not be updated yet: then it reads again.
-            let changed = rows.with(|rows| {
-                let now = rows.get(at.get()).filter(|now| now.local_id == local_id)?;
-                (Some(now) != last.as_ref()).then(|| now.clone())
-            });
-            match (changed, last) {
-                (Some(now), _) => (now, true),
-                // The same, or going: the list drops it next.
-                (None, Some(last)) => (last, false),
-                (None, None) => (first.clone(), true),
-            }
-        }
-    });
+    let row = follow_its_message(first, at, rows);
     let element = NodeRef::<html::Li>::new();
     let too_late = RwSignal::new(false);
     let focus = FocusAfter {
@@ -637,6 +622,30 @@ fn MessageRow(
             </p>
         </li>
     }
+}
+
+/// The row's message as it changes: found by its place in `rows` (see [`MessageRow`]).
+/// On the server a row is rendered once, as it was given: no memo to make, which on a
+/// page of many rows is a good part of its rendering time.
+fn follow_its_message(first: Row, at: ReadSignal<usize>, rows: Memo<Vec<Row>>) -> Signal<Row> {
+    if cfg!(feature = "ssr") {
+        return Signal::stored(first);
+    }
+    let local_id = first.local_id.clone();
+    Memo::new_owning(move |last: Option<Row>| {
+        // Just after a change the place may not be updated yet: then it reads again.
+        let changed = rows.with(|rows| {
+            let now = rows.get(at.get()).filter(|now| now.local_id == local_id)?;
+            (Some(now) != last.as_ref()).then(|| now.clone())
+        });
+        match (changed, last) {
+            (Some(now), _) => (now, true),
+            // The same, or going: the list drops it next.
+            (None, Some(last)) => (last, false),
+            (None, None) => (first.clone(), true),
+        }
+    })
+    .into()
 }
 
 /// The row's `data-delivery`, which the stylesheet and tests read.
