@@ -143,7 +143,7 @@ BEFORE_AND_AFTER = [
      "which reads whole entries anyway, +1 KiB). The button then got a time limit on loading "
      "the chunk and makes its dialog once, and the idle work runs where requestIdleCallback is "
      "missing (Safari): +1.5 KiB. The server is unchanged: its figures show the machine's drift."),
-    ("results-before-session-16.json", "results.json",
+    ("results-before-session-16.json", "results-before-session-20.json",
      "smaller bundles (minified JS, no Debug code, the home page's own), cheaper request metrics",
      "Every bundle's JS bindings are minified (esbuild, as cargo-leptos does in release: -1.5 KiB "
      "per page), and the wasm is built with `-Zfmt-debug=none` (`Debug` formats nothing; nothing a "
@@ -154,6 +154,27 @@ BEFORE_AND_AFTER = [
      "hydration). The server records its request metrics into handles kept per series instead of "
      "building and looking up each series' key per request, and hex-encodes session token hashes "
      "through a buffer: A/B +3% duplicate sends, +1% new chat messages (4 pairs)."),
+    ("results-before-session-20.json", "results.json",
+     "another machine, and what sessions 17 to 20 cost",
+     "This run is on an Intel Xeon (2 cores), the one before on an AMD EPYC: here the bare "
+     "handler ran 19% faster and the bare SQLite insert 7% slower, so this table mixes the "
+     "machine's change with the code's. The code's alone, on this machine, in A/B runs of "
+     "session 16's release server against this session's (alternating, 4 pairs each): the "
+     "server-rendered conversation page -22% (all pairs; since session 19 each message row "
+     "follows its message through a memo, signals and a list keyed by `local_id`, so that its "
+     "state and the focus survive a change of delivery, and the server built them too), of "
+     "which a row rendered on the server now makes no memo: +13% back (A/B, 4 pairs, all "
+     "ahead); duplicate chat sends -8.5% (all pairs: the count of arriving body bytes against "
+     "`MAX_BODY_MEMORY_BYTES`, one more middleware, and smaller costs spread through the "
+     "profile); new chat messages -2%. On PostgreSQL, with this benchmark's own steps (a fresh "
+     "database, the warm-up, ANALYZE, 3 runs; 2 rounds each way, alternating): new chat "
+     "messages 9,230 then 9,040 req/s (-2%), 32 conversations 6,500 then 7,140 (+10%): the "
+     "PostgreSQL ratios below 0.8 in this run are this machine's, not a regression. PostgreSQL "
+     "connections are now checked within a deadline as they come back to the pool, before "
+     "sqlx's own check: one more round trip per use, new conversations -5% in an A/B of that "
+     "change alone (6 pairs, 4 behind), chat messages unchanged. The conversation page's "
+     "script grew (rows that keep their state and focus, the unsent messages of a "
+     "conversation that cannot be opened)."),
 ]
 R = json.loads((HERE / "results.json").read_text())
 
