@@ -98,15 +98,21 @@ pub async fn insert_unless_live<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Deletes every expired key; the background sweeper calls this.
+/// Deletes up to `at_most` of the keys expired by `now` (found by the expiry index);
+/// how many. The background sweeper calls this until fewer come.
 #[tracing::instrument(skip_all)]
 pub async fn delete_expired<'e>(
     db: impl Executor<'e, Database = Any>,
     now: i64,
+    at_most: i64,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
-        .bind(now)
-        .execute(db)
-        .await?;
+    let done = sqlx::query(
+        "DELETE FROM idempotency_keys WHERE (user_id, idempotency_key) IN \
+         (SELECT user_id, idempotency_key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
+    )
+    .bind(now)
+    .bind(at_most)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }
