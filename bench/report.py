@@ -348,7 +348,7 @@ def main():
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name in ["baseline_json", "baseline_insert", "chat_new", "chat_new_half_rate", "chat_duplicate",
-                 "create_new", "create_replay", "create_merge", "page", "pg_baseline_insert", "pg_chat_new",
+                 "create_new", "create_replay", "create_merge", "page", "page_as_chrome_asks", "pg_baseline_insert", "pg_chat_new",
                  "pg_chat_spread", "pg_chat_duplicate", "pg_create_new", "far_baseline_insert", "far_chat_new",
                  "far_chat_spread"]:
         if name in R:
@@ -376,7 +376,7 @@ def main():
             "| --- | --- | --- | --- | --- |",
         ]
         for name in ["baseline_json", "baseline_insert", "chat_new", "chat_new_half_rate", "create_new",
-                     "create_replay", "create_merge", "chat_duplicate", "page", "pg_baseline_insert",
+                     "create_replay", "create_merge", "chat_duplicate", "page", "page_as_chrome_asks", "pg_baseline_insert",
                      "pg_chat_new", "pg_chat_spread", "pg_chat_duplicate", "pg_create_new",
                      "far_baseline_insert", "far_chat_new", "far_chat_spread"]:
             if name in before and name in after:

@@ -161,6 +161,7 @@ def wrk(url, scenario, seconds, offset=0, pace_ms=0, cpu=LOAD_CPU):
         "BENCH_BODY": scenario.get("body", ""),
         "BENCH_KEY": scenario.get("key", ""),
         "BENCH_AUTH": scenario.get("auth", ""),
+        "BENCH_ACCEPT_ENCODING": scenario.get("accept_encoding", ""),
         "BENCH_CONVERSATIONS": ",".join(scenario.get("conversations", [])),
         "BENCH_OFFSET": str(offset),
         "BENCH_PACE_MS": str(pace_ms),
@@ -316,12 +317,14 @@ def prepare_product(server):
         "context_type": "agency_inquiry", "context_id": other_agency["id"],
         "initial_message": {"text": "Again {n}", "local_id": "merge-{n}"}})}
     page = {"prefix": "page", "path": f"/conversations/{conversation}", "auth": f"Cookie: session={token}"}
+    page_as_chrome_asks = {**page, "accept_encoding": "gzip, deflate, br, zstd"}
     # The first send of each repeated request, so the runs measure only repeats.
     for scenario in (chat_duplicate, create_replay):
         headers = {"Idempotency-Key": scenario["key"][6:]} if scenario.get("key") else {}
         api(server.base, "POST", scenario["path"], json.loads(scenario["body"]), token, headers)
     return {"chat_new": chat_new, "chat_spread": chat_spread, "chat_duplicate": chat_duplicate, "create_new": create_new,
-            "create_replay": create_replay, "create_merge": create_merge, "page": page}
+            "create_replay": create_replay, "create_merge": create_merge, "page": page,
+            "page_as_chrome_asks": page_as_chrome_asks}
 
 
 def bench_sqlite(results):
@@ -350,7 +353,8 @@ def bench_sqlite(results):
             against=[("baseline_json", base, json_handler)]), server)
         for key, name in [("create_new", "conversation, new key"), ("create_replay", "conversation, replayed key"),
                           ("create_merge", "conversation, merged by natural key"),
-                          ("page", "server-rendered conversation page (50 messages)")]:
+                          ("page", "server-rendered conversation page (50 messages)"),
+                          ("page_as_chrome_asks", "the same page, compressed as Chrome asks")]:
             results[key] = with_memory(measure(name, server.base, s[key]), server)
         # Chat (no key step) and a merged create (key step) at a modest rate: does the key
         # add an fsync? The overhead's time is measured in-process by idempotency_overhead().

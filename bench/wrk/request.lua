@@ -3,7 +3,8 @@
 --   BENCH_METHOD, BENCH_PATH, BENCH_BODY (with {n}: a number unique to the request, and
 --   {agency}: the seeded agency id for n, {conversation}: the n-th of BENCH_CONVERSATIONS,
 --   a comma-separated list, round robin), BENCH_KEY ("unique:<prefix>", "fixed:<key>" or empty),
---   BENCH_AUTH (a header line such as "Authorization: Bearer ..."), BENCH_OFFSET (where
+--   BENCH_AUTH (a header line such as "Authorization: Bearer ..."), BENCH_ACCEPT_ENCODING
+--   (the Accept-Encoding header, none when empty), BENCH_OFFSET (where
 --   n starts), BENCH_PACE_MS (the mean wait between a connection's requests; 0 = flat out),
 --   BENCH_OUT (where done() writes its JSON summary), BENCH_FAILURES (where the first
 --   failed answers are written, so the report can say what went wrong).
@@ -12,6 +13,7 @@ local path = os.getenv("BENCH_PATH") or "/"
 local body_template = os.getenv("BENCH_BODY") or ""
 local key_mode = os.getenv("BENCH_KEY") or ""
 local auth = os.getenv("BENCH_AUTH") or ""
+local accept_encoding = os.getenv("BENCH_ACCEPT_ENCODING") or ""
 local offset = tonumber(os.getenv("BENCH_OFFSET") or "0")
 local pace_ms = tonumber(os.getenv("BENCH_PACE_MS") or "0")
 local out = os.getenv("BENCH_OUT")
@@ -26,6 +28,7 @@ local counter = 0
 local function headers_for(n)
   local headers = { ["Accept"] = "application/json, text/html" }
   if body_template ~= "" then headers["Content-Type"] = "application/json" end
+  if accept_encoding ~= "" then headers["Accept-Encoding"] = accept_encoding end
   if key_mode:sub(1, 7) == "unique:" then
     headers["Idempotency-Key"] = key_mode:sub(8) .. "-" .. n
   elseif key_mode:sub(1, 6) == "fixed:" then

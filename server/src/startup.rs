@@ -137,7 +137,11 @@ fn demo_site(state: &AppState) -> Router<AppState> {
         move |request: Request<Body>| handle_server_fns_with_context(provide.clone(), request)
     };
     // Pages are compressed on the fly for browsers that accept it (a conversation page is
-    // mostly repeated markup); the API's answers are small and stay as they are.
+    // mostly repeated markup); the API's answers are small and stay as they are. Not in
+    // brotli: its encoder sets up megabytes of state for each response (tower-http offers
+    // no smaller window), as much work as rendering the page. zstd (Chrome, Firefox) costs
+    // little more than sending the page raw, gzip (the other browsers) less than brotli,
+    // for 6% and 14% more bytes than brotli's (`bench/REPORT.md`).
     let pages = Router::new()
         .leptos_routes_with_context(state, routes, provide_page_data, {
             let options = state.leptos_options.clone();
@@ -156,7 +160,7 @@ fn demo_site(state: &AppState) -> Router<AppState> {
             crate::security::set_page_policy,
             shell,
         ))
-        .layer(CompressionLayer::new());
+        .layer(CompressionLayer::new().no_br());
     Router::new()
         .route(
             &format!("{SERVER_FN_PREFIX}/{{*name}}"),

@@ -355,6 +355,28 @@ async fn the_bundle_is_sent_precompressed_to_browsers_that_accept_it() {
     }
 }
 
+/// Brotli's encoder sets up megabytes of state for each response, as much work as
+/// rendering the page: pages go out in zstd where the browser takes it, else in gzip.
+#[tokio::test]
+async fn pages_are_compressed_with_zstd_or_gzip_never_brotli() {
+    let zstd_magic = [0x28, 0xb5, 0x2f, 0xfd];
+    let chrome = "gzip, deflate, br, zstd";
+    let response = send(get_accepting("/", chrome), |_| {}).await;
+    assert_eq!(header_of(&response, header::CONTENT_ENCODING), Some("zstd"));
+    let body = body_of(response).await;
+    assert!(body.starts_with(&zstd_magic));
+    let html = zstd::decode_all(body.as_slice()).expect("a zstd frame");
+    assert!(String::from_utf8_lossy(&html).contains("<h1>Messages</h1>"));
+
+    let safari = "gzip, deflate, br";
+    let response = send(get_accepting("/", safari), |_| {}).await;
+    assert_eq!(header_of(&response, header::CONTENT_ENCODING), Some("gzip"));
+
+    let response = send(get_accepting("/", "br"), |_| {}).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header_of(&response, header::CONTENT_ENCODING), None);
+}
+
 #[tokio::test]
 async fn pages_are_compressed_for_browsers_that_accept_it_and_api_answers_are_not() {
     let gzip_magic = [0x1f, 0x8b];
