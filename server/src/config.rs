@@ -1,6 +1,6 @@
 //! Settings from the environment, each with a default that needs no setup.
 
-use crate::http::ConnectionLimits;
+use crate::http::{ConnectionLimits, SHUTDOWN_MARGIN};
 use anyhow::Context;
 use axum_client_ip::ClientIpSource;
 use leptos::config::{Env, LeptosOptions};
@@ -60,6 +60,7 @@ impl Config {
             .context("LEPTOS_SITE_ADDR must be an address such as 127.0.0.1:3000")?;
         let production = env_or("LEPTOS_ENV", "DEV").eq_ignore_ascii_case("PROD");
         let data_dir = env_or("DATA_DIR", "data");
+        let request_timeout = env_secs("REQUEST_TIMEOUT_SECS", DEFAULT_REQUEST_TIMEOUT)?;
         let key_retention = match std::env::var("IDEMPOTENCY_KEY_RETENTION_SECS") {
             Ok(secs) => {
                 let secs: u64 = secs
@@ -85,11 +86,11 @@ impl Config {
             key_retention,
             seed_demo_data: !production && env_or("SEED_DEMO_DATA", "true") != "false",
             production,
-            connection_limits: connection_limits()?,
+            connection_limits: connection_limits(request_timeout)?,
             client_ip_source: env_or("CLIENT_IP_SOURCE", "ConnectInfo")
                 .parse()
                 .context("CLIENT_IP_SOURCE must name a source, such as ConnectInfo or RightmostXForwardedFor")?,
-            request_timeout: env_secs("REQUEST_TIMEOUT_SECS", DEFAULT_REQUEST_TIMEOUT)?,
+            request_timeout,
             max_body_memory: max_body_memory()?,
         })
     }
@@ -106,7 +107,7 @@ impl Config {
     }
 }
 
-fn connection_limits() -> anyhow::Result<ConnectionLimits> {
+fn connection_limits(request_timeout: Duration) -> anyhow::Result<ConnectionLimits> {
     let defaults = ConnectionLimits::default();
     Ok(ConnectionLimits {
         header_read: env_secs("HEADER_READ_TIMEOUT_SECS", defaults.header_read)?,
@@ -119,6 +120,7 @@ fn connection_limits() -> anyhow::Result<ConnectionLimits> {
                 .context("MAX_CONNECTIONS must be a positive number")?,
             Err(_) => defaults.max_connections,
         },
+        shutdown_grace: request_timeout + SHUTDOWN_MARGIN,
     })
 }
 
@@ -181,8 +183,23 @@ fn env_or(name: &str, default: &str) -> String {
 
 #[cfg(all(test, feature = "demo"))]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_default_bundle_is_the_demo_sites() {
-        assert_eq!(super::DEMO_OUTPUT_NAME, site::OUTPUT_NAME);
+        assert_eq!(DEMO_OUTPUT_NAME, site::OUTPUT_NAME);
+    }
+
+    /// A request still within its deadline at shutdown gets its answer, whatever the
+    /// deadline is set to.
+    #[test]
+    fn requests_in_flight_at_shutdown_may_run_to_their_deadline() {
+        let long = Duration::from_secs(90);
+        let limits = connection_limits(long).expect("limits");
+        assert_eq!(limits.shutdown_grace, long + SHUTDOWN_MARGIN);
+        assert_eq!(
+            ConnectionLimits::default().shutdown_grace,
+            DEFAULT_REQUEST_TIMEOUT + SHUTDOWN_MARGIN
+        );
     }
 }

@@ -46,7 +46,15 @@ pub struct ConnectionLimits {
     pub idle: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// How long, at shutdown, the requests in flight may take to finish before their
+    /// connections are dropped (live streams are ended by the hub at once): the request
+    /// deadline, by which their handlers have answered, and [`SHUTDOWN_MARGIN`].
+    pub shutdown_grace: Duration,
 }
+
+/// What the requests in flight at shutdown get beyond their deadline: time for the
+/// answer a handler gave at its deadline to reach the peer.
+pub const SHUTDOWN_MARGIN: Duration = Duration::from_secs(10);
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
@@ -54,6 +62,8 @@ impl Default for ConnectionLimits {
             header_read: Duration::from_secs(5),
             idle: Duration::from_secs(60),
             max_connections: 10_000,
+            // The default request deadline (`REQUEST_TIMEOUT_SECS`, 30 s) and the margin.
+            shutdown_grace: Duration::from_secs(30) + SHUTDOWN_MARGIN,
         }
     }
 }
@@ -62,11 +72,6 @@ impl Default for ConnectionLimits {
 /// flight) may take to do so before it is dropped: an HTTP/2 peer must acknowledge the
 /// GOAWAY's ping.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
-
-/// How long, at shutdown, the requests in flight may take to finish before their
-/// connections are dropped: beyond the default request deadline (30 s), whose handlers
-/// have answered by then (live streams are ended by the hub at once).
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(40);
 
 /// Requests one HTTP/2 connection may have in flight at once (hyper's default is 200;
 /// nginx's 128, Apache's 100).
@@ -200,7 +205,7 @@ impl Connection {
         // At shutdown the requests in flight may finish (streams are ended by the hub);
         // an idle or shed connection has none, so it only waits for the peer.
         let grace = match reason {
-            Closing::Shutdown => SHUTDOWN_GRACE,
+            Closing::Shutdown => limits.shutdown_grace,
             Closing::Shed | Closing::Idle => CLOSE_GRACE,
         };
         let ended = tokio::time::timeout(grace, connection).await;
