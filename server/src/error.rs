@@ -8,7 +8,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use messaging_core::{FieldErrors, Problem, ProblemCode};
+use messaging_core::{FieldErrors, MAX_REQUEST_BODY_BYTES, Problem, ProblemCode};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +65,16 @@ impl ApiError {
         )
     }
 
-    pub fn unavailable() -> Self {
+    /// 413: the body is over [`MAX_REQUEST_BODY_BYTES`].
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            ProblemCode::PayloadTooLarge,
+            format!("Request bodies are limited to {MAX_REQUEST_BODY_BYTES} bytes."),
+        )
+    }
+
+    /// 503 with Retry-After: the store did not answer in time, or is contended.
+    pub fn store_busy() -> Self {
         Self::busy("The store is busy; retry shortly with the same key or local_id.")
     }
 
@@ -97,20 +106,23 @@ impl From<WriteError> for ApiError {
             // Never a hang: the client retries (the key or local_id makes it safe), by
             // then perhaps on another process.
             tracing::error!(error = %error, "the store's writer is stuck");
-            Self::unavailable()
+            Self::store_busy()
         } else if db::is_write_contention(&error) {
             tracing::warn!(error = %error, "store contention");
-            Self::unavailable()
+            Self::store_busy()
         } else if db::is_connection_lost(&error) {
             // PostgreSQL restarted, failed over or dropped the connection: the retry
             // runs on a new one (the key or local_id tells whether this one committed).
             tracing::warn!(error = %error, "lost the connection to the store");
-            Self::unavailable()
+            Self::store_busy()
         } else {
             Self::Unexpected(anyhow::Error::new(error).context("Store error"))
         }
     }
 }
+
+/// What a person is told of an unexpected error (its cause goes to the log only).
+pub const SOMETHING_WENT_WRONG: &str = "Something went wrong on our side.";
 
 /// An unexpected error, riding on its 500 response to [`log_unexpected`].
 #[derive(Clone)]
@@ -120,7 +132,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (error, detail) = match self {
             Self::Problem(problem) => return problem_response(*problem),
-            Self::Unexpected(error) => (error, "Something went wrong on our side."),
+            Self::Unexpected(error) => (error, SOMETHING_WENT_WRONG),
             Self::IntentInterrupted(error) => (
                 error,
                 "Something went wrong on our side. Nothing was half-done: retrying with the same key or local_id is safe.",

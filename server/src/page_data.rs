@@ -33,7 +33,7 @@ fn shown(error: ApiError) -> PageDataError {
             error::report(&error);
             PageDataError {
                 status: 500,
-                message: "Something went wrong on our side.".into(),
+                message: error::SOMETHING_WENT_WRONG.into(),
             }
         }
     }

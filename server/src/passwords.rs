@@ -10,7 +10,6 @@ use crate::error::ApiError;
 use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use messaging_core::{Problem, ProblemCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Instant;
@@ -44,15 +43,8 @@ impl PasswordChecks {
         if let Ok(permit) = Arc::clone(&self.cores).try_acquire_owned() {
             return Ok(permit);
         }
-        let in_queue = Queued::join(self).ok_or_else(|| {
-            ApiError::from(
-                Problem::new(
-                    ProblemCode::Unavailable,
-                    "Too many sign-ins at once; try again in a moment.",
-                )
-                .with_retry_after(1),
-            )
-        })?;
+        let in_queue = Queued::join(self)
+            .ok_or_else(|| ApiError::busy("Too many sign-ins at once; try again in a moment."))?;
         let permit = Arc::clone(&self.cores)
             .acquire_owned()
             .await

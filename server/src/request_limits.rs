@@ -64,10 +64,7 @@ pub async fn refuse_announced_oversize(request: Request, next: Next) -> Response
     if !expects_continue {
         drain(request.into_body()).await;
     }
-    closing(ApiError::new(
-        ProblemCode::PayloadTooLarge,
-        format!("Request bodies are limited to {MAX_REQUEST_BODY_BYTES} bytes."),
-    ))
+    closing(ApiError::payload_too_large())
 }
 
 /// Counts a request's body against the memory for bodies (`MAX_BODY_MEMORY_BYTES`,

@@ -200,11 +200,7 @@ async fn unreadable_arguments_are_bad_requests(
     };
     // The body limit, met while the arguments were read.
     if text.starts_with(b"Deserialization|") && text.ends_with(b"length limit exceeded") {
-        return crate::error::ApiError::new(
-            messaging_core::ProblemCode::PayloadTooLarge,
-            format!("Request bodies are limited to {MAX_REQUEST_BODY_BYTES} bytes."),
-        )
-        .into_response();
+        return crate::error::ApiError::payload_too_large().into_response();
     }
     if text.starts_with(b"Args|") || text.starts_with(b"Deserialization|") {
         return crate::error::ApiError::new(

@@ -83,7 +83,9 @@ impl ChatBatches {
     fn enqueue(&self, waiting: Waiting) -> Result<bool, ApiError> {
         let mut queue = self.queue();
         if queue.waiting.len() >= MAX_WAITING {
-            return Err(ApiError::unavailable());
+            return Err(ApiError::busy(
+                "Too many messages wait to be written; retry shortly with the same local_id.",
+            ));
         }
         queue.waiting.push_back(waiting);
         Ok(!std::mem::replace(&mut queue.draining, true))

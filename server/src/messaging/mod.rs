@@ -66,9 +66,9 @@ async fn to_completion<T: Send + 'static>(
     in_flight: &IntentsInFlight,
     work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let place = Arc::clone(&in_flight.0)
-        .try_acquire_owned()
-        .map_err(|_| ApiError::unavailable())?;
+    let place = Arc::clone(&in_flight.0).try_acquire_owned().map_err(|_| {
+        ApiError::busy("Too many writes in progress; retry shortly with the same key or local_id.")
+    })?;
     tokio::spawn(async move {
         let _place = place;
         work.await

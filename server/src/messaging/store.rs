@@ -148,7 +148,7 @@ pub async fn store_all_new_at_once(
         // wait on a full socket too), never used again.
         drop(connection.detach());
         tracing::error!("a batch of messages got no answer from PostgreSQL in time");
-        return Err(ApiError::unavailable());
+        return Err(ApiError::store_busy());
     };
     let Some(seqs) = numbered? else {
         return Ok(None);
