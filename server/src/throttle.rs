@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// Failures from one address in a minute, whatever the usernames.
 const PER_ADDRESS: u32 = 30;
 /// Failures for one username from one address in a minute.
-const PER_ACCOUNT: u32 = 5;
+const PER_USERNAME_AT_ADDRESS: u32 = 5;
 /// How long failures count, from the first.
 const WINDOW: Duration = Duration::from_secs(60);
 /// Keys tracked at most in each table (about 100 bytes each).
@@ -70,14 +70,14 @@ impl Failures {
 
 pub struct SignInThrottle {
     per_address: Cache<Origin, Arc<Failures>>,
-    per_account: Cache<(Origin, String), Arc<Failures>>,
+    per_username_at_address: Cache<(Origin, String), Arc<Failures>>,
 }
 
 impl Default for SignInThrottle {
     fn default() -> Self {
         Self {
             per_address: table(),
-            per_account: table(),
+            per_username_at_address: table(),
         }
     }
 }
@@ -89,12 +89,12 @@ fn table<K: std::hash::Hash + Eq + Send + Sync + 'static>() -> Cache<K, Arc<Fail
         .build()
 }
 
-/// An attempt being checked: it holds a place in its address's count and its account's,
+/// An attempt being checked: it holds a place in its address's count and its (username, address)'s,
 /// kept if it fails ([`SignInThrottle::failed`]), given back when it is dropped otherwise.
 pub struct Attempt {
-    account: (Origin, String),
+    username_at_address: (Origin, String),
     by_address: Arc<Failures>,
-    by_account: Arc<Failures>,
+    by_username_at_address: Arc<Failures>,
     failed: bool,
 }
 
@@ -102,7 +102,7 @@ impl Drop for Attempt {
     fn drop(&mut self) {
         if !self.failed {
             self.by_address.give_back_place();
-            self.by_account.give_back_place();
+            self.by_username_at_address.give_back_place();
         }
     }
 }
@@ -112,24 +112,28 @@ impl SignInThrottle {
     /// or its (username, address) has failed too often.
     pub fn check(&self, address: Option<IpAddr>, username: &str) -> Result<Attempt, Duration> {
         let origin = Origin::of(address);
-        let account = (origin, account_key(username));
+        let username_at_address = (origin, username_key(username));
         let by_address = self.per_address.get_with(origin, Failures::fresh);
-        let by_account = self.per_account.get_with(account.clone(), Failures::fresh);
+        let by_username_at_address = self
+            .per_username_at_address
+            .get_with(username_at_address.clone(), Failures::fresh);
         let address_full = by_address.take_place(PER_ADDRESS).err();
-        let account_full = by_account.take_place(PER_ACCOUNT).err();
-        let Some(wait) = address_full.max(account_full) else {
+        let username_full = by_username_at_address
+            .take_place(PER_USERNAME_AT_ADDRESS)
+            .err();
+        let Some(wait) = address_full.max(username_full) else {
             return Ok(Attempt {
-                account,
+                username_at_address,
                 by_address,
-                by_account,
+                by_username_at_address,
                 failed: false,
             });
         };
         if address_full.is_none() {
             by_address.give_back_place();
         }
-        if account_full.is_none() {
-            by_account.give_back_place();
+        if username_full.is_none() {
+            by_username_at_address.give_back_place();
         }
         Err(wait)
     }
@@ -141,12 +145,13 @@ impl SignInThrottle {
 
     /// The right password: that username's failures from that address are forgotten.
     pub fn succeeded(&self, attempt: &Attempt) {
-        self.per_account.invalidate(&attempt.account);
+        self.per_username_at_address
+            .invalidate(&attempt.username_at_address);
     }
 }
 
 /// The username as the directory matches it, cut short.
-fn account_key(username: &str) -> String {
+fn username_key(username: &str) -> String {
     username
         .trim()
         .chars()
@@ -197,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn success_forgets_the_accounts_failures_and_is_never_counted() {
+    fn success_forgets_the_usernames_failures_at_that_address_and_is_never_counted() {
         let throttle = SignInThrottle::default();
         let office = address("192.0.2.1");
         for _ in 0..4 {
@@ -240,7 +245,7 @@ mod tests {
         let being_checked: Vec<Attempt> = (0..12)
             .filter_map(|_| throttle.check(attacker, "alice").ok())
             .collect();
-        assert_eq!(being_checked.len(), PER_ACCOUNT as usize);
+        assert_eq!(being_checked.len(), PER_USERNAME_AT_ADDRESS as usize);
         for attempt in being_checked {
             throttle.failed(attempt);
         }
@@ -251,7 +256,7 @@ mod tests {
     fn an_attempt_never_checked_gives_its_place_back() {
         let throttle = SignInThrottle::default();
         let busy = address("192.0.2.1");
-        for _ in 0..(PER_ACCOUNT * 2) {
+        for _ in 0..(PER_USERNAME_AT_ADDRESS * 2) {
             // The password checks' queue was full, or the client left: no answer.
             drop(throttle.check(busy, "alice").expect("allowed"));
         }
@@ -261,8 +266,8 @@ mod tests {
     #[test]
     fn long_usernames_are_keyed_by_their_start() {
         let long = "a".repeat(64 * 1024);
-        assert_eq!(account_key(&long).len(), KEYED_USERNAME_CHARS);
-        assert_eq!(account_key("  Alice "), "alice");
+        assert_eq!(username_key(&long).len(), KEYED_USERNAME_CHARS);
+        assert_eq!(username_key("  Alice "), "alice");
     }
 
     #[test]
@@ -272,8 +277,8 @@ mod tests {
             fail(&throttle, Some(IpAddr::from(n.to_be_bytes())), "x");
         }
         throttle.per_address.run_pending_tasks();
-        throttle.per_account.run_pending_tasks();
+        throttle.per_username_at_address.run_pending_tasks();
         assert!(throttle.per_address.entry_count() <= MAX_TRACKED);
-        assert!(throttle.per_account.entry_count() <= MAX_TRACKED);
+        assert!(throttle.per_username_at_address.entry_count() <= MAX_TRACKED);
     }
 }

@@ -53,7 +53,7 @@ async fn wrong_credentials_are_401_alike_for_unknown_users(app: TestApp) {
     }
 }
 
-async fn sign_in_is_rate_limited_per_user(app: TestApp) {
+async fn failed_sign_ins_are_limited_per_username_at_an_address(app: TestApp) {
     for _ in 0..5 {
         assert_eq!(
             sign_in(&app, "bob", "guess").await.status(),
@@ -67,7 +67,7 @@ async fn sign_in_is_rate_limited_per_user(app: TestApp) {
         (status, body["code"].as_str()),
         (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
     );
-    // Another user is not affected.
+    // Another username from the same address is not affected.
     assert_eq!(
         sign_in(&app, "alice", "demo-password").await.status(),
         StatusCode::OK
@@ -153,7 +153,7 @@ on_both_stores!(
     control_characters_in_names_are_a_4xx_on_every_store,
     sign_in_sets_an_http_only_same_site_cookie_and_returns_a_token,
     wrong_credentials_are_401_alike_for_unknown_users,
-    sign_in_is_rate_limited_per_user,
+    failed_sign_ins_are_limited_per_username_at_an_address,
     requests_without_a_valid_session_are_401,
     signing_out_ends_the_session,
     cross_site_cookie_posts_are_refused,
