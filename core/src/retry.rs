@@ -62,9 +62,10 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// For the chat outbox: a message someone wrote is never given up on while the
-    /// failure is one a retry can fix (offline for an hour is still "not sent yet").
-    pub fn for_outbox() -> Self {
+    /// Retries for as long as the failure is one a retry can fix: the chat outbox (a
+    /// message someone wrote is never given up on; offline for an hour is still "not
+    /// sent yet"), the live stream's reconnection and the catch-up after it.
+    pub fn until_it_works() -> Self {
         Self {
             max_retries: None,
             ..Self::default()
@@ -178,7 +179,7 @@ mod tests {
 
     #[test]
     fn the_outbox_never_gives_up_on_what_a_retry_can_fix() {
-        let outbox = Backoff::for_outbox();
+        let outbox = Backoff::until_it_works();
         assert_eq!(
             outbox.delay(10_000, Failure::Network, 1.0, None),
             Some(outbox.max)
@@ -189,7 +190,7 @@ mod tests {
 
     #[test]
     fn retry_after_is_a_floor_capped_by_the_maximum() {
-        let backoff = Backoff::for_outbox();
+        let backoff = Backoff::until_it_works();
         let in_flight = status(409, Some(ProblemCode::IdempotencyKeyInFlight));
         assert_eq!(
             backoff.delay(0, in_flight, 0.0, Some(Duration::from_secs(2))),

@@ -119,7 +119,7 @@ impl Live {
     fn reopen_after_backoff(self: &Rc<Self>) {
         let failures = self.failures.get();
         self.failures.set(failures.saturating_add(1));
-        let wait = Backoff::for_outbox()
+        let wait = Backoff::until_it_works()
             .delay(failures, Failure::Network, js_sys::Math::random(), None)
             .unwrap_or_default();
         let live = Rc::downgrade(self);

@@ -421,7 +421,7 @@ impl CatchUp {
         let Some(client) = self.client.try_get_value() else {
             return;
         };
-        let backoff = Backoff::for_outbox();
+        let backoff = Backoff::until_it_works();
         let (mut pages, mut failures) = (0, 0);
         while pages < MAX_CATCH_UP_PAGES {
             let Some(after) = self

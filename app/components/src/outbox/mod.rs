@@ -188,7 +188,7 @@ impl Outbox {
     /// Sends, one at a time, the next message of every conversation's queue until none
     /// may go. The list is read from storage each time: another tab may have changed it.
     async fn send_in_order(self) {
-        let backoff = Backoff::for_outbox();
+        let backoff = Backoff::until_it_works();
         loop {
             let next = match queue::next_step(&self.stored(), now()) {
                 Step::Send(next) => next,

@@ -157,7 +157,7 @@ pub fn next_step(entries: &[Pending], now: i64) -> Step {
 pub fn wait_for(at: i64, now: i64) -> Duration {
     let waited =
         u64::try_from(at.saturating_sub(now)).map_or(Duration::ZERO, Duration::from_millis);
-    waited.min(Backoff::for_outbox().max)
+    waited.min(Backoff::until_it_works().max)
 }
 
 #[cfg(test)]
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn a_wait_is_never_longer_than_the_longest_backoff() {
         let forty_days = 40 * 24 * 3_600 * 1_000;
-        assert_eq!(wait_for(forty_days, 0), Backoff::for_outbox().max);
+        assert_eq!(wait_for(forty_days, 0), Backoff::until_it_works().max);
         assert_eq!(wait_for(1_500, 1_000), Duration::from_millis(500));
         assert_eq!(wait_for(1_000, 1_500), Duration::ZERO);
     }
