@@ -145,10 +145,13 @@ pub struct CreateConversationResponse {
     pub key_expires_at: OffsetDateTime,
 }
 
-/// Answer to `POST /api/chat` (202), the same for every retry of one `local_id`.
+/// Answer to `POST /api/chat` (202), the same for every retry of one `local_id`. It
+/// comes once the message is stored durably: 202 and `queued` are the contract's
+/// (a message may still be on its way to the other participants' screens).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatResponse {
+    /// Always `true`.
     pub queued: bool,
     pub message: Message,
 }

@@ -26,7 +26,8 @@ pub struct Shared {
     pub idempotency: Idempotency,
     pub hub: Hub,
     pub caches: Caches,
-    /// New chat messages waiting for their conversation's next write.
+    /// New chat messages waiting for the next batch, which writes them all, whatever
+    /// their conversations.
     pub chat_batches: ChatBatches,
     /// Intents running to the end whether or not their clients wait (bounded).
     pub intents_in_flight: IntentsInFlight,

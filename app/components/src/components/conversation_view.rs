@@ -16,7 +16,7 @@ const MAX_CATCH_UP_PAGES: usize = 20;
 
 /// A conversation: its messages in order (sender, time, device), new ones from the
 /// others live, and a composer whose messages show at once as "sending", then "sent",
-/// or "failed" with a retry. Unsent messages wait in the [`Outbox`], so they survive a
+/// or "not sent" with a retry. Unsent messages wait in the [`Outbox`], so they survive a
 /// reload; each is known by its `local_id`, so it never shows twice.
 ///
 /// Server-rendered with a `form_action`, the composer also works without JavaScript: a
