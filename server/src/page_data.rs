@@ -111,7 +111,9 @@ impl PageData for ServerPageData {
                 return Ok(None);
             };
             let messages = match before {
-                None => messaging::latest_messages(&self.state, id, SHOWN_MESSAGES).await,
+                None => {
+                    messaging::latest_messages(&self.state, reader.id, id, SHOWN_MESSAGES).await
+                }
                 Some(seq) => {
                     let older = PageQuery {
                         before: Some(MessageCursor { seq }),

@@ -12,7 +12,9 @@ mod store;
 pub use batch::ChatBatches;
 pub use live::{Follower, LiveEvent, follow};
 pub use post::post_message;
-pub use read::{conversation, conversations, latest_messages, message_by_local_id, messages};
+pub use read::{
+    conversation, conversations, ensure_participant, latest_messages, message_by_local_id, messages,
+};
 pub use start::start_conversation;
 pub use store::{Outgoing, Stored, store_all, store_once};
 

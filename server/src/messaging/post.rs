@@ -30,13 +30,7 @@ async fn answer_repeat_or_store(
 ) -> Result<Answer<ChatResponse>, ApiError> {
     let intent = NewChatMessage::try_from(request).map_err(ApiError::validation)?;
     let conversation_id = intent.conversation_id;
-    if !state
-        .caches
-        .is_participant(&state.db, conversation_id, sender.user.id)
-        .await?
-    {
-        return Err(ApiError::not_found("conversation"));
-    }
+    super::ensure_participant(&state, sender.user.id, conversation_id).await?;
 
     // A repeat stored lately is answered from memory. Any other message goes to the next
     // batch, whose insert finds an older repeat (the batch is then written again, reading

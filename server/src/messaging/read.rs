@@ -28,6 +28,21 @@ pub async fn conversations(
     Ok(page(items, limit, ConversationCursor::after))
 }
 
+/// The one check of who may read or write in a conversation: to anyone but its
+/// participants it does not exist (404). A participation is trusted from memory for
+/// `cache::TRUST_FOR`, so a member removed from an agency may go on for that long.
+pub async fn ensure_participant(
+    state: &AppState,
+    reader: UserId,
+    id: ConversationId,
+) -> Result<(), ApiError> {
+    if state.caches.is_participant(&state.db, id, reader).await? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("conversation"))
+    }
+}
+
 /// The conversation, if `reader` takes part in it.
 pub async fn conversation(
     state: &AppState,
@@ -45,9 +60,7 @@ pub async fn message_by_local_id(
     id: ConversationId,
     local_id: &LocalId,
 ) -> Result<Option<Message>, ApiError> {
-    if !state.caches.is_participant(&state.db, id, reader).await? {
-        return Err(ApiError::not_found("conversation"));
-    }
+    ensure_participant(state, reader, id).await?;
     Ok(state.caches.stored_message(&state.db, id, local_id).await?)
 }
 
@@ -59,9 +72,7 @@ pub async fn messages(
     id: ConversationId,
     query: PageQuery,
 ) -> Result<Page<Message>, ApiError> {
-    if conversation(state, reader, id).await?.is_none() {
-        return Err(ApiError::not_found("conversation"));
-    }
+    ensure_participant(state, reader, id).await?;
     let limit = page_size(query.limit);
     match (query.cursor, query.before) {
         (Some(_), Some(_)) => Err(ApiError::new(
@@ -79,13 +90,14 @@ pub async fn messages(
     }
 }
 
-/// The newest `limit` messages, oldest first: what a conversation opens on. The caller
-/// has checked that the reader takes part.
+/// The newest `limit` messages, oldest first: what a conversation opens on.
 pub async fn latest_messages(
     state: &AppState,
+    reader: UserId,
     id: ConversationId,
     limit: u32,
 ) -> Result<Vec<Message>, ApiError> {
+    ensure_participant(state, reader, id).await?;
     Ok(db::messages::latest(state.db.pool(), id, limit).await?)
 }
 

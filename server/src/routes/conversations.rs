@@ -146,12 +146,7 @@ pub async fn stream_messages(
     ApiQuery(query): ApiQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    if messaging::conversation(&state, caller.user.id, id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::not_found("conversation"));
-    }
+    messaging::ensure_participant(&state, caller.user.id, id).await?;
     // EventSource's own reconnection names the last event it got; it wins over the
     // `after` its URL was first opened with.
     let last_event = headers
