@@ -215,10 +215,7 @@ impl Hub {
 /// [`HEARTBEAT_WAIT`]: the listener waits on it, and an answer that never comes (the
 /// connection went silent) would stop it for good.
 async fn heartbeat(db: &Db) -> anyhow::Result<()> {
-    // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
-    let sent = sqlx::query("SELECT 1 FROM pg_notify($1, '')")
-        .bind(HEARTBEAT_CHANNEL)
-        .execute(db.pool());
+    let sent = db::notify(db.pool(), HEARTBEAT_CHANNEL, "");
     tokio::time::timeout(HEARTBEAT_WAIT, sent).await??;
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod crash;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod expiry;
 pub mod extract;
 pub mod http;
 pub mod idempotency;

@@ -7,7 +7,7 @@ use crate::events::Hub;
 use crate::http::ConnectionLimits;
 use crate::routes::{agencies, chat, conversations, session, system};
 use crate::state::AppState;
-use crate::{auth, idempotency, metrics, request_limits, security};
+use crate::{auth, expiry, metrics, request_limits, security};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Body;
@@ -20,7 +20,6 @@ use messaging_core::{MAX_REQUEST_BODY_BYTES, Problem};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -337,7 +336,7 @@ impl Application {
             .local_addr()
             .context("Failed to read the bound address")?;
         let state = AppState::new(config, addr).await?;
-        idempotency::spawn_sweeper(state.db.clone(), Duration::from_secs(60));
+        expiry::spawn_expiry_sweeper(state.db.clone(), expiry::SWEEP_EVERY);
         let hub = state.hub.clone();
         Ok(Self {
             listener,

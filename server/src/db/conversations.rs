@@ -110,7 +110,7 @@ pub async fn for_participant<'e>(
 /// and readers never see a gap.
 ///
 /// One statement for all of them (a `VALUES` list joined on the key, padded by
-/// [`super::messages::pairs_padded`]), not one each: a batch spread over 32
+/// [`super::sql::pairs_padded`]), not one each: a batch spread over 32
 /// conversations took 32 round trips. That statement locks rows in its plan's order, so
 /// on PostgreSQL the rows are first locked in id order, the one order every process
 /// takes, or two processes sharing conversations could each wait for the other.
@@ -128,7 +128,7 @@ pub async fn take_seqs(
     if tx.backend() == super::Backend::Postgres && counts.len() > 1 {
         lock_in_id_order(tx, counts, &nobody).await?;
     }
-    let (padded, rows) = super::messages::pairs_padded(counts.len(), 2);
+    let (padded, rows) = super::sql::pairs_padded(counts.len(), 2);
     let sql = format!(
         "UPDATE conversations SET last_seq = last_seq + asked.column2, \
          last_message_at = CASE WHEN last_message_at < $1 THEN $1 ELSE last_message_at END \
@@ -167,7 +167,7 @@ async fn lock_in_id_order(
     let padded = counts.len().next_power_of_two();
     let sql = format!(
         "SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
-        super::messages::placeholders(1, padded)
+        super::sql::placeholders(1, padded)
     );
     let mut lock = sqlx::query(&sql);
     for id in counts.keys() {

@@ -8,6 +8,7 @@ pub mod idempotency_keys;
 pub mod messages;
 pub mod seed;
 pub mod sessions;
+mod sql;
 mod writer;
 
 use anyhow::Context;
@@ -285,6 +286,22 @@ const TRUSTED_WHILE_IDLE: Duration = Duration::from_secs(1);
 /// does), and everything behind it with it. Past the deadline the work is dropped, and
 /// the pool closes the connection if it does not answer its check.
 pub const STATEMENT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Sends `payload` on a PostgreSQL `NOTIFY` channel, to every process listening (this
+/// one's too).
+pub async fn notify<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    channel: &str,
+    payload: &str,
+) -> sqlx::Result<()> {
+    // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
+    sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+        .bind(channel)
+        .bind(payload)
+        .execute(db)
+        .await?;
+    Ok(())
+}
 
 /// The error of work given up at a deadline: a lost connection (503, retried by clients).
 pub fn no_answer_in_time() -> sqlx::Error {

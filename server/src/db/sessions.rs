@@ -73,11 +73,5 @@ pub async fn announce_end<'e>(
     db: impl Executor<'e, Database = Any>,
     token_hash: &str,
 ) -> sqlx::Result<()> {
-    // `pg_notify` in FROM: it returns `void`, a type the Any driver cannot decode.
-    sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
-        .bind(SESSION_ENDED_CHANNEL)
-        .bind(token_hash)
-        .execute(db)
-        .await?;
-    Ok(())
+    super::notify(db, SESSION_ENDED_CHANNEL, token_hash).await
 }
