@@ -7,6 +7,7 @@ use crate::events::Update;
 use messaging_core::wire::{CurrentUser, Message};
 use messaging_core::{ConversationId, LocalId, UserId, micros};
 use moka::sync::Cache;
+use std::hash::Hash;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -19,8 +20,7 @@ pub const TRUST_FOR: Duration = Duration::from_secs(5);
 /// writes times this (`scripts/memory`).
 pub const REPEATS_WITHIN: Duration = Duration::from_secs(60);
 
-/// At most this much (by each entry's weight: the bytes of its strings or body and 256)
-/// in each of the two caches of repeats.
+/// At most this much (by each entry's weight, [`repeats_cache`]) in each cache of repeats.
 pub const REPEATS_CAPACITY: u64 = 4 * 1024 * 1024;
 
 #[derive(Clone)]
@@ -49,18 +49,33 @@ impl Default for Caches {
                 .max_capacity(100_000)
                 .time_to_live(TRUST_FOR)
                 .build(),
-            messages: Cache::builder()
-                .weigher(|_, message: &Message| weight(message))
-                .max_capacity(REPEATS_CAPACITY)
-                .time_to_idle(REPEATS_WITHIN)
-                .build(),
+            messages: repeats_cache(bytes_of),
         }
     }
 }
 
-/// What a stored message takes in memory, roughly: its strings (a client chooses their
-/// length, up to each one's limit) and 256 bytes for the rest.
-fn weight(message: &Message) -> u32 {
+/// A cache of repeats (the stored messages here, the completed answers of idempotency
+/// keys): each entry kept for [`REPEATS_WITHIN`] after its last use, [`REPEATS_CAPACITY`]
+/// in all, weighed as its `bytes` (what a client chose the length of, up to its limit)
+/// and 256 for the rest.
+pub fn repeats_cache<K, V>(bytes: fn(&V) -> usize) -> Cache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .weigher(move |_, value: &V| {
+            u32::try_from(bytes(value))
+                .unwrap_or(u32::MAX)
+                .saturating_add(256)
+        })
+        .max_capacity(REPEATS_CAPACITY)
+        .time_to_idle(REPEATS_WITHIN)
+        .build()
+}
+
+/// The bytes of a stored message's strings.
+fn bytes_of(message: &Message) -> usize {
     let strings = [
         message.text.as_str(),
         message.local_id.as_str(),
@@ -71,8 +86,7 @@ fn weight(message: &Message) -> u32 {
             .as_deref()
             .unwrap_or_default(),
     ];
-    let bytes: usize = strings.iter().map(|s| s.len()).sum();
-    u32::try_from(bytes).unwrap_or(u32::MAX).saturating_add(256)
+    strings.iter().map(|s| s.len()).sum()
 }
 
 impl Caches {
@@ -197,6 +211,6 @@ mod tests {
             },
         };
         let strings = 1 + "local-1".len() + "Alice".len() + DisplayData::MAX_USER_AGENT_CHARS;
-        assert_eq!(weight(&message) as usize, strings + 256);
+        assert_eq!(bytes_of(&message), strings);
     }
 }

@@ -101,16 +101,9 @@ impl Idempotency {
         Self {
             retention,
             in_flight: Arc::default(),
-            // Bounded as the stored messages are (`cache::REPEATS_*`).
-            completed: Cache::builder()
-                .weigher(|_, stored: &Arc<StoredResponse>| {
-                    u32::try_from(stored.body.len())
-                        .unwrap_or(u32::MAX)
-                        .saturating_add(256)
-                })
-                .max_capacity(crate::cache::REPEATS_CAPACITY)
-                .time_to_idle(crate::cache::REPEATS_WITHIN)
-                .build(),
+            completed: crate::cache::repeats_cache(|stored: &Arc<StoredResponse>| {
+                stored.body.len()
+            }),
         }
     }
 
