@@ -105,7 +105,9 @@ pub async fn for_participant<'e>(
 
 /// Takes each conversation's next numbers (`counts`: how many each), for messages stored
 /// at `at`, and marks the conversations active then; returns the first number of each.
-/// Unconditional: on PostgreSQL the rows stay locked until the transaction ends, so a
+/// PostgreSQL's batches of chat messages take theirs inside their one statement
+/// ([`super::messages::number_insert_and_announce`]) by the same rule: a change here is
+/// a change there (`sequence.rs` and `batches.rs` check both stores). Unconditional: on PostgreSQL the rows stay locked until the transaction ends, so a
 /// conversation's writers take their numbers one after another and commit in that order,
 /// and readers never see a gap.
 ///

@@ -135,9 +135,9 @@ fn insert_sql(rows: usize, backend: super::Backend) -> String {
 /// own transaction: one round trip, where a transaction takes four (BEGIN, the numbers,
 /// the insert with its `NOTIFY`, COMMIT) and holds the conversations' rows locked over
 /// three of them. Each row's `seq` here is its place among the rows of its conversation
-/// (0, 1, …); the statement locks the conversations' rows in id order (as
-/// [`super::conversations::take_seqs`] does, so two processes never deadlock), adds each
-/// conversation's last number, and inserts. Returns each row's number, in order; `None`
+/// (0, 1, …); the statement locks the conversations' rows in id order and takes their
+/// numbers by [`super::conversations::take_seqs`]' rule (a change there is a change
+/// here), so two processes never deadlock, then inserts. Returns each row's number, in order; `None`
 /// when a row's `local_id` is stored already in its conversation: the statement then
 /// failed on that constraint, so nothing of it is stored and no number is taken.
 #[tracing::instrument(skip_all, fields(rows = rows.len()))]
