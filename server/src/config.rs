@@ -1,6 +1,6 @@
 //! Settings from the environment, each with a default that needs no setup.
 
-use crate::http::{ConnectionLimits, SHUTDOWN_MARGIN};
+use crate::connections::{ConnectionLimits, SHUTDOWN_MARGIN};
 use anyhow::Context;
 use axum_client_ip::ClientIpSource;
 use leptos::config::{Env, LeptosOptions};

@@ -8,13 +8,13 @@
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod connections;
 pub mod crash;
 pub mod db;
 pub mod error;
 pub mod events;
 pub mod expiry;
 pub mod extract;
-pub mod http;
 pub mod idempotency;
 pub mod messaging;
 pub mod metrics;

@@ -2,9 +2,9 @@
 //! drive it with `oneshot`; [`Application`] binds a real port (0 in tests).
 
 use crate::config::Config;
+use crate::connections::ConnectionLimits;
 use crate::error::log_unexpected;
 use crate::events::Hub;
-use crate::http::ConnectionLimits;
 use crate::routes::{agencies, chat, conversations, session, system};
 use crate::state::AppState;
 use crate::{auth, expiry, metrics, request_limits, security};
@@ -355,7 +355,7 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening");
-        crate::http::serve(self.listener, self.router, self.limits, async move {
+        crate::connections::serve(self.listener, self.router, self.limits, async move {
             shutdown_signal().await;
             // Live streams never end on their own; end them so shutdown can finish.
             self.hub.close();

@@ -6,7 +6,7 @@ use crate::helpers::{Store, TestApp, fresh_database, spawn_app, spawn_app_on};
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use server::config::Config;
-use server::http::ConnectionLimits;
+use server::connections::ConnectionLimits;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
