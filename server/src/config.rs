@@ -35,7 +35,7 @@ pub struct Config {
     pub key_retention: Duration,
     /// `SEED_DEMO_DATA=false` turns seeding off; it is always off in production.
     pub seed_demo_data: bool,
-    /// `LEPTOS_ENV=PROD`: production mode (secure cookies, no demo data).
+    /// `LEPTOS_ENV=PROD`: production mode (secure cookies, HSTS, no demo data).
     pub production: bool,
     /// `HEADER_READ_TIMEOUT_SECS` (5), `IDLE_TIMEOUT_SECS` (60), `MAX_CONNECTIONS`
     /// (10,000, and never more than the open-file limit allows).
