@@ -106,7 +106,7 @@ impl NewMessage {
 }
 
 /// The identity of a stored message, compared against a retry of its `local_id`.
-pub fn message_identity(sender: UserId, text: &str) -> Fingerprint {
+fn message_identity(sender: UserId, text: &str) -> Fingerprint {
     Fingerprint::of([("sender", sender.to_string().as_str()), ("text", text)])
 }
 

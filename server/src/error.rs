@@ -161,7 +161,7 @@ pub fn report(error: &anyhow::Error) {
     tracing::error!(error = format!("{error:#}"), "unexpected error");
 }
 
-pub fn problem_response(problem: Problem) -> Response {
+fn problem_response(problem: Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let retry_after = problem.retry_after_secs;
     let body = serde_json::to_vec(&problem).unwrap_or_default();
