@@ -55,7 +55,7 @@ pub async fn sign_in(
                 .with_retry_after(wait.as_secs().max(1)),
             )
         })?;
-    let credentials = directory::credentials(state.db.pool(), username).await?;
+    let credentials = directory::credentials(state.messaging.db.pool(), username).await?;
     let (user_id, hash) = credentials.map(|c| (c.user_id, c.password_hash)).unzip();
     let valid = verify_password(&state.password_checks, hash, password.to_owned()).await?;
     let Some(user_id) = user_id.filter(|_| valid) else {
@@ -72,7 +72,7 @@ pub async fn sign_in(
     let token = hex::encode(bytes);
     let now = db::now();
     // Through the one write path: on SQLite, the group commit's writer.
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.messaging.db.begin_write().await?;
     sessions::insert(
         &mut *tx,
         &hash_token(&token),
@@ -82,7 +82,7 @@ pub async fn sign_in(
     )
     .await?;
     db::commit(tx).await?;
-    let user = directory::user(state.db.pool(), user_id)
+    let user = directory::user(state.messaging.db.pool(), user_id)
         .await?
         .context("Signed-in user vanished")?;
     tracing::info!(user.id = %user.id, "signed in");
@@ -91,11 +91,15 @@ pub async fn sign_in(
 
 pub async fn sign_out(state: &AppState, token: &str) -> Result<(), ApiError> {
     let token_hash = hash_token(token);
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = state.messaging.db.begin_write().await?;
     sessions::delete(&mut *tx, &token_hash).await?;
     db::commit(tx).await?;
-    state.caches.forget_session(&token_hash);
-    state.hub.end_session(&state.db, &token_hash).await?;
+    state.messaging.caches.forget_session(&token_hash);
+    state
+        .messaging
+        .hub
+        .end_session(&state.messaging.db, &token_hash)
+        .await?;
     Ok(())
 }
 
@@ -166,8 +170,9 @@ impl FromRequestParts<AppState> for Authenticated {
 /// The user a session token belongs to, if it is live.
 pub async fn user_of_token(state: &AppState, token: &str) -> Result<Option<CurrentUser>, ApiError> {
     Ok(state
+        .messaging
         .caches
-        .session_user(&state.db, &hash_token(token))
+        .session_user(&state.messaging.db, &hash_token(token))
         .await?)
 }
 

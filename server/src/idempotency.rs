@@ -1,7 +1,7 @@
 //! Idempotent POSTs, reusable by any handler in a few lines:
 //!
 //! ```ignore
-//! let begun = state.idempotency.begin(&state.db, IntentKey { user, key: &key, endpoint, fingerprint }).await?;
+//! let begun = messaging.idempotency.begin(&messaging.db, IntentKey { user, key: &key, endpoint, fingerprint }).await?;
 //! let mut intent = match begun { Begun::Replay(answer) => return Ok(answer), Begun::Fresh(intent) => intent };
 //! /* business writes on intent.tx() */
 //! match intent.commit(StatusCode::CREATED, &body).await? {

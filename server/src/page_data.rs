@@ -69,7 +69,7 @@ impl ServerPageData {
 impl PageData for ServerPageData {
     fn agencies(&self) -> Boxed<'_, Vec<Agency>> {
         Box::pin(async move {
-            directory::agencies(self.state.db.pool())
+            directory::agencies(self.state.messaging.db.pool())
                 .await
                 .map_err(|e| shown(e.into()))
         })
@@ -77,7 +77,7 @@ impl PageData for ServerPageData {
 
     fn agency(&self, slug: String) -> Boxed<'_, Option<Agency>> {
         Box::pin(async move {
-            directory::agency_by_slug(self.state.db.pool(), &slug)
+            directory::agency_by_slug(self.state.messaging.db.pool(), &slug)
                 .await
                 .map_err(|e| shown(e.into()))
         })
@@ -104,7 +104,7 @@ impl PageData for ServerPageData {
             let Some(reader) = self.current_user(headers).await? else {
                 return Ok(None);
             };
-            let Some(conversation) = messaging::conversation(&self.state, reader.id, id)
+            let Some(conversation) = messaging::conversation(&self.state.messaging, reader.id, id)
                 .await
                 .map_err(shown)?
             else {
@@ -112,7 +112,8 @@ impl PageData for ServerPageData {
             };
             let messages = match before {
                 None => {
-                    messaging::latest_messages(&self.state, reader.id, id, SHOWN_MESSAGES).await
+                    messaging::latest_messages(&self.state.messaging, reader.id, id, SHOWN_MESSAGES)
+                        .await
                 }
                 Some(seq) => {
                     let older = PageQuery {
@@ -120,7 +121,7 @@ impl PageData for ServerPageData {
                         limit: Some(SHOWN_MESSAGES),
                         ..PageQuery::default()
                     };
-                    messaging::messages(&self.state, reader.id, id, older)
+                    messaging::messages(&self.state.messaging, reader.id, id, older)
                         .await
                         .map(|page| page.items)
                 }
@@ -149,7 +150,7 @@ impl PageData for ServerPageData {
                 cursor: cursor.as_deref().and_then(ConversationCursor::parse),
                 ..ConversationListQuery::default()
             };
-            messaging::conversations(&self.state, reader.id, query)
+            messaging::conversations(&self.state.messaging, reader.id, query)
                 .await
                 .map(Some)
                 .map_err(shown)
@@ -174,7 +175,7 @@ impl PageData for ServerPageData {
             let mut waits = 0;
             let answer = loop {
                 let attempt = messaging::start_conversation(
-                    self.state.clone(),
+                    self.state.messaging.clone(),
                     sender.clone(),
                     key.clone(),
                     request.clone(),
@@ -204,7 +205,7 @@ impl PageData for ServerPageData {
         Box::pin(async move {
             let user = self.signed_in(&headers).await?;
             let sender = Self::sender(user, &headers);
-            messaging::post_message(self.state.clone(), sender, request)
+            messaging::post_message(self.state.messaging.clone(), sender, request)
                 .await
                 .map(drop)
                 .map_err(shown)

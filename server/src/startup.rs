@@ -336,8 +336,8 @@ impl Application {
             .local_addr()
             .context("Failed to read the bound address")?;
         let state = AppState::new(config, addr).await?;
-        expiry::spawn_expiry_sweeper(state.db.clone(), expiry::SWEEP_EVERY);
-        let hub = state.hub.clone();
+        expiry::spawn_expiry_sweeper(state.messaging.db.clone(), expiry::SWEEP_EVERY);
+        let hub = state.messaging.hub.clone();
         Ok(Self {
             listener,
             router: routes(state),

@@ -1,12 +1,13 @@
-//! What every handler may reach: the store, the idempotency keys, the live streams, the
-//! caches. Extractors and middleware clone it per request, so it is one `Arc`.
+//! What every handler may reach: the use cases' parts (`messaging::Messaging`: the store,
+//! its caches, the live events, the keys), the configuration and the process's limits.
+//! Extractors and middleware clone it per request, so it is one `Arc`.
 
 use crate::cache::Caches;
 use crate::config::Config;
 use crate::db::{Backend, Db, seed};
 use crate::events::Hub;
 use crate::idempotency::Idempotency;
-use crate::messaging::{ChatBatches, IntentsInFlight};
+use crate::messaging::Messaging;
 use crate::metrics;
 use crate::passwords::PasswordChecks;
 use crate::throttle::SignInThrottle;
@@ -22,15 +23,8 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub config: Arc<Config>,
-    pub db: Db,
-    pub idempotency: Idempotency,
-    pub hub: Hub,
-    pub caches: Caches,
-    /// New chat messages waiting for the next batch, which writes them all, whatever
-    /// their conversations.
-    pub chat_batches: ChatBatches,
-    /// Intents running to the end whether or not their clients wait (bounded).
-    pub intents_in_flight: IntentsInFlight,
+    /// The use cases' parts: the store, its caches, the live events, the keys.
+    pub messaging: Messaging,
     /// The bytes that the bodies being read may still take (`request_limits`).
     pub body_memory: Arc<Semaphore>,
     pub sign_in_throttle: SignInThrottle,
@@ -59,14 +53,9 @@ impl AppState {
         caches.forget_ended_sessions(hub.subscribe());
         Ok(Self(Arc::new(Shared {
             leptos_options: config.leptos_options(bound_addr),
-            idempotency: Idempotency::new(config.key_retention),
+            messaging: Messaging::new(db, caches, hub, Idempotency::new(config.key_retention)),
             body_memory: Arc::new(Semaphore::new(config.max_body_memory)),
             config: Arc::new(config),
-            db,
-            hub,
-            caches,
-            chat_batches: ChatBatches::default(),
-            intents_in_flight: IntentsInFlight::default(),
             sign_in_throttle: SignInThrottle::default(),
             password_checks: PasswordChecks::default(),
         })))

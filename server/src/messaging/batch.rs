@@ -19,11 +19,11 @@
 //! `local_id` makes that safe). Nothing is answered before its commit, and a failed batch
 //! answers each of its messages with the failure (none of them is stored).
 
+use super::Messaging;
 use super::store::{Outgoing, Stored, Verdicts, store_all, store_all_new, store_all_new_at_once};
 use crate::db::{self, Backend, messages::MAX_ROWS_PER_INSERT};
 use crate::error::ApiError;
 use crate::metrics::dedup;
-use crate::state::AppState;
 use messaging_core::wire::CurrentUser;
 use messaging_core::{ConversationId, NewMessage};
 use std::collections::VecDeque;
@@ -59,7 +59,7 @@ impl ChatBatches {
     /// Stores a new message with the others waiting; answers once its batch is committed
     /// (or failed). The write runs to the end even if the caller's request is dropped.
     pub async fn store(
-        state: &AppState,
+        messaging: &Messaging,
         conversation: ConversationId,
         sender: CurrentUser,
         message: NewMessage,
@@ -71,8 +71,8 @@ impl ChatBatches {
             message,
             answer,
         };
-        if state.chat_batches.enqueue(waiting)? {
-            tokio::spawn(drain(state.clone()));
+        if messaging.chat_batches.enqueue(waiting)? {
+            tokio::spawn(drain(messaging.clone()));
         }
         verdict
             .await
@@ -110,10 +110,10 @@ impl ChatBatches {
 }
 
 /// Writes batches until none waits.
-async fn drain(state: AppState) {
-    let _stop = StopOnPanic(&state.chat_batches);
-    while let Some(batch) = state.chat_batches.next_batch() {
-        let verdicts = write(&state, &batch).await;
+async fn drain(messaging: Messaging) {
+    let _stop = StopOnPanic(&messaging.chat_batches);
+    while let Some(batch) = messaging.chat_batches.next_batch() {
+        let verdicts = write(&messaging, &batch).await;
         for (waiting, verdict) in batch.into_iter().zip(verdicts) {
             // A caller that went away no longer needs its answer.
             let _ = waiting.answer.send(verdict);
@@ -136,7 +136,7 @@ impl Drop for StopOnPanic<'_> {
 }
 
 /// One transaction for the batch; a verdict per message, in order.
-async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
+async fn write(messaging: &Messaging, batch: &[Waiting]) -> Vec<Verdict> {
     let outgoing: Vec<Outgoing<'_>> = batch
         .iter()
         .map(|w| Outgoing {
@@ -148,24 +148,24 @@ async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
     let written = async {
         // The batch tests hold a batch here, so that others gather behind it.
         crate::crash::point("before_message_batch");
-        if let Some(verdicts) = write_new(state, &outgoing).await? {
+        if let Some(verdicts) = write_new(messaging, &outgoing).await? {
             return Ok(verdicts);
         }
         // One was stored before (by another process, or longer ago than the memory of
         // repeats reaches): again, reading first what is stored.
         metrics::counter!(dedup::BATCHES_WRITTEN_AGAIN).increment(1);
-        write_again(state, &outgoing).await
+        write_again(messaging, &outgoing).await
     };
     match written.await {
         Ok(verdicts) => {
             for verdict in &verdicts {
                 match verdict {
                     Ok(Stored::New(message)) => {
-                        state.caches.remember_message(message);
-                        state.hub.publish(message.clone());
+                        messaging.caches.remember_message(message);
+                        messaging.hub.publish(message.clone());
                     }
                     // Its next repeat is then answered from memory, without a batch.
-                    Ok(Stored::Duplicate(message)) => state.caches.remember_message(message),
+                    Ok(Stored::Duplicate(message)) => messaging.caches.remember_message(message),
                     Err(_) => {}
                 }
             }
@@ -181,13 +181,13 @@ async fn write(state: &AppState, batch: &[Waiting]) -> Vec<Verdict> {
 /// The batch as new messages, committed; `None` (nothing stored) when one of them was
 /// stored before.
 async fn write_new(
-    state: &AppState,
+    messaging: &Messaging,
     outgoing: &[Outgoing<'_>],
 ) -> Result<Option<Verdicts>, ApiError> {
-    if state.db.backend() == Backend::Postgres {
-        return store_all_new_at_once(state.db.pool(), outgoing).await;
+    if messaging.db.backend() == Backend::Postgres {
+        return store_all_new_at_once(messaging.db.pool(), outgoing).await;
     }
-    let mut tx = state.db.begin_write().await?;
+    let mut tx = messaging.db.begin_write().await?;
     let Some(verdicts) = store_all_new(&mut tx, outgoing).await? else {
         tx.rollback().await?;
         return Ok(None);
@@ -199,11 +199,14 @@ async fn write_new(
 /// The batch in a transaction that reads first what is stored; within the deadline, as
 /// the later batches wait behind it (503 past it: the transaction may have committed,
 /// and a retry gets what it stored).
-async fn write_again(state: &AppState, outgoing: &[Outgoing<'_>]) -> Result<Verdicts, ApiError> {
-    state
+async fn write_again(
+    messaging: &Messaging,
+    outgoing: &[Outgoing<'_>],
+) -> Result<Verdicts, ApiError> {
+    messaging
         .db
         .in_time(async {
-            let mut tx = state.db.begin_write().await?;
+            let mut tx = messaging.db.begin_write().await?;
             let verdicts = store_all(&mut tx, outgoing).await?;
             db::commit(tx).await?;
             Ok(verdicts)

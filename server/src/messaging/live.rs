@@ -6,9 +6,9 @@
 //! its user no longer takes part in the conversation (at the next check), or when a newer
 //! stream of the same user takes its place.
 
+use super::Messaging;
 use crate::db;
 use crate::events::{StreamSlot, Update};
-use crate::state::AppState;
 use futures_util::Stream;
 use messaging_core::wire::{MAX_PAGE_SIZE, Message, MessageCursor, StreamClosed};
 use messaging_core::{ConversationId, UserId};
@@ -44,21 +44,21 @@ pub struct Follower {
 
 /// The conversation's live events for `follower`, until access ends (the last event says
 /// why) or the server shuts down (the stream just ends).
-pub fn follow(state: AppState, follower: Follower) -> impl Stream<Item = LiveEvent> {
+pub fn follow(messaging: Messaging, follower: Follower) -> impl Stream<Item = LiveEvent> {
     let following = Following {
         // Subscribed before the missed messages are read: one committed in between comes
         // both ways, and `read_through` drops the second.
-        updates: state.hub.subscribe(),
-        slot: state.hub.open_stream(follower.user),
+        updates: messaging.hub.subscribe(),
+        slot: messaging.hub.open_stream(follower.user),
         recheck: rechecks(),
         missed: VecDeque::new(),
         read_through: follower.after.map_or(0, |after| after.seq),
-        state,
+        messaging,
         follower,
     };
     futures_util::stream::unfold(Some(following), |following| async move {
         let mut following = following?;
-        let shutdown = following.state.hub.closing();
+        let shutdown = following.messaging.hub.closing();
         let event = tokio::select! {
             () = shutdown => return None,
             event = following.next() => event?,
@@ -75,7 +75,7 @@ fn rechecks() -> Interval {
 }
 
 struct Following {
-    state: AppState,
+    messaging: Messaging,
     follower: Follower,
     updates: broadcast::Receiver<Update>,
     slot: StreamSlot,
@@ -106,14 +106,14 @@ impl Following {
     async fn read_missed(&mut self, after: MessageCursor) -> Option<LiveEvent> {
         let conversation = self.follower.conversation;
         let read = db::messages::page(
-            self.state.db.pool(),
+            self.messaging.db.pool(),
             conversation,
             Some(after),
             MAX_PAGE_SIZE + 1,
         );
         // Within the deadline: the stream's answer has begun, so the request's no longer
         // bounds it, and its keep-alives hold the reader.
-        match self.state.db.in_time(read).await {
+        match self.messaging.db.in_time(read).await {
             Ok(missed) if missed.len() <= MAX_PAGE_SIZE as usize => {
                 if let Some(last) = missed.last() {
                     self.read_through = last.seq;
@@ -170,8 +170,8 @@ impl Following {
             conversation,
             ..
         } = &self.follower;
-        let caches = &self.state.caches;
-        let db = &self.state.db;
+        let caches = &self.messaging.caches;
+        let db = &self.messaging.db;
         let session = db.in_time(caches.session_user(db, token_hash)).await;
         let part = db
             .in_time(caches.is_participant(db, *conversation, *user))

@@ -1,6 +1,8 @@
-//! The use cases: starting a conversation, posting a message, reading them. Each returns
-//! a typed outcome and knows no HTTP; the API handlers (`routes`) and the pages' data
-//! (`page_data`) are adapters over it, side by side.
+//! The use cases: starting a conversation, posting a message, reading them. A write
+//! returns its answer as the API sends it (`idempotency::Answer`: a status and the JSON
+//! that every retry gets again, byte for byte, since a key's record is its response); a
+//! read returns typed values. None knows axum or the pages: the API handlers (`routes`)
+//! and the pages' data (`page_data`) are adapters over them, side by side.
 
 mod batch;
 mod live;
@@ -9,7 +11,7 @@ mod read;
 mod start;
 mod store;
 
-pub use batch::ChatBatches;
+use batch::ChatBatches;
 pub use live::{Follower, LiveEvent, follow};
 pub use post::post_message;
 pub use read::{
@@ -18,10 +20,52 @@ pub use read::{
 pub use start::start_conversation;
 pub use store::{Outgoing, Stored, store_all, store_once};
 
+use crate::cache::Caches;
+use crate::db::Db;
 use crate::error::ApiError;
+use crate::events::Hub;
+use crate::idempotency::Idempotency;
 use messaging_core::wire::CurrentUser;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
+
+/// What the use cases work with: the store, its caches, the live events, the keys, and
+/// the work queued or running. Clones share it all.
+#[derive(Clone)]
+pub struct Messaging(Arc<Parts>);
+
+pub struct Parts {
+    pub db: Db,
+    pub caches: Caches,
+    pub hub: Hub,
+    pub idempotency: Idempotency,
+    /// New chat messages waiting for the next batch, which writes them all, whatever
+    /// their conversations.
+    chat_batches: ChatBatches,
+    /// Intents running to the end whether or not their clients wait (bounded).
+    intents_in_flight: IntentsInFlight,
+}
+
+impl Messaging {
+    pub fn new(db: Db, caches: Caches, hub: Hub, idempotency: Idempotency) -> Self {
+        Self(Arc::new(Parts {
+            db,
+            caches,
+            hub,
+            idempotency,
+            chat_batches: ChatBatches::default(),
+            intents_in_flight: IntentsInFlight::default(),
+        }))
+    }
+}
+
+impl std::ops::Deref for Messaging {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
 
 /// Who sends, and from which device.
 #[derive(Clone)]
@@ -46,7 +90,7 @@ impl Sender {
 pub const MAX_INTENTS_IN_FLIGHT: usize = 1_024;
 
 /// Places for the intents run to completion.
-pub struct IntentsInFlight(Arc<Semaphore>);
+struct IntentsInFlight(Arc<Semaphore>);
 
 impl Default for IntentsInFlight {
     fn default() -> Self {

@@ -1,9 +1,9 @@
 //! Reading conversations and messages, for their participants only: to anyone else a
 //! conversation does not exist.
 
+use super::Messaging;
 use crate::db;
 use crate::error::ApiError;
-use crate::state::AppState;
 use messaging_core::wire::{
     Conversation, ConversationCursor, ConversationListQuery, Message, MessageCursor, Page,
     PageQuery, page_size,
@@ -13,7 +13,7 @@ use messaging_core::{ConversationId, LocalId, ProblemCode, UserId};
 /// The reader's conversations, newest activity first; with a context, the "does one
 /// exist?" check.
 pub async fn conversations(
-    state: &AppState,
+    messaging: &Messaging,
     reader: UserId,
     query: ConversationListQuery,
 ) -> Result<Page<Conversation>, ApiError> {
@@ -24,7 +24,7 @@ pub async fn conversations(
         after: query.cursor,
         limit: limit + 1,
     };
-    let items = db::conversations::list_for_user(state.db.pool(), reader, &filter).await?;
+    let items = db::conversations::list_for_user(messaging.db.pool(), reader, &filter).await?;
     Ok(page(items, limit, ConversationCursor::after))
 }
 
@@ -32,11 +32,15 @@ pub async fn conversations(
 /// participants it does not exist (404). A participation is trusted from memory for
 /// `cache::TRUST_FOR`, so a member removed from an agency may go on for that long.
 pub async fn ensure_participant(
-    state: &AppState,
+    messaging: &Messaging,
     reader: UserId,
     id: ConversationId,
 ) -> Result<(), ApiError> {
-    if state.caches.is_participant(&state.db, id, reader).await? {
+    if messaging
+        .caches
+        .is_participant(&messaging.db, id, reader)
+        .await?
+    {
         Ok(())
     } else {
         Err(ApiError::not_found("conversation"))
@@ -45,34 +49,37 @@ pub async fn ensure_participant(
 
 /// The conversation, if `reader` takes part in it.
 pub async fn conversation(
-    state: &AppState,
+    messaging: &Messaging,
     reader: UserId,
     id: ConversationId,
 ) -> Result<Option<Conversation>, ApiError> {
-    Ok(db::conversations::for_participant(state.db.pool(), id, reader).await?)
+    Ok(db::conversations::for_participant(messaging.db.pool(), id, reader).await?)
 }
 
 /// The conversation's message sent under `local_id`, if the server has it: how a client
 /// learns whether a send whose answer it never got was stored.
 pub async fn message_by_local_id(
-    state: &AppState,
+    messaging: &Messaging,
     reader: UserId,
     id: ConversationId,
     local_id: &LocalId,
 ) -> Result<Option<Message>, ApiError> {
-    ensure_participant(state, reader, id).await?;
-    Ok(state.caches.stored_message(&state.db, id, local_id).await?)
+    ensure_participant(messaging, reader, id).await?;
+    Ok(messaging
+        .caches
+        .stored_message(&messaging.db, id, local_id)
+        .await?)
 }
 
 /// A page of the conversation's messages, in sequence: from the first, after `cursor`,
 /// or just before `before`.
 pub async fn messages(
-    state: &AppState,
+    messaging: &Messaging,
     reader: UserId,
     id: ConversationId,
     query: PageQuery,
 ) -> Result<Page<Message>, ApiError> {
-    ensure_participant(state, reader, id).await?;
+    ensure_participant(messaging, reader, id).await?;
     let limit = page_size(query.limit);
     match (query.cursor, query.before) {
         (Some(_), Some(_)) => Err(ApiError::new(
@@ -80,11 +87,11 @@ pub async fn messages(
             "Ask for the page after `cursor` or before `before`, not both.",
         )),
         (after, None) => {
-            let items = db::messages::page(state.db.pool(), id, after, limit + 1).await?;
+            let items = db::messages::page(messaging.db.pool(), id, after, limit + 1).await?;
             Ok(page(items, limit, MessageCursor::after))
         }
         (None, Some(before)) => {
-            let items = db::messages::before(state.db.pool(), id, before, limit + 1).await?;
+            let items = db::messages::before(messaging.db.pool(), id, before, limit + 1).await?;
             Ok(older_page(items, limit))
         }
     }
@@ -92,13 +99,13 @@ pub async fn messages(
 
 /// The newest `limit` messages, oldest first: what a conversation opens on.
 pub async fn latest_messages(
-    state: &AppState,
+    messaging: &Messaging,
     reader: UserId,
     id: ConversationId,
     limit: u32,
 ) -> Result<Vec<Message>, ApiError> {
-    ensure_participant(state, reader, id).await?;
-    Ok(db::messages::latest(state.db.pool(), id, limit).await?)
+    ensure_participant(messaging, reader, id).await?;
+    Ok(db::messages::latest(messaging.db.pool(), id, limit).await?)
 }
 
 /// A page of `limit` items out of `limit + 1` read: the extra one only says that a

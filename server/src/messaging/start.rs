@@ -1,12 +1,12 @@
 //! Starting a conversation: created, merged into the one the natural key names, or
 //! replayed from its idempotency key.
 
+use super::Messaging;
 use super::{Sender, Stored, store_once, to_completion};
 use crate::db::{self, conversations, directory};
 use crate::error::ApiError;
 use crate::idempotency::{Answer, Begun, Committed, IntentKey};
 use crate::metrics::dedup;
-use crate::state::AppState;
 use http::StatusCode;
 use messaging_core::fingerprint::Fingerprinted;
 use messaging_core::wire::{CreateConversationRequest, CreateConversationResponse};
@@ -19,21 +19,21 @@ const CREATE_ENDPOINT: &str = "POST /api/messages/conversations";
 /// compose form that works without JavaScript. Its writes run to the end even if the
 /// client leaves.
 pub async fn start_conversation(
-    state: AppState,
+    messaging: Messaging,
     sender: Sender,
     key: IdempotencyKey,
     mut request: CreateConversationRequest,
 ) -> Result<Answer<CreateConversationResponse>, ApiError> {
     let message = &mut request.initial_message;
     message.user_agent = sender.device(message.user_agent.take());
-    let in_flight = &state.intents_in_flight;
+    let in_flight = &messaging.intents_in_flight;
     // Within the deadline: the intent holds its key in flight (a retry meanwhile gets
     // 409) and a connection until it ends.
     to_completion(in_flight, {
-        let state = state.clone();
+        let messaging = messaging.clone();
         async move {
-            let work = create_or_merge(&state, &sender, &key, request);
-            state.db.in_time(work).await
+            let work = create_or_merge(&messaging, &sender, &key, request);
+            messaging.db.in_time(work).await
         }
     })
     .await
@@ -41,14 +41,14 @@ pub async fn start_conversation(
 }
 
 async fn create_or_merge(
-    state: &AppState,
+    messaging: &Messaging,
     sender: &Sender,
     key: &IdempotencyKey,
     request: CreateConversationRequest,
 ) -> Result<Answer<CreateConversationResponse>, ApiError> {
     let user = &sender.user;
     let intent = NewConversation::try_from(request).map_err(ApiError::validation)?;
-    let agency = directory::agency_by_id(state.db.pool(), AgencyId::from(intent.context_id))
+    let agency = directory::agency_by_id(messaging.db.pool(), AgencyId::from(intent.context_id))
         .await?
         .ok_or_else(|| ApiError::not_found("agency"))?;
 
@@ -58,7 +58,11 @@ async fn create_or_merge(
         endpoint: CREATE_ENDPOINT,
         fingerprint: intent.fingerprint(),
     };
-    let mut fresh = match state.idempotency.begin(&state.db, intent_key).await? {
+    let mut fresh = match messaging
+        .idempotency
+        .begin(&messaging.db, intent_key)
+        .await?
+    {
         Begun::Replay(answer) => return Ok(answer),
         Begun::Fresh(fresh) => fresh,
     };
@@ -105,7 +109,7 @@ async fn create_or_merge(
                 tracing::info!(conversation.id = %body.conversation.id, "create merged into the existing conversation");
             }
             if let Stored::New(message) = stored {
-                state.hub.publish(message);
+                messaging.hub.publish(message);
             }
             Ok(answer)
         }

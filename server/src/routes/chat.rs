@@ -29,5 +29,5 @@ pub async fn send_chat_message(
         user: caller.user,
         user_agent,
     };
-    messaging::post_message(state, sender, request).await
+    messaging::post_message(state.messaging.clone(), sender, request).await
 }

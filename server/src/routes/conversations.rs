@@ -42,7 +42,7 @@ pub async fn create_conversation(
         user: caller.user,
         user_agent,
     };
-    messaging::start_conversation(state, sender, key, request).await
+    messaging::start_conversation(state.messaging.clone(), sender, key, request).await
 }
 
 /// `GET /api/messages/conversations`: the caller's conversations, newest activity
@@ -61,7 +61,7 @@ pub async fn list_conversations(
     caller: Authenticated,
     ApiQuery(query): ApiQuery<ConversationListQuery>,
 ) -> Result<Json<Page<Conversation>>, ApiError> {
-    messaging::conversations(&state, caller.user.id, query)
+    messaging::conversations(&state.messaging, caller.user.id, query)
         .await
         .map(Json)
 }
@@ -78,7 +78,7 @@ pub async fn get_conversation(
     caller: Authenticated,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> Result<Json<Conversation>, ApiError> {
-    messaging::conversation(&state, caller.user.id, id)
+    messaging::conversation(&state.messaging, caller.user.id, id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("conversation"))
@@ -97,7 +97,7 @@ pub async fn list_messages(
     ApiPath(id): ApiPath<ConversationId>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Message>>, ApiError> {
-    messaging::messages(&state, caller.user.id, id, query)
+    messaging::messages(&state.messaging, caller.user.id, id, query)
         .await
         .map(Json)
 }
@@ -116,7 +116,7 @@ pub async fn get_message(
     caller: Authenticated,
     ApiPath((id, local_id)): ApiPath<(ConversationId, LocalId)>,
 ) -> Result<Json<Message>, ApiError> {
-    messaging::message_by_local_id(&state, caller.user.id, id, &local_id)
+    messaging::message_by_local_id(&state.messaging, caller.user.id, id, &local_id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("message"))
@@ -146,7 +146,7 @@ pub async fn stream_messages(
     ApiQuery(query): ApiQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    messaging::ensure_participant(&state, caller.user.id, id).await?;
+    messaging::ensure_participant(&state.messaging, caller.user.id, id).await?;
     // EventSource's own reconnection names the last event it got; it wins over the
     // `after` its URL was first opened with.
     let last_event = headers
@@ -159,19 +159,22 @@ pub async fn stream_messages(
         conversation: id,
         after: last_event.or(query.after),
     };
-    let stream = messaging::follow(state, follower).filter_map(|event| async move {
-        let event = match event {
-            LiveEvent::Message(message) => Event::default()
-                .event(stream_event::MESSAGE)
-                .id(message.seq.to_string())
-                .json_data(&*message)
-                .ok()?,
-            LiveEvent::MayHaveMissed => Event::default().event(stream_event::LAGGED).data("reload"),
-            LiveEvent::Closed(reason) => Event::default()
-                .event(stream_event::CLOSED)
-                .data(reason.as_str()),
-        };
-        Some(Ok(event))
-    });
+    let stream =
+        messaging::follow(state.messaging.clone(), follower).filter_map(|event| async move {
+            let event = match event {
+                LiveEvent::Message(message) => Event::default()
+                    .event(stream_event::MESSAGE)
+                    .id(message.seq.to_string())
+                    .json_data(&*message)
+                    .ok()?,
+                LiveEvent::MayHaveMissed => {
+                    Event::default().event(stream_event::LAGGED).data("reload")
+                }
+                LiveEvent::Closed(reason) => Event::default()
+                    .event(stream_event::CLOSED)
+                    .data(reason.as_str()),
+            };
+            Some(Ok(event))
+        });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -8,7 +8,7 @@ use messaging_core::ProblemCode;
 /// `GET /healthz`: 200 once migrations ran (startup waits for them), the store answers
 /// and (SQLite) its group commit runs.
 pub async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    if state.db.is_healthy().await {
+    if state.messaging.db.is_healthy().await {
         Ok("ok")
     } else {
         Err(ApiError::new(

@@ -277,8 +277,9 @@ async fn a_listener_that_silently_stops_hearing_is_replaced_and_streams_catch_up
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_heartbeat_sent_on_a_connection_gone_silent_holds_up_no_stream() {
     let (database_url, _dir) = fresh_database(Store::Postgres).await;
-    // The heartbeat's SQL, sent with its first run on a connection.
-    let proxy = FreezingProxy::start(&database_url, b"pg_notify($1, '')", true).await;
+    // The heartbeat's channel as a bound parameter (its length before it), which the
+    // listener's `LISTEN "listener_heartbeat"` is not.
+    let proxy = FreezingProxy::start(&database_url, b"\0\0\0\x12listener_heartbeat", true).await;
     let process = ServerProcess::start(&proxy.database_url).await;
     let app = TestApp::at(process.address.clone(), database_url.clone());
     let (alice, id) = app.alice_asks_northwind().await;
