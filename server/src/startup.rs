@@ -2,7 +2,7 @@
 //! drive it with `oneshot`; [`Application`] binds a real port (0 in tests).
 
 use crate::config::Config;
-use crate::connections::ConnectionLimits;
+use crate::connections::{ConnectionLimits, SHUTDOWN_MARGIN};
 use crate::error::log_unexpected;
 use crate::events::Hub;
 use crate::routes::{agencies, chat, conversations, session, system};
@@ -140,7 +140,8 @@ fn demo_site(state: &AppState) -> Router<AppState> {
     // brotli: its encoder sets up megabytes of state for each response (tower-http offers
     // no smaller window), as much work as rendering the page. zstd (Chrome, Firefox) costs
     // little more than sending the page raw, gzip (the other browsers) less than brotli,
-    // for 6% and 14% more bytes than brotli's (`bench/REPORT.md`).
+    // for 6% and 14% more bytes than brotli's (`bench/FINDINGS.md`). The bundles are
+    // brotli files made at build time (`bundle_files`), which costs nothing per request.
     let pages = Router::new()
         .leptos_routes_with_context(state, routes, provide_page_data, {
             let options = state.leptos_options.clone();
@@ -329,6 +330,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let mut limits = config.connection_limits;
         limits.max_connections = limits.max_connections.min(connections_allowed_by_os());
+        limits.shutdown_grace = config.request_timeout.saturating_add(SHUTDOWN_MARGIN);
         let listener = TcpListener::bind(config.site_addr)
             .await
             .with_context(|| format!("Failed to bind {}", config.site_addr))?;
@@ -403,4 +405,29 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A request still within its deadline at shutdown gets its answer, whatever the
+    /// deadline is set to.
+    #[tokio::test]
+    async fn requests_in_flight_at_shutdown_may_run_to_their_deadline() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::from_env().expect("default config");
+        config.database_url = format!("sqlite://{}/grace.db?mode=rwc", dir.path().display());
+        config.site_addr = "127.0.0.1:0".parse().expect("an address");
+        config.seed_demo_data = false;
+        config.request_timeout = Duration::from_secs(90);
+        let app = Application::build_with(config, |state| with_middleware(api_router(), state))
+            .await
+            .expect("an application");
+        assert_eq!(
+            app.limits.shutdown_grace,
+            Duration::from_secs(90) + SHUTDOWN_MARGIN
+        );
+    }
 }

@@ -28,9 +28,11 @@ pub async fn conversations(
     Ok(page(items, limit, ConversationCursor::after))
 }
 
-/// The one check of who may read or write in a conversation: to anyone but its
-/// participants it does not exist (404). A participation is trusted from memory for
+/// The check of who may read or write in a conversation: to anyone but its participants
+/// it does not exist (404). A participation is trusted from memory for
 /// `cache::TRUST_FOR`, so a member removed from an agency may go on for that long.
+/// [`conversation`] is the other way in: it reads the conversation for its participants
+/// only, from the store, and tells the memory.
 pub async fn ensure_participant(
     messaging: &Messaging,
     reader: UserId,
@@ -53,7 +55,11 @@ pub async fn conversation(
     reader: UserId,
     id: ConversationId,
 ) -> Result<Option<Conversation>, ApiError> {
-    Ok(db::conversations::for_participant(messaging.db.pool(), id, reader).await?)
+    let conversation = db::conversations::for_participant(messaging.db.pool(), id, reader).await?;
+    if conversation.is_some() {
+        messaging.caches.note_participant(id, reader);
+    }
+    Ok(conversation)
 }
 
 /// The conversation's message sent under `local_id`, if the server has it: how a client

@@ -34,7 +34,7 @@ use messaging_core::{ConversationId, LocalId};
 /// ```
 /// use leptos::prelude::*;
 /// use messaging_components::ConversationView;
-/// use messaging_core::{ConversationId, LocalId};
+/// use messaging_core::LocalId;
 /// use messaging_core::wire::{Conversation, CurrentUser, Message};
 ///
 /// #[component]
