@@ -116,14 +116,9 @@ pub fn api_router() -> Router<AppState> {
 fn demo_site(state: &AppState) -> Router<AppState> {
     use crate::page_data::ServerPageData;
     use leptos::prelude::provide_context;
-    use leptos_axum::{
-        LeptosRoutes, file_and_error_handler_with_context, handle_server_fns_with_context,
-    };
+    use leptos_axum::handle_server_fns_with_context;
     use site::data::{PageData, SERVER_FN_PREFIX};
-    use site::shell;
-    use tower_http::compression::CompressionLayer;
 
-    let routes = demo_routes();
     let page_data: Arc<dyn PageData> = Arc::new(ServerPageData {
         state: state.clone(),
     });
@@ -135,6 +130,33 @@ fn demo_site(state: &AppState) -> Router<AppState> {
         let provide = provide_page_data.clone();
         move |request: Request<Body>| handle_server_fns_with_context(provide.clone(), request)
     };
+    let pages = demo_pages(state, provide_page_data);
+    Router::new()
+        .route(
+            &format!("{SERVER_FN_PREFIX}/{{*name}}"),
+            get(server_fns.clone()).post(server_fns),
+        )
+        .nest_service("/pkg", bundle_files(&state.leptos_options))
+        .merge(pages)
+        // Server functions are routed by `leptos_routes` too, each by its own path: the
+        // limit they read their bodies under (axum's default is 2 MB) and their errors.
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
+        .layer(axum::middleware::map_response(
+            unreadable_arguments_are_bad_requests,
+        ))
+}
+
+/// The demo's pages, rendered with `provide` (their data and security policy in
+/// context), and the shell's files and errors.
+#[cfg(feature = "demo")]
+fn demo_pages(
+    state: &AppState,
+    provide: impl Fn() + Clone + Send + Sync + 'static,
+) -> Router<AppState> {
+    use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context};
+    use site::shell;
+    use tower_http::compression::CompressionLayer;
+
     // Pages are compressed on the fly for browsers that accept it (a conversation page is
     // mostly repeated markup); the API's answers are small and stay as they are. Not in
     // brotli: its encoder sets up megabytes of state for each response (tower-http offers
@@ -142,8 +164,8 @@ fn demo_site(state: &AppState) -> Router<AppState> {
     // little more than sending the page raw, gzip (the other browsers) less than brotli,
     // for 6% and 14% more bytes than brotli's (`bench/FINDINGS.md`). The bundles are
     // brotli files made at build time (`bundle_files`), which costs nothing per request.
-    let pages = Router::new()
-        .leptos_routes_with_context(state, routes, provide_page_data, {
+    Router::new()
+        .leptos_routes_with_context(state, demo_routes(), provide, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
@@ -160,20 +182,7 @@ fn demo_site(state: &AppState) -> Router<AppState> {
             crate::security::set_page_policy,
             shell,
         ))
-        .layer(CompressionLayer::new().no_br());
-    Router::new()
-        .route(
-            &format!("{SERVER_FN_PREFIX}/{{*name}}"),
-            get(server_fns.clone()).post(server_fns),
-        )
-        .nest_service("/pkg", bundle_files(&state.leptos_options))
-        .merge(pages)
-        // Server functions are routed by `leptos_routes` too, each by its own path: the
-        // limit they read their bodies under (axum's default is 2 MB) and their errors.
-        .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
-        .layer(axum::middleware::map_response(
-            unreadable_arguments_are_bad_requests,
-        ))
+        .layer(CompressionLayer::new().no_br())
 }
 
 /// server_fn answers a form post whose fields it cannot read (one missing, an id that is

@@ -3,13 +3,15 @@
 
 use super::Messaging;
 use super::{Sender, Stored, store_once, to_completion};
-use crate::db::{self, conversations, directory};
+use crate::db::{self, Tx, conversations, directory};
 use crate::error::ApiError;
 use crate::idempotency::{Answer, Begun, Committed, IntentKey};
 use crate::metrics::dedup;
 use http::StatusCode;
 use messaging_core::fingerprint::Fingerprinted;
-use messaging_core::wire::{CreateConversationRequest, CreateConversationResponse};
+use messaging_core::wire::{
+    Conversation, CreateConversationRequest, CreateConversationResponse, CurrentUser,
+};
 use messaging_core::{AgencyId, DedupReason, IdempotencyKey, NewConversation};
 
 /// The endpoint stored with each key record; a key reused at another endpoint is refused.
@@ -67,25 +69,11 @@ async fn create_or_merge(
         Begun::Fresh(fresh) => fresh,
     };
 
-    let row = conversations::NewConversationRow {
-        id: db::time_ordered_id(),
-        context_type: intent.context_type,
-        context_id: intent.context_id,
-        created_by: user.id,
-        agency_id: agency.id,
-        created_at: messaging_core::micros::from_time(db::now()),
-    };
-    let created = conversations::insert(&mut **fresh.tx(), &row).await?;
-    // Either ours, or the one the natural key already named (made with another key).
-    let mut conversation = conversations::by_natural_key(
-        &mut **fresh.tx(),
-        intent.context_type,
-        intent.context_id,
-        user.id,
-    )
-    .await?
-    .ok_or_else(|| anyhow::anyhow!("Conversation missing after insert"))?;
-    let stored = store_once(fresh.tx(), conversation.id, user, &intent.initial_message).await?;
+    let Written {
+        mut conversation,
+        created,
+        stored,
+    } = write_conversation(fresh.tx(), &intent, user, agency.id).await?;
     if let Stored::New(message) = &stored {
         // What the insert did to the row, without reading it again.
         conversation.last_message_at = conversation.last_message_at.max(message.created_at);
@@ -115,4 +103,42 @@ async fn create_or_merge(
         }
         Committed::Superseded(answer) => Ok(answer),
     }
+}
+
+/// What [`write_conversation`] wrote, or found.
+struct Written {
+    conversation: Conversation,
+    /// A new conversation; else the one the natural key already named.
+    created: bool,
+    stored: Stored,
+}
+
+/// Inserts the conversation unless the natural key (context, creator) names one already
+/// (made with another key, or in another tab), and its first message unless its
+/// `local_id` is stored there.
+async fn write_conversation(
+    tx: &mut Tx,
+    intent: &NewConversation,
+    user: &CurrentUser,
+    agency: AgencyId,
+) -> Result<Written, ApiError> {
+    let row = conversations::NewConversationRow {
+        id: db::time_ordered_id(),
+        context_type: intent.context_type,
+        context_id: intent.context_id,
+        created_by: user.id,
+        agency_id: agency,
+        created_at: messaging_core::micros::from_time(db::now()),
+    };
+    let created = conversations::insert(&mut **tx, &row).await?;
+    let conversation =
+        conversations::by_natural_key(&mut **tx, intent.context_type, intent.context_id, user.id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("Conversation missing after insert"))?;
+    let stored = store_once(tx, conversation.id, user, &intent.initial_message).await?;
+    Ok(Written {
+        conversation,
+        created,
+        stored,
+    })
 }
