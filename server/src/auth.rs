@@ -1,17 +1,14 @@
 //! Who is calling: signing in and out (passwords in `passwords`, the rate limit in
-//! `throttle`), session tokens (cookie for browsers, bearer for API clients), and the
-//! cross-site request check.
+//! `throttle`), session tokens (cookie for browsers, bearer for API clients).
 
 use crate::db::{self, directory, sessions};
 use crate::error::ApiError;
 use crate::passwords::verify_password;
 use crate::state::AppState;
 use anyhow::Context;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use messaging_core::wire::CurrentUser;
 use messaging_core::{ProblemCode, micros};
@@ -174,42 +171,6 @@ pub async fn user_of_token(state: &AppState, token: &str) -> Result<Option<Curre
         .caches
         .session_user(&state.messaging.db, &hash_token(token))
         .await?)
-}
-
-/// Refuses unsafe requests that a browser marks as coming from another site, the way
-/// Go 1.25's `http.CrossOriginProtection` does: `Sec-Fetch-Site` first, else `Origin`
-/// against `Host`. Requests with neither header are not from a browser and pass.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    if is_cross_site(&request) {
-        return ApiError::new(
-            ProblemCode::CrossSiteRequest,
-            "Requests from other sites may not change anything here.",
-        )
-        .into_response();
-    }
-    next.run(request).await
-}
-
-fn is_cross_site(request: &Request) -> bool {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
-        return false;
-    }
-    let headers = request.headers();
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        return !matches!(site, "same-origin" | "none");
-    }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-    origin == "null" || !origin_host.eq_ignore_ascii_case(host)
 }
 
 #[cfg(test)]

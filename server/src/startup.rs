@@ -281,7 +281,7 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
                     state.clone(),
                     request_limits::count_body_memory,
                 ))
-                .layer(axum::middleware::from_fn(auth::refuse_cross_site)),
+                .layer(axum::middleware::from_fn(security::refuse_cross_site)),
         )
         .with_state(state)
 }
