@@ -134,7 +134,11 @@ pub struct Db {
 ///   client gone; it ends the session instead. None of ours pauses that long.
 /// - `tcp_keepalives_*`: PostgreSQL's probes find a client gone without a word (its host
 ///   gone, a NAT that forgot it) within about a minute, not the system's two hours.
-const SESSION_SETTINGS: &str = "SET lock_timeout = '2s'; \
+/// - `statement_timeout`: a statement still running after 15 s is cancelled (503). One
+///   given up at its deadline ([`STATEMENT_DEADLINE`], 10 s) would otherwise run on in
+///   PostgreSQL until it answered, and slow statements would pile up there behind a
+///   stuck moment. None of ours takes a fraction of that.
+const SESSION_SETTINGS: &str = "SET lock_timeout = '2s'; SET statement_timeout = '15s'; \
      SET idle_in_transaction_session_timeout = '10s'; \
      SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3";
 
@@ -420,8 +424,8 @@ fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
 }
 
 /// Whether an error means "another transaction holds what we need; try again soon":
-/// PostgreSQL's lock timeout, or SQLite still locked after its busy timeout, also when it
-/// failed the group commit a write was part of.
+/// PostgreSQL's lock or statement timeout, or SQLite still locked after its busy timeout,
+/// also when it failed the group commit a write was part of.
 pub fn is_write_contention(error: &WriteError) -> bool {
     match error {
         WriteError::Store(error) => is_contention(error),
@@ -457,7 +461,7 @@ pub fn is_contention(error: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => {
             matches!(
                 db.code().as_deref(),
-                Some("55P03" | "40001" | "40P01" | "5" | "6" | "517")
+                Some("55P03" | "57014" | "40001" | "40P01" | "5" | "6" | "517")
             ) || db.message().contains("database is locked")
         }
         sqlx::Error::PoolTimedOut => true,

@@ -296,6 +296,28 @@ async fn a_heartbeat_sent_on_a_connection_gone_silent_holds_up_no_stream() {
     hears_a_message_or_lagged(stream).await;
 }
 
+/// A statement still running after 15 s is cancelled by PostgreSQL (one a request gave
+/// up on at its deadline would run on there until it answered), and its error is one
+/// clients retry (503), not a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_running_past_its_time_is_cancelled_by_postgresql() {
+    let (database_url, _dir) = fresh_database(Store::Postgres).await;
+    let db = server::db::Db::connect(&database_url, Some(1))
+        .await
+        .expect("a store");
+    let started = Instant::now();
+    let error = sqlx::query("SELECT 1 FROM pg_sleep(30)")
+        .execute(db.pool())
+        .await
+        .expect_err("cancelled");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(server::db::is_contention(&error), "{error}");
+}
+
 /// The answer to a request whose connection to PostgreSQL went silent: 503 (retry),
 /// within its deadline (10 s) and well before the request's own (30 s). Returns when the
 /// request was sent (the future sends it when first polled).
